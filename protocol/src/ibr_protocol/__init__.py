@@ -1,0 +1,1 @@
+"""ibr_protocol."""
