@@ -1,0 +1,167 @@
+"""Building outgoing envelopes and opening incoming ones, without any I/O.
+
+Outgoing: build the header, validate the plain message against the spec (nothing invalid ever
+leaves), optionally encrypt, then sign what goes on the wire. Incoming (sync answers and
+callbacks): normalise DCI variants, verify the signature, decrypt, validate, check the status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import ibr_protocol as proto
+from ibr_client.errors import IbrRejectedError, RequestInvalidError, ResponseInvalidError
+from ibr_client.keys import IbrKeys
+from ibr_client.operations import CALLBACKS, Operation
+
+__all__ = [
+    "EnvelopeCodec",
+    "OpenedMessage",
+    "envelope_schema",
+    "new_transaction_id",
+    "read_ack",
+]
+
+
+def envelope_schema(message_schema: str) -> str:
+    """The whole-body schema of a message: ``messages/x`` -> ``api/envelope_x``."""
+    return "api/envelope_" + message_schema.removeprefix("messages/")
+
+
+def new_transaction_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class OpenedMessage:
+    """A verified, decrypted and validated envelope."""
+
+    header: dict[str, Any]
+    message: dict[str, Any]
+    signed_by: str | None
+    """The ``kid`` that signed it, or None when signature checks are off."""
+
+
+class EnvelopeCodec:
+    """Our side of the wire form: one instance per configured client."""
+
+    def __init__(
+        self,
+        *,
+        sender_id: str,
+        receiver_id: str,
+        callback_url: str | None,
+        signing_key: dict[str, Any] | None,
+        ibr_keys: IbrKeys | None,
+        encryption_key: dict[str, Any] | None = None,
+        decryption_key: dict[str, Any] | None = None,
+    ) -> None:
+        self.sender_id = sender_id
+        self.receiver_id = receiver_id
+        self.callback_url = callback_url
+        self._signing_key = signing_key
+        self._ibr_keys = ibr_keys
+        self._encryption_key = encryption_key
+        self._decryption_key = decryption_key
+
+    # -- outgoing -----------------------------------------------------------------------------
+
+    def build(
+        self, op: Operation, message: dict[str, Any], *, total_count: int | None = None
+    ) -> dict[str, Any]:
+        """A complete, validated (and signed, encrypted when configured) request envelope."""
+        _validate_outgoing(message, op.request_schema)
+        envelope = proto.build_request(
+            action=op.action,
+            message=message,
+            sender_id=self.sender_id,
+            receiver_id=self.receiver_id,
+            sender_uri=self._sender_uri(op),
+            total_count=total_count,
+        )
+        if self._encryption_key is not None:
+            envelope["message"] = proto.encrypt_message(message, self._encryption_key)
+            envelope["header"]["is_msg_encrypted"] = True
+        if self._signing_key is not None:
+            envelope = proto.sign_envelope(envelope, self._signing_key)
+        _validate_outgoing(envelope, envelope_schema(op.request_schema))
+        return envelope
+
+    def _sender_uri(self, op: Operation) -> str | None:
+        # The IBR POSTs the callback to header.sender_uri itself (spec/openapi.yaml callbacks),
+        # so it is the receiver's base URL plus the path of the expected callback.
+        if op.callback_action is None or self.callback_url is None:
+            return None
+        return self.callback_url + CALLBACKS[op.callback_action].path
+
+    # -- incoming -----------------------------------------------------------------------------
+
+    def open(self, raw: dict[str, Any], message_schema: str) -> OpenedMessage:
+        """Normalise, verify, decrypt and validate an incoming envelope.
+
+        Raises the protocol library's typed errors (they carry the DCI code for an ERR ACK).
+        """
+        envelope = proto.normalise_envelope(raw)
+        signed_by: str | None = None
+        if self._ibr_keys is not None:
+            verified = proto.verify_envelope(envelope, self._ibr_keys)
+            signed_by = getattr(verified, "kid", None)
+        proto.validate(envelope, envelope_schema(message_schema))
+        header: dict[str, Any] = envelope["header"]
+        message: dict[str, Any] = envelope["message"]
+        if header.get("is_msg_encrypted"):
+            if self._decryption_key is None:
+                raise proto.EncryptionError(
+                    "encrypted message but no decryption_key_file is configured",
+                    field="message",
+                )
+            message = proto.decrypt_message(message, self._decryption_key)
+            proto.validate(message, message_schema)
+        return OpenedMessage(header=header, message=message, signed_by=signed_by)
+
+    def open_response(self, op: Operation, body: Any) -> OpenedMessage:
+        """Open a synchronous answer and raise :class:`IbrRejectedError` if it was rejected."""
+        assert op.response_schema is not None
+        if not isinstance(body, dict) or "header" not in body:
+            read_ack(body)  # an ERR/NACK instead of an answer raises here
+            raise ResponseInvalidError(op.name, "neither an envelope nor an acknowledgement")
+        try:
+            opened = self.open(body, op.response_schema)
+        except proto.IbrProtocolError as exc:
+            raise ResponseInvalidError(f"{op.name} answer", str(exc)) from None
+        if opened.header.get("status") == "rjct":
+            raise IbrRejectedError(
+                str(opened.header.get("status_reason_code") or "rjct"),
+                str(opened.header.get("status_reason_message") or "rejected"),
+                correlation_id=opened.message.get("correlation_id"),
+            )
+        return opened
+
+
+def read_ack(body: Any) -> dict[str, Any]:
+    """The ``message`` of an ACK body; raises :class:`IbrRejectedError` on NACK or ERR."""
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, dict) or "ack_status" not in message:
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            raise IbrRejectedError(str(first.get("code")), str(first.get("message", "")))
+        raise ResponseInvalidError("acknowledgement", "no message.ack_status in the body")
+    status = message["ack_status"]
+    if status == "ACK":
+        return message
+    error = message.get("error") or {}
+    raise IbrRejectedError(
+        str(error.get("code") or f"ack.{str(status).lower()}"),
+        str(error.get("message") or f"the IBR answered {status}"),
+        correlation_id=message.get("correlation_id"),
+    )
+
+
+def _validate_outgoing(instance: dict[str, Any], schema: str) -> None:
+    try:
+        proto.validate(instance, schema)
+    except proto.SchemaValidationError as exc:
+        raise RequestInvalidError(schema, [(e.path, e.message) for e in exc.errors]) from None

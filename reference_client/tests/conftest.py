@@ -1,0 +1,257 @@
+"""Fixtures: a fake IBR (an httpx.MockTransport handler that behaves like the spec says, signs
+its answers with the production signer and checks every request with openapi-core against
+spec/openapi.yaml) and configurations pointing at it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest
+
+import ibr_protocol as proto
+from ibr_client.config import ClientConfig, load_config
+from ibr_client.keys import IbrKeys
+from ibr_client.operations import CALLBACKS
+
+IBR_URL = "https://ibr.test"
+SP_ID = "pension-mis"
+
+
+def _now() -> str:
+    return proto.format_timestamp(None)
+
+
+@dataclass
+class FakeIbr:
+    """A minimal IBR over httpx.MockTransport: tokens, JWKS, the sync processes and ACKs."""
+
+    ibr_key: dict[str, Any]
+    sp_keys: proto.Jwks
+    openapi: OpenAPI
+    client_secret: str = "s3cret"
+    transport_failures: int = 0
+    """Raise httpx.ConnectError for this many requests before answering."""
+    tokens: list[str] = field(default_factory=list)
+    revoked: set[str] = field(default_factory=set)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    upserts: dict[str, int] = field(default_factory=dict)
+    """benefit_id (or reference id) -> how many times it was written."""
+    items_received: int = 0
+    async_requests: list[dict[str, Any]] = field(default_factory=list)
+    answer_override: Callable[[str, dict[str, Any]], httpx.Response | None] | None = None
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [proto.public_jwk(self.ibr_key)]}
+
+    def keys(self) -> IbrKeys:
+        return IbrKeys(lambda: self.jwks)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    # -- the handler --------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.transport_failures > 0:
+            self.transport_failures -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        path = request.url.path
+        if path == "/oauth2/client/token":
+            return self._token(request)
+        if path == "/.well-known/jwks.json":
+            return httpx.Response(200, json=self.jwks)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens or token in self.revoked:
+            return httpx.Response(401, json=proto.err("err.request.unauthorized", "bad token"))
+        self.check_openapi(request)
+        envelope = json.loads(request.content)
+        proto.verify_envelope(envelope, self.sp_keys)
+        self.requests.append((path, envelope))
+        if self.answer_override is not None:
+            overridden = self.answer_override(path, envelope)
+            if overridden is not None:
+                return overridden
+        message = envelope["message"]
+        if path == "/registry/sync/enrollment/updates":
+            return self._enrollment_updates(message)
+        if path == "/registry/sync/search":
+            return self._sign(
+                "on-search", self.search_response(message["transaction_id"], records=[])
+            )
+        if path == "/registry/sync/enrolled":
+            criteria = message["enrolled_criteria"]
+            items = criteria if isinstance(criteria, list) else [criteria]
+            answer = {
+                "transaction_id": message["transaction_id"],
+                "correlation_id": str(uuid.uuid4()),
+                "enrolled_response": [
+                    {
+                        "reference_id": item.get("reference_id", "r"),
+                        "timestamp": _now(),
+                        "status": "succ",
+                        "enrolled_status": "yes" if item["query"]["value"] == "1" else "no",
+                    }
+                    for item in items
+                ],
+            }
+            return self._sign("on-search", answer)
+        self.async_requests.append(envelope)
+        return httpx.Response(202, json=proto.ack(str(uuid.uuid4())))
+
+    def check_openapi(self, request: httpx.Request) -> None:
+        """openapi-core validation of the request against spec/openapi.yaml (raises)."""
+        mock = MockRequest(
+            "https://ibr.test",
+            request.method.lower(),
+            request.url.path,
+            headers=dict(request.headers),
+            data=request.content,
+            content_type=request.headers.get("content-type", "application/json"),
+        )
+        self.openapi.validate_request(mock)
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        if form.get("client_id") != SP_ID or form.get("client_secret") != self.client_secret:
+            return httpx.Response(401, json={"error": "invalid_client"})
+        token = f"tok-{len(self.tokens) + 1}"
+        self.tokens.append(token)
+        return httpx.Response(
+            200, json={"access_token": token, "token_type": "bearer", "expires_in": 3600}
+        )
+
+    def _enrollment_updates(self, message: dict[str, Any]) -> httpx.Response:
+        items = []
+        for beneficiary in message["enrolled_updates"]["beneficiaries"]:
+            self.items_received += 1
+            for enrolment in beneficiary["programme_identifier"]:
+                for benefit in enrolment.get("benefits", []):
+                    key = benefit.get("benefit_id", "?")
+                    self.upserts[key] = self.upserts.get(key, 0) + 1
+            items.append(
+                {"reference_id": beneficiary["reference_id"], "timestamp": _now(), "status": "succ"}
+            )
+        answer = {
+            "transaction_id": message["transaction_id"],
+            "correlation_id": str(uuid.uuid4()),
+            "enrolled_response": items,
+        }
+        return self._sign("notify", answer)
+
+    # -- building signed IBR messages ---------------------------------------------------------
+
+    def search_response(self, transaction_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "transaction_id": transaction_id,
+            "correlation_id": str(uuid.uuid4()),
+            "search_response": [
+                {
+                    "reference_id": str(uuid.uuid4()),
+                    "timestamp": _now(),
+                    "status": "succ",
+                    "data": {"reg_record_type": "Beneficiary", "reg_records": records},
+                }
+            ],
+        }
+
+    def signed_callback(
+        self, action: str, message: dict[str, Any], *, status: str = "succ"
+    ) -> dict[str, Any]:
+        envelope = proto.build_callback(
+            action=action, message=message, status=status, sender_id="ibr", receiver_id=SP_ID
+        )
+        return proto.sign_envelope(envelope, self.ibr_key)
+
+    def _sign(self, action: str, message: dict[str, Any]) -> httpx.Response:
+        return httpx.Response(200, json=self.signed_callback(action, message))
+
+    def deliver(self, action: str, message: dict[str, Any], *, to: str) -> httpx.Response:
+        """POST a signed callback to a receiver at base URL ``to`` (real HTTP)."""
+        body = self.signed_callback(action, message)
+        return httpx.post(to + CALLBACKS[action].path, json=body, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def openapi() -> OpenAPI:
+    return OpenAPI.from_file_path(str(proto.spec_dir() / "openapi.yaml"))
+
+
+@pytest.fixture
+def sp_key() -> dict[str, Any]:
+    return proto.generate_signing_key(f"{SP_ID}-test")
+
+
+@pytest.fixture
+def fake_ibr(sp_key: dict[str, Any], openapi: OpenAPI) -> FakeIbr:
+    return FakeIbr(
+        ibr_key=proto.generate_signing_key("ibr-test"),
+        sp_keys=proto.Jwks([proto.public_jwk(sp_key)]),
+        openapi=openapi,
+    )
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, sp_key: dict[str, Any]) -> Callable[..., ClientConfig]:
+    key_file = tmp_path / "sp.private.jwk.json"
+    key_file.write_text(json.dumps(sp_key))
+
+    def make(**overrides: Any) -> ClientConfig:
+        values: dict[str, Any] = {
+            "ibr_url": IBR_URL,
+            "client_id": SP_ID,
+            "client_secret": "s3cret",
+            "sender_id": SP_ID,
+            "signing_key_file": str(key_file),
+            "state_dir": str(tmp_path / "state"),
+            "backoff": 0,
+        }
+        values.update(overrides)
+        return load_config(env={}, overrides=values)
+
+    return make
+
+
+@pytest.fixture
+def sample_beneficiary() -> Callable[..., dict[str, Any]]:
+    def make(nid: str = "1", benefit_id: str = "b-1", **enrolment: Any) -> dict[str, Any]:
+        identifier = {"identifier_type": "NID", "identifier_value": nid}
+        return {
+            "assistance_unit": "1",
+            "member": {
+                "member_identifier": [identifier],
+                "demographic_info": {
+                    "identifier": [identifier],
+                    "name": {"given_name": "Ama", "surname": "Mensah"},
+                    "sex": "female",
+                    "birth_date": "1980-04-12",
+                },
+            },
+            "programme_identifier": [
+                {
+                    "programme": {"programme_identifier": "P1", "programme_name": "Pension"},
+                    "enrolment_date": "2024-04-12",
+                    "enrolment_status": "1",
+                    "benefits": [
+                        {
+                            "benefit_id": benefit_id,
+                            "benefit_type": "1",
+                            "benefit_date": "2024-05-02",
+                            "benefit_value": {"amount": "50.00", "currency": "USD"},
+                        }
+                    ],
+                    **enrolment,
+                }
+            ],
+        }
+
+    return make
