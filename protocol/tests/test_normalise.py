@@ -1,0 +1,128 @@
+"""DCI variants become canonical; input is never mutated; rules are reported."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from ibr_protocol import NormalisationError, normalise_envelope, normalise_record, validate
+from ibr_protocol.models import model_for_schema
+from ibr_protocol.normalise import compat_profile, normalise_envelope_report
+
+from .conftest import DCI_PROCESS_FLOWS, dci_sample
+
+
+@pytest.mark.dci_reference
+@pytest.mark.parametrize("name", DCI_PROCESS_FLOWS)
+def test_dci_sample_is_accepted_by_both_validators(name: str) -> None:
+    """The DCI's own IBR samples must be usable after normalisation."""
+    raw = dci_sample(name)
+    before = copy.deepcopy(raw)
+    result = normalise_envelope_report(raw)
+    assert raw == before, "normalise must not mutate its input"
+    assert result.schema is not None
+    validate(result.value, result.schema)
+    model = model_for_schema(result.schema)
+    assert model is not None
+    model.model_validate(result.value)
+
+
+@pytest.mark.dci_reference
+def test_processflow1req_is_normalised_as_documented() -> None:
+    """Spot-check the rules the issue lists on the enrolment sample."""
+    result = normalise_envelope_report(dci_sample("processflow1req"))
+    value = result.value
+    assert "signature" not in value
+    assert value["header"]["action"] == "notify"
+    assert value["header"]["total_count"] == 1
+    beneficiary = value["message"]["enrolled_updates"]["beneficiaries"][0]
+    member = beneficiary["member"]
+    person = member["demographic_info"]
+    assert person["sex"] == "female"
+    assert person["birth_date"] == "1980-04-12"
+    assert person["name"]["given_name"] == "Test"
+    assert member["is_disabled"] is False
+    assert member["language_code"] == ["eng"]
+    assert {"name": "occupation", "value": "Caregiver"} in member["additional_attributes"]
+    enrolment = beneficiary["programme_identifier"][0]
+    assert enrolment["enrolment_status"] == "1"
+    benefit = enrolment["benefits"][0]
+    assert benefit == {
+        "benefit_type": "1",
+        "benefit_date": "2024-05-02",
+        "benefit_value": {"amount": "50", "currency": "USD"},
+        "benefit_frequency": {"freq": "MONTHLY"},
+    }
+    applied = {rule.rule for rule in result.applied}
+    assert {"C-RECEIPT", "C-PERSON-WRAP", "C-ENROLMENT-PLACE", "C-MONEY", "C-DATE"} <= applied
+
+
+@pytest.mark.dci_reference
+def test_nested_ack_becomes_the_ack_body() -> None:
+    """processflow1res carries an ACK inside message.message; canonical is the ACK body."""
+    result = normalise_envelope_report(dci_sample("processflow1res"))
+    assert result.schema == "api/ack"
+    assert result.value["message"]["timestamp"] == "2023-07-19T12:15:04.555Z"
+
+
+@pytest.mark.dci_reference
+def test_unmapped_code_is_rejected_in_strict_mode() -> None:
+    """With unmapped_codes="reject" a free word names its field and list (DEV-DATA-21)."""
+    with pytest.raises(NormalisationError, match="occupation") as caught:
+        normalise_envelope(dci_sample("processflow1req"), unmapped_codes="reject")
+    assert caught.value.code == "err.request.bad"
+    assert caught.value.field is not None
+    assert caught.value.field.endswith("occupation")
+
+
+def test_required_code_that_matches_nothing_is_rejected() -> None:
+    """A benefit type no code list knows must fail, naming the field, never be guessed."""
+    with pytest.raises(NormalisationError, match="benefit_type"):
+        normalise_record("benefit", {"benefit_type": "Gold bars", "benefit_date": "2024-01-01"})
+
+
+def test_conflicting_spellings_are_rejected() -> None:
+    """enrollment_status and enrolment_status with different values cannot both be right."""
+    raw: dict[str, Any] = {
+        "programme": {"programme_identifier": "P", "programme_name": "N"},
+        "enrolment_date": "2024-01-01",
+        "enrolment_status": "1",
+        "enrollment_status": "4",
+    }
+    with pytest.raises(NormalisationError, match="enrollment_status"):
+        normalise_record("programme_enrolment", raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("USD 50", {"amount": "50", "currency": "USD"}),
+        ("50.25 KES", {"amount": "50.25", "currency": "KES"}),
+        ("usd50", {"amount": "50", "currency": "USD"}),
+    ],
+)
+def test_money_text_forms(raw: str, expected: dict[str, str]) -> None:
+    """The money spellings of DEV-DATA-08 become Money objects."""
+    benefit = normalise_record(
+        "benefit", {"benefit_type": "1", "benefit_date": "2024-01-01", "benefit_value": raw}
+    )
+    assert benefit["benefit_value"] == expected
+
+
+def test_canonical_input_is_left_as_is() -> None:
+    """Normalising canonical data must be the identity (no rule applies)."""
+    benefit = {"benefit_type": "1", "benefit_date": "2024-01-01"}
+    result = normalise_envelope_report({"header": {}, "message": {"x": benefit}})
+    assert result.value["message"]["x"] == benefit
+
+
+def test_profile_tables_refer_to_existing_code_lists_and_rules() -> None:
+    """A typo in the compat YAML would silently disable a rule."""
+    from ibr_protocol.codes import code_list
+
+    profile = compat_profile()
+    for list_name in set(profile.code_fields.values()):
+        code_list(list_name)
+    assert {"C-EMPTY", "C-CODE", "C-NESTED-ACK"} <= profile.rule_ids
