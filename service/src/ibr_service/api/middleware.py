@@ -1,0 +1,63 @@
+"""ASGI middleware of the host: the request size limit, before any route reads the body."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ibr_protocol import err
+from ibr_service.security.errors import RequestRejectedError
+from ibr_service.security.limits import check_body_size
+
+__all__ = ["BodySizeLimit"]
+
+
+class BodySizeLimit:
+    """Answers 413 with the ERR body when a request declares or sends more than ``limit`` bytes.
+
+    Routes that read their body through ``read_body_limited`` enforce the same limit; this
+    covers every other route (the token endpoint's form, unknown paths).
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit():
+            try:
+                check_body_size(int(declared), self.limit)
+            except RequestRejectedError as exc:
+                await _too_large(send, exc)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                check_body_size(received, self.limit)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _too_large(send: Send, exc: RequestRejectedError) -> None:
+    body = json.dumps(err(exc.code, str(exc))).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.http_status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

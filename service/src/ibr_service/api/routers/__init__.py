@@ -1,0 +1,1 @@
+"""One router per process; ``registry_routers`` are mounted under /registry and /ibr."""

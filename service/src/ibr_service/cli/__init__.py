@@ -1,0 +1,8 @@
+"""The ``ibr`` command: serve, migrate, manage clients, verify the audit log, run the outbox, demo.
+
+A package rather than one module so that the demo (a scripted SP-MIS) sits in its own file.
+"""
+
+from ibr_service.cli.commands import app
+
+__all__ = ["app"]

@@ -1,0 +1,223 @@
+"""Typer commands of ``ibr``. The database is ``IBR_DATABASE_URL`` (default ./data/ibr.db)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ibr_service.settings import Settings
+
+app = typer.Typer(help="Integrated Beneficiary Registry (IBR) service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+clients_app = typer.Typer(help="Registered SP-MIS clients.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Callback delivery.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(audit_app, name="audit")
+app.add_typer(outbox_app, name="outbox")
+
+console = Console()
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def _store(settings: Settings) -> Any:
+    from ibr_service.store_sql import SqlStore
+
+    return SqlStore.from_url(settings.database_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the IBR API (and run the outbox worker in the background)."""
+    import uvicorn
+
+    from ibr_service.api import build_host, create_app
+
+    settings = _settings()
+    api = create_app(build_host(settings))
+    console.print(
+        f"IBR serving on http://{host}:{port}{settings.base_path} "
+        f"(database {_redact(settings.database_url)})"
+    )
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from ibr_service.cli.sandbox import migrate
+
+    settings = _settings()
+    migrate(settings.database_url)
+    console.print(f"[green]database is up to date[/green]: {_redact(settings.database_url)}")
+
+
+@clients_app.command("add")
+def clients_add(
+    sender_id: Annotated[str, typer.Argument(help="The client's id = header.sender_id")],
+    public_key: Annotated[
+        list[Path] | None, typer.Option(help="File with the client's public JWK (repeatable)")
+    ] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="Granted scope (repeatable)")] = None,
+    callback_host: Annotated[
+        list[str] | None, typer.Option(help="Allowed callback host, e.g. spmis.example.org")
+    ] = None,
+    programme: Annotated[
+        list[str] | None, typer.Option(help="Programme it may write (repeatable; none = all)")
+    ] = None,
+    allow_private_callbacks: Annotated[
+        bool, typer.Option(help="Allow callbacks to private/loopback addresses")
+    ] = False,
+) -> None:
+    """Register an SP-MIS; prints its client secret once."""
+    from ibr_protocol.clock import utc_now
+    from ibr_service.security.clients import ALL_SCOPES, register_client
+
+    store = _store(_settings())
+    client, secret = register_client(
+        store,
+        sender_id=sender_id,
+        now=utc_now(),
+        public_keys=[_read_jwk(path) for path in public_key or []],
+        scopes=scope or ALL_SCOPES,
+        allowed_callback_hosts=callback_host or (),
+        allow_private_callbacks=allow_private_callbacks,
+        allowed_programmes=programme or None,
+    )
+    console.print(f"registered [bold]{client.sender_id}[/bold]")
+    console.print(
+        f"client_secret: [bold yellow]{secret}[/bold yellow]  (shown once; store it safely)"
+    )
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List registered clients (never their secrets)."""
+    store = _store(_settings())
+    with store.transaction() as tx:
+        clients = tx.list_clients()
+    table = Table("sender_id", "active", "scopes", "keys", "callback hosts", "programmes")
+    for client in clients:
+        table.add_row(
+            client.sender_id,
+            "yes" if client.active else "no",
+            " ".join(sorted(client.scopes)),
+            " ".join(key.get("kid", "?") for key in client.public_jwks.get("keys", [])),
+            " ".join(sorted(client.allowed_callback_hosts))
+            + (" (+private)" if client.allow_private_callbacks else ""),
+            "all"
+            if client.allowed_programmes is None
+            else " ".join(sorted(client.allowed_programmes)),
+        )
+    console.print(table)
+
+
+@clients_app.command("rotate")
+def clients_rotate(
+    sender_id: Annotated[str, typer.Argument(help="The client to rotate")],
+    add_key: Annotated[list[Path] | None, typer.Option(help="Public JWK file to add")] = None,
+    remove_kid: Annotated[list[str] | None, typer.Option(help="kid of a key to retire")] = None,
+    keep_secret: Annotated[bool, typer.Option(help="Rotate keys only")] = False,
+) -> None:
+    """Issue a new client secret (the old one stops working) and/or rotate public keys."""
+    from ibr_service.security.clients import rotate_client
+
+    store = _store(_settings())
+    client, secret = rotate_client(
+        store,
+        sender_id,
+        new_secret=not keep_secret,
+        add_public_keys=[_read_jwk(path) for path in add_key or []],
+        remove_kids=remove_kid or (),
+    )
+    kids = ", ".join(key.get("kid", "?") for key in client.public_jwks.get("keys", []))
+    console.print(f"rotated [bold]{client.sender_id}[/bold]; keys now: {kids or 'none'}")
+    if secret:
+        console.print(f"new client_secret: [bold yellow]{secret}[/bold yellow]  (shown once)")
+
+
+@audit_app.command("verify")
+def audit_verify_command() -> None:
+    """Check the audit log's hash chain; exit 1 when an entry was altered or removed."""
+    from ibr_service.core import audit_verify
+
+    result = audit_verify(_store(_settings()))
+    if result.ok:
+        console.print(f"[green]audit log intact[/green]: {result.entries} entries")
+        return
+    console.print(f"[red]audit log BROKEN[/red] at seq {result.first_bad_seq}: {result.problem}")
+    raise typer.Exit(1)
+
+
+@outbox_app.command("run")
+def outbox_run(
+    once: Annotated[bool, typer.Option(help="One pass, then exit")] = False,
+) -> None:
+    """Deliver callbacks until interrupted (or one pass with --once)."""
+    from ibr_service.api import build_host
+    from ibr_service.outbox import OutboxDispatcher
+
+    settings = _settings()
+    host = build_host(settings)
+    dispatcher = OutboxDispatcher(
+        host.store, host.core, keys=host.keys, settings=settings, clock=host.clock
+    )
+    if once:
+        report = asyncio.run(dispatcher.run_once())
+        console.print(
+            f"processed {report.processed_transactions} transaction(s); delivered "
+            f"{len(report.delivered)}, retrying {len(report.retried)}, dead {len(report.dead)}"
+        )
+        return
+
+    async def loop() -> None:
+        stop = asyncio.Event()
+        running = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            running.add_signal_handler(sig, stop.set)
+        await dispatcher.run_forever(stop)
+
+    console.print("outbox worker running (Ctrl+C to stop)")
+    asyncio.run(loop())
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None, typer.Option(help="Folder for the demo database (default: a temp dir)")
+    ] = None,
+) -> None:
+    """Run the standard processes end to end on a fresh embedded database and show each step."""
+    from ibr_service.cli.demo import run_demo
+
+    ok = run_demo(console, folder=keep)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _read_jwk(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{path} does not hold a JWK object")
+    return data
+
+
+def _redact(url: str) -> str:
+    # Never print a database password.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,262 @@
+"""Plain records that cross the `Store` boundary, in both directions.
+
+They hold backend-neutral Python values (str, int, date, datetime, dict) so that any store (SQL,
+Odoo ORM, a test fake) can persist them without importing the core's logic. JSON-able `document`
+fields hold the canonical wire form (spec/CONVENTIONS.md) of a Member, Group, Programme or Benefit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+__all__ = [
+    "ApplyOutcome",
+    "AuditEntry",
+    "BenefitRecord",
+    "ClientRecord",
+    "EnrolmentRecord",
+    "EnrolmentUpdate",
+    "IdentifierRecord",
+    "JsonDict",
+    "OutboxJob",
+    "ProgrammeRecord",
+    "SigningKeyRecord",
+    "StatusChange",
+    "StoredBeneficiary",
+    "SubjectKind",
+    "SubjectRecord",
+    "SubscriptionRecord",
+    "TransactionRecord",
+]
+
+JsonDict = dict[str, Any]
+SubjectKind = Literal["person", "group"]
+"""A person (DCI Member, assistance unit "1") or a group/household (assistance units "2", "3")."""
+
+
+# --- registry data --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierRecord:
+    """One typed identifier of a subject (several per subject)."""
+
+    identifier_type: str
+    identifier_value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRecord:
+    """A person or a group, keyed by `subject_key`.
+
+    `subject_key` is derived by the core from the subject's national ID when it has one (else
+    its first identifier), so that it can become the distribution key of a sharded database; see
+    docs/storage-and-distribution.md. The flat fields are the searchable attributes; `document`
+    is the canonical Member or Group as last received.
+    """
+
+    subject_key: str
+    kind: SubjectKind
+    identifiers: tuple[IdentifierRecord, ...]
+    document: JsonDict
+    content_hash: str
+    given_name: str | None = None
+    surname: str | None = None
+    sex: str | None = None
+    birth_date: date | None = None
+    death_date: date | None = None
+    group_type: str | None = None
+    group_size: int | None = None
+    poverty_score: float | None = None
+    member_keys: tuple[str, ...] = ()
+    """Subject keys of the persons in a group's `member_list` (memberships)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeRecord:
+    """A social protection programme, keyed by its `programme_identifier`."""
+
+    programme_identifier: str
+    programme_name: str | None
+    document: JsonDict
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentRecord:
+    """One subject x programme enrolment (the current state; history is in `StatusChange`)."""
+
+    enrolment_key: str
+    subject_key: str
+    programme_identifier: str
+    enrolment_status: str
+    enrolment_date: date | None
+    status_change_date: date | None
+    status_reason: str | None
+    beneficiary_programme_id: str | None
+    sender_id: str
+    content_hash: str
+    """Hash of the whole update item; an equal hash on re-send means nothing changed."""
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitRecord:
+    """What was delivered under an enrolment: when, how much, for which period."""
+
+    enrolment_key: str
+    subject_key: str
+    benefit_key: str
+    """`benefit_id` when the sender gives one, else a hash of the benefit's content."""
+    benefit_type: str | None
+    benefit_date: date | None
+    amount: str | None
+    currency: str | None
+    period_start: date | None
+    period_end: date | None
+    document: JsonDict
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One entry of an enrolment's status history."""
+
+    enrolment_key: str
+    subject_key: str
+    enrolment_status: str
+    status_change_date: date | None
+    status_reason: str | None
+    recorded_at: datetime
+    sender_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentUpdate:
+    """One valid item of an enrolment-updates batch, ready to apply."""
+
+    subject: SubjectRecord
+    members: tuple[SubjectRecord, ...]
+    programme: ProgrammeRecord
+    enrolment: EnrolmentRecord
+    benefits: tuple[BenefitRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    """What applying one `EnrolmentUpdate` did."""
+
+    enrolment_key: str
+    result: Literal["created", "updated", "unchanged"]
+    previous_status: str | None
+    new_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBeneficiary:
+    """A subject with its enrolments and their benefits, as loaded for a search result."""
+
+    subject: SubjectRecord
+    enrolments: tuple[tuple[EnrolmentRecord, ProgrammeRecord, tuple[BenefitRecord, ...]], ...]
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """A subscriber's standing interest in enrolment or status-change events."""
+
+    code: str
+    sender_id: str
+    callback_uri: str
+    reg_event_type: str
+    """`enrollement` or `enrollement_status_change` (DCI spelling)."""
+    filter: JsonDict
+    """The subscribe filter as received (filter_type + filter); parsed by the core when matching."""
+    notify_record_type: str
+    status: Literal["subscribe", "unsubscribe"]
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class TransactionRecord:
+    """An accepted request: async ones are processed later by `IbrCore.run_pending`."""
+
+    correlation_id: str
+    sender_id: str
+    action: str
+    message_id: str
+    transaction_id: str
+    status: Literal["rcvd", "pdng", "succ", "rjct"]
+    request: JsonDict
+    """The whole canonical envelope as accepted (header + message)."""
+    created_at: datetime
+    updated_at: datetime
+    response: JsonDict | None = None
+    """The callback message (or sync response message) once produced."""
+    reference_ids: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxJob:
+    """A callback to POST: written in the same transaction as the change that caused it."""
+
+    job_id: str
+    dedupe_key: str
+    """`<correlation_id>:<kind>`; enqueueing an existing key is a no-op (at most one callback)."""
+    correlation_id: str
+    kind: str
+    """The callback action: `on-search`, `on-subscribe`, `on-unsubscribe`, `notify`, ..."""
+    sender_id: str
+    """The client the callback goes to (its keys and allowed hosts apply)."""
+    target_url: str
+    payload: JsonDict
+    """The callback envelope, unsigned; the dispatcher signs it when sending."""
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    status: Literal["pending", "delivered", "dead"] = "pending"
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """A registered SP-MIS client (see ibr_service.security for how each field is enforced)."""
+
+    sender_id: str
+    secret_hash: str
+    public_jwks: JsonDict = field(default_factory=lambda: {"keys": []})
+    scopes: frozenset[str] = frozenset()
+    allowed_callback_hosts: frozenset[str] = frozenset()
+    allowed_programmes: frozenset[str] | None = None
+    allow_private_callbacks: bool = False
+    active: bool = True
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeyRecord:
+    """A signing key of the IBR itself (private JWK); retired keys stay for verification."""
+
+    kid: str
+    private_jwk: JsonDict
+    created_at: datetime
+    retired_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One append-only audit log entry; `entry_hash` chains it to `prev_hash` (see core.audit)."""
+
+    seq: int
+    """1, 2, 3, ... without gaps; assigned by the core, stored as given."""
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: JsonDict
+    prev_hash: str
+    entry_hash: str

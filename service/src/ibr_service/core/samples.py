@@ -1,0 +1,142 @@
+"""A small built-in set of canonical records: for the demo, the tests and the store contract.
+
+Used until (and beside) `ibr_mock_data`; everything here is synthetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ibr_service.core.records import JsonDict
+
+__all__ = ["enrollment_message", "group_beneficiary", "person_beneficiary", "search_message"]
+
+
+def person_beneficiary(
+    national_id: str,
+    *,
+    programme: str = "DCI001",
+    status: str = "1",
+    given_name: str = "Amina",
+    surname: str = "Okafor",
+    sex: str = "female",
+    birth_date: str = "1980-04-12",
+    enrolment_date: str = "2024-04-12",
+    status_change_date: str | None = None,
+    benefits: Sequence[tuple[str, str]] = (("2024-05-02", "50.00"),),
+    extra_identifiers: Sequence[tuple[str, str]] = (),
+) -> JsonDict:
+    """A canonical Beneficiary (assistance unit 1) enrolled in `programme`."""
+    identifiers = [{"identifier_type": "NID", "identifier_value": national_id}] + [
+        {"identifier_type": t, "identifier_value": v} for t, v in extra_identifiers
+    ]
+    enrolment: JsonDict = {
+        "programme": {
+            "programme_identifier": programme,
+            "programme_name": f"Programme {programme}",
+        },
+        "enrolment_date": enrolment_date,
+        "enrolment_status": status,
+        "benefits": [
+            {
+                "benefit_id": f"{programme}-{national_id}-{day}",
+                "benefit_type": "1",
+                "benefit_date": day,
+                "benefit_value": {"amount": amount, "currency": "USD"},
+            }
+            for day, amount in benefits
+        ],
+    }
+    if status_change_date is not None:
+        enrolment["status_change_date"] = status_change_date
+    return {
+        "assistance_unit": "1",
+        "member": {
+            "member_identifier": identifiers,
+            "demographic_info": {
+                "identifier": identifiers[:1],
+                "name": {"given_name": given_name, "surname": surname},
+                "sex": sex,
+                "birth_date": birth_date,
+            },
+        },
+        "programme_identifier": [enrolment],
+    }
+
+
+def group_beneficiary(
+    household_id: str,
+    member_ids: Sequence[str],
+    *,
+    programme: str = "HH001",
+    status: str = "1",
+    poverty_score: float = 3.5,
+) -> JsonDict:
+    """A canonical household Beneficiary (assistance unit 2) with its members."""
+    members: list[dict[str, Any]] = [
+        {
+            "member_identifier": [{"identifier_type": "NID", "identifier_value": nid}],
+            "demographic_info": {"name": {"given_name": f"Member {nid}", "surname": "Household"}},
+        }
+        for nid in member_ids
+    ]
+    return {
+        "assistance_unit": "2",
+        "group": {
+            "group_identifier": [
+                {"identifier_type": "HOUSEHOLD_ID", "identifier_value": household_id}
+            ],
+            "group_type": "2",
+            "group_size": len(members),
+            "poverty_score": poverty_score,
+            "member_list": members,
+        },
+        "programme_identifier": [
+            {
+                "programme": {
+                    "programme_identifier": programme,
+                    "programme_name": "Household grant",
+                },
+                "enrolment_date": "2024-01-01",
+                "enrolment_status": status,
+            }
+        ],
+    }
+
+
+def enrollment_message(beneficiaries: Sequence[JsonDict], transaction_id: str = "T-1") -> JsonDict:
+    """An EnrollmentUpdatesRequest message."""
+    return {
+        "transaction_id": transaction_id,
+        "enrolled_updates": {"beneficiaries": list(beneficiaries)},
+    }
+
+
+def search_message(
+    query_type: str,
+    query: Any,
+    *,
+    page_size: int = 10,
+    page_number: int = 1,
+    sort: list[JsonDict] | None = None,
+    reference_id: str = "R-1",
+) -> JsonDict:
+    """A SearchRequest message with one search item."""
+    criteria: JsonDict = {
+        "query_type": query_type,
+        "query": query,
+        "pagination": {"page_size": page_size, "page_number": page_number},
+    }
+    if sort is not None:
+        criteria["sort"] = sort
+    return {
+        "transaction_id": "T-search",
+        "search_request": [
+            {
+                "reference_id": reference_id,
+                "timestamp": "2024-05-02T10:00:00Z",
+                "search_criteria": criteria,
+            }
+        ],
+    }

@@ -1,0 +1,173 @@
+"""The read processes: search (sync and async) and the enrolled check, item by item."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ibr_service.core.errors import QueryError
+from ibr_service.core.query import (
+    And,
+    Attribute,
+    Comparison,
+    Expr,
+    Operator,
+    parse_query,
+    parse_sort,
+)
+from ibr_service.core.records import JsonDict, SubjectKind
+from ibr_service.core.settings import CoreSettings
+from ibr_service.core.store import StoreTransaction
+from ibr_service.core.views import beneficiary_record
+
+__all__ = ["SearchOutcome", "enrolled_item", "search_item"]
+
+_RECORD_KINDS: Mapping[str, SubjectKind | None] = {
+    "member": "person",
+    "person": "person",
+    "group": "group",
+    "household": "group",
+    "beneficiary": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    """One search response item and the subject keys whose data it disclosed (for the audit)."""
+
+    item: JsonDict
+    disclosed: tuple[str, ...]
+
+
+def search_item(
+    tx: StoreTransaction, raw: Any, *, index: int, settings: CoreSettings, now_text: str
+) -> SearchOutcome:
+    """Answer one `search_request` item; a bad item gives `rjct` with its reason code."""
+    field = f"message.search_request[{index}]"
+    reference_id = _reference_id(raw, index)
+    try:
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("search_criteria"), Mapping):
+            raise QueryError("search_criteria is required", field=f"{field}.search_criteria")
+        criteria = raw["search_criteria"]
+        where = f"{field}.search_criteria"
+        expr = parse_query(
+            str(criteria.get("query_type", "")), criteria.get("query"), field=f"{where}.query"
+        )
+        sort = parse_sort(criteria.get("sort"), field=f"{where}.sort")
+        # pagination belongs in search_criteria; DCI samples also put it on the item
+        pagination = criteria.get("pagination", raw.get("pagination"))
+        page_size, page_number = _pagination(pagination, settings, field=f"{where}.pagination")
+        kind = _record_kind(criteria.get("reg_record_type"), field=f"{where}.reg_record_type")
+    except QueryError as exc:
+        return SearchOutcome(_rejected(reference_id, now_text, exc), ())
+    keys, total = tx.search_subjects(
+        expr, kind=kind, sort=sort, offset=(page_number - 1) * page_size, limit=page_size
+    )
+    records = [beneficiary_record(b) for b in tx.load_beneficiaries(keys)]
+    item: JsonDict = {
+        "reference_id": reference_id,
+        "timestamp": now_text,
+        "status": "succ",
+        "data": {"version": "1.0.0", "reg_record_type": "Beneficiary", "reg_records": records},
+        "pagination": {"page_size": page_size, "page_number": page_number, "total_count": total},
+    }
+    if isinstance(raw.get("locale"), str):
+        item["locale"] = raw["locale"]
+    return SearchOutcome(item, tuple(keys))
+
+
+def enrolled_item(
+    tx: StoreTransaction, raw: Any, *, index: int | None, settings: CoreSettings, now_text: str
+) -> JsonDict:
+    """Answer one enrolled check with `yes`/`no` only (data minimisation)."""
+    field = "message.enrolled_criteria" + ("" if index is None else f"[{index}]")
+    reference_id = _reference_id(raw, index or 0)
+    try:
+        if not isinstance(raw, Mapping):
+            raise QueryError("enrolled_criteria must be an object", field=field)
+        expr = _enrolled_query(raw.get("query_type"), raw.get("query"), field=f"{field}.query")
+        kind = _record_kind(raw.get("response_entity"), field=f"{field}.response_entity")
+    except QueryError as exc:
+        item = _rejected(reference_id, now_text, exc)
+        item["enrolled_status"] = "no"
+        return item
+    statuses = tuple(sorted(settings.enrolled_statuses))
+    enrolled = And((expr, Comparison(Attribute.ENROLMENT_STATUS, Operator.IN, statuses)))
+    found = tx.subject_exists(enrolled, kind=kind)
+    return {
+        "reference_id": reference_id,
+        "timestamp": now_text,
+        "status": "succ",
+        "enrolled_status": "yes" if found else "no",
+    }
+
+
+def _enrolled_query(query_type: Any, query: Any, *, field: str) -> Expr:
+    # DCI samples omit query_type for the `{"attr": {"eq": v}}` form; it is an expression.
+    return parse_query(str(query_type or "expression"), query, field=field)
+
+
+def _record_kind(raw: Any, *, field: str) -> SubjectKind | None:
+    if raw is None or raw == "":
+        return None
+    text = str(raw).rsplit(":", 1)[-1].strip().lower()
+    if text not in _RECORD_KINDS:
+        raise QueryError(
+            f"{raw!s:.40} is not a record type; use Beneficiary, Member or Group",
+            field=field,
+            reason="rjct.search_criteria.invalid",
+        )
+    return _RECORD_KINDS[text]
+
+
+def _pagination(raw: Any, settings: CoreSettings, *, field: str) -> tuple[int, int]:
+    if raw is None:
+        return settings.default_page_size, 1
+    if not isinstance(raw, Mapping):
+        raise QueryError(
+            "pagination must be an object", field=field, reason="rjct.pagination.invalid"
+        )
+    size = raw.get("page_size", settings.default_page_size)
+    number = raw.get("page_number", 1)
+    for name, value in (("page_size", size), ("page_number", number)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise QueryError(
+                f"{name} must be an integer",
+                field=f"{field}.{name}",
+                reason="rjct.pagination.invalid",
+            )
+    if not 1 <= int(size) <= settings.max_page_size:
+        raise QueryError(
+            f"page_size must be between 1 and {settings.max_page_size}",
+            field=f"{field}.page_size",
+            reason="rjct.pagination.invalid",
+        )
+    if int(number) < 1:
+        raise QueryError(
+            "page_number starts at 1",
+            field=f"{field}.page_number",
+            reason="rjct.pagination.invalid",
+        )
+    return int(size), int(number)
+
+
+def _reference_id(raw: Any, index: int) -> str:
+    if (
+        isinstance(raw, Mapping)
+        and isinstance(raw.get("reference_id"), str)
+        and raw["reference_id"]
+    ):
+        return str(raw["reference_id"])
+    return str(index + 1)
+
+
+def _rejected(reference_id: str, now_text: str, exc: QueryError) -> JsonDict:
+    where = f"{exc.field}: " if exc.field else ""
+    return {
+        "reference_id": reference_id,
+        "timestamp": now_text,
+        "status": "rjct",
+        "status_reason_code": exc.reason,
+        "status_reason_message": f"{where}{exc.message}"[:999],
+    }

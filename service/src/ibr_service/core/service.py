@@ -1,0 +1,658 @@
+"""`IbrCore`: every IBR process, called by a host with canonical message dicts.
+
+Each public method is one unit of work: everything it writes (data, status history, transaction
+record, outbox jobs, audit entries) commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ibr_protocol import build_callback, build_request, format_timestamp
+from ibr_service.core.audit import append_audit
+from ibr_service.core.caller import Caller
+from ibr_service.core.errors import NotFoundError, RequestError, StoreError
+from ibr_service.core.ingest import ItemRejectedError, updates_from_beneficiary
+from ibr_service.core.records import (
+    ApplyOutcome,
+    EnrolmentUpdate,
+    JsonDict,
+    OutboxJob,
+    TransactionRecord,
+)
+from ibr_service.core.search import enrolled_item, search_item
+from ibr_service.core.settings import CoreSettings
+from ibr_service.core.store import Store, StoreTransaction, TxnStatus
+from ibr_service.core.subscriptions import matching_notifications, subscribe_item, unsubscribe
+
+__all__ = ["ASYNC_ACTIONS", "IbrCore", "utc_now"]
+
+ASYNC_ACTIONS: Mapping[str, str] = {
+    "search": "on-search",
+    "subscribe": "on-subscribe",
+    "unsubscribe": "on-unsubscribe",
+    "txn-status": "txn-on-status",
+}
+"""Async request action -> the action of the callback that answers it."""
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+class IbrCore:
+    """The IBR processes over a `Store`.
+
+    >>> core = IbrCore(store, clock=utc_now, settings=CoreSettings(receiver_id="IBR"))
+    >>> core.enrolled(message, caller=Caller(sender_id="SP-System"))
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        settings: CoreSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings or CoreSettings()
+
+    # --- sync/enrollment/updates --------------------------------------------------------
+
+    def enrollment_updates(
+        self, message: Mapping[str, Any], *, caller: Caller, header: Mapping[str, Any] | None = None
+    ) -> JsonDict:
+        """Upsert a batch of Beneficiary records; per-item `succ`/`rjct`, idempotent on re-send."""
+        now = self.clock()
+        now_text = format_timestamp(now)
+        beneficiaries = _beneficiaries(message)
+        if len(beneficiaries) > self.settings.max_batch_items:
+            raise RequestError(
+                f"at most {self.settings.max_batch_items} beneficiaries per request",
+                field="message.enrolled_updates.beneficiaries",
+            )
+        correlation_id = str(uuid.uuid4())
+        items: list[JsonDict] = []
+        valid: list[tuple[int, list[EnrolmentUpdate]]] = []
+        for i, beneficiary in enumerate(beneficiaries):
+            field = f"message.enrolled_updates.beneficiaries[{i}]"
+            try:
+                updates = updates_from_beneficiary(
+                    beneficiary,
+                    caller=caller,
+                    now=now,
+                    national_id_types=self.settings.national_id_types,
+                    field=field,
+                )
+            except ItemRejectedError as exc:
+                items.append(_item(i, now_text, "rjct", exc.reason, f"{exc.field}: {exc.message}"))
+                continue
+            items.append(_item(i, now_text, "succ"))
+            valid.append((i, updates))
+        response: JsonDict = {
+            "transaction_id": str(message.get("transaction_id", "")),
+            "correlation_id": correlation_id,
+            "enrolled_response": items,
+        }
+        try:
+            self._apply_batch(valid, caller, header, correlation_id, response, now)
+        except StoreError:
+            # One item broke a backend rule: apply item by item and reject only the culprits.
+            for i, updates in valid:
+                try:
+                    self._apply_batch(
+                        [(i, updates)], caller, None, f"{correlation_id}:{i}", None, now
+                    )
+                except StoreError as exc:
+                    items[i] = _item(i, now_text, "rjct", "rjct.beneficiary.invalid", exc.message)
+            self._record_transaction(
+                caller, header, correlation_id, "enrollment-updates", response, now
+            )
+        return response
+
+    def _apply_batch(
+        self,
+        valid: Sequence[tuple[int, list[EnrolmentUpdate]]],
+        caller: Caller,
+        header: Mapping[str, Any] | None,
+        correlation_id: str,
+        response: JsonDict | None,
+        now: datetime,
+    ) -> None:
+        flat = [u for _, updates in valid for u in updates]
+        with self.store.transaction() as tx:
+            outcomes = tx.apply_enrolment_updates(flat) if flat else []
+            changed = [o for o in outcomes if o.result != "unchanged"]
+            if changed:
+                append_audit(
+                    tx,
+                    at=now,
+                    actor=caller.sender_id,
+                    action="enrolment.write",
+                    subject=correlation_id,
+                    detail=_write_detail(changed),
+                )
+                self._notify(tx, list(zip(flat, outcomes, strict=True)), correlation_id, now)
+            if response is not None:
+                tx.add_transaction(
+                    _transaction(
+                        caller, header, correlation_id, "enrollment-updates", response, now
+                    )
+                )
+
+    def _record_transaction(
+        self,
+        caller: Caller,
+        header: Mapping[str, Any] | None,
+        correlation_id: str,
+        action: str,
+        response: JsonDict,
+        now: datetime,
+    ) -> None:
+        with self.store.transaction() as tx:
+            tx.add_transaction(_transaction(caller, header, correlation_id, action, response, now))
+
+    def _notify(
+        self,
+        tx: StoreTransaction,
+        pairs: list[tuple[EnrolmentUpdate, ApplyOutcome]],
+        correlation_id: str,
+        now: datetime,
+    ) -> None:
+        for code, (subscription, records) in matching_notifications(tx, pairs).items():
+            message: JsonDict = {
+                "transaction_id": correlation_id,
+                "notify_event": [
+                    {
+                        "reference_id": f"{code}:{i + 1}",
+                        "timestamp": format_timestamp(now),
+                        "data": {
+                            "version": "1.0.0",
+                            "reg_event_type": subscription.reg_event_type,
+                            "reg_record_type": subscription.notify_record_type,
+                            "reg_records": [record],
+                        },
+                    }
+                    for i, record in enumerate(records)
+                ],
+            }
+            envelope = build_request(
+                action="notify",
+                message=message,
+                sender_id=self.settings.receiver_id,
+                receiver_id=subscription.sender_id,
+                now=now,
+            )
+            tx.enqueue_outbox(
+                _job(
+                    f"{correlation_id}:notify:{code}",
+                    correlation_id,
+                    "notify",
+                    subscription.sender_id,
+                    subscription.callback_uri,
+                    envelope,
+                    now,
+                )
+            )
+
+    # --- sync/enrolled ------------------------------------------------------------------
+
+    def enrolled(
+        self, message: Mapping[str, Any], *, caller: Caller, header: Mapping[str, Any] | None = None
+    ) -> JsonDict:
+        """Answer yes/no per criteria item; nothing about *which* enrolment is disclosed."""
+        now = self.clock()
+        now_text = format_timestamp(now)
+        criteria = message.get("enrolled_criteria")
+        if criteria is None:
+            raise RequestError("enrolled_criteria is required", field="message.enrolled_criteria")
+        batch = criteria if isinstance(criteria, list) else [criteria]
+        correlation_id = str(uuid.uuid4())
+        with self.store.transaction() as tx:
+            answers = [
+                enrolled_item(
+                    tx,
+                    raw,
+                    index=i if isinstance(criteria, list) else None,
+                    settings=self.settings,
+                    now_text=now_text,
+                )
+                for i, raw in enumerate(batch)
+            ]
+            append_audit(
+                tx,
+                at=now,
+                actor=caller.sender_id,
+                action="enrolled.check",
+                subject=correlation_id,
+                detail={
+                    "message_id": _message_id(header),
+                    "checks": len(answers),
+                    "yes": sum(1 for a in answers if a.get("enrolled_status") == "yes"),
+                },
+            )
+        return {
+            "transaction_id": str(message.get("transaction_id", "")),
+            "correlation_id": correlation_id,
+            "enrolled_response": answers,
+        }
+
+    # --- search -------------------------------------------------------------------------
+
+    def sync_search(
+        self, message: Mapping[str, Any], *, caller: Caller, header: Mapping[str, Any] | None = None
+    ) -> JsonDict:
+        """Answer a SearchRequest at once with Beneficiary records, one page per item."""
+        correlation_id = str(uuid.uuid4())
+        with self.store.transaction() as tx:
+            return self._search(tx, message, caller, header, correlation_id)
+
+    def _search(
+        self,
+        tx: StoreTransaction,
+        message: Mapping[str, Any],
+        caller: Caller,
+        header: Mapping[str, Any] | None,
+        correlation_id: str,
+    ) -> JsonDict:
+        now = self.clock()
+        requests = message.get("search_request")
+        if not isinstance(requests, list) or not requests:
+            raise RequestError(
+                "search_request must be a non-empty list", field="message.search_request"
+            )
+        outcomes = [
+            search_item(tx, raw, index=i, settings=self.settings, now_text=format_timestamp(now))
+            for i, raw in enumerate(requests)
+        ]
+        disclosed = sorted({key for o in outcomes for key in o.disclosed})
+        append_audit(
+            tx,
+            at=now,
+            actor=caller.sender_id,
+            action="search.read",
+            subject=correlation_id,
+            detail={"message_id": _message_id(header), "subjects": disclosed},
+        )
+        return {
+            "transaction_id": str(message.get("transaction_id", "")),
+            "correlation_id": correlation_id,
+            "search_response": [o.item for o in outcomes],
+        }
+
+    # --- txn/status ---------------------------------------------------------------------
+
+    def txn_status(
+        self, message: Mapping[str, Any], *, caller: Caller, header: Mapping[str, Any] | None = None
+    ) -> JsonDict:
+        """Report the state (and result, when done) of one of the caller's transactions."""
+        with self.store.transaction() as tx:
+            return self._txn_status(tx, message, caller, str(uuid.uuid4()))
+
+    def _txn_status(
+        self, tx: StoreTransaction, message: Mapping[str, Any], caller: Caller, correlation_id: str
+    ) -> JsonDict:
+        request = message.get("txnstatus_request")
+        field = "message.txnstatus_request"
+        if not isinstance(request, Mapping):
+            raise RequestError("txnstatus_request is required", field=field)
+        attribute_type = request.get("attribute_type")
+        value = request.get("attribute_value")
+        if attribute_type == "correlation_id" and isinstance(value, str):
+            found = tx.get_transaction(value)
+            txns = [found] if found is not None and found.sender_id == caller.sender_id else []
+        elif attribute_type == "transaction_id" and isinstance(value, str):
+            txns = tx.find_transactions(caller.sender_id, transaction_id=value)
+        elif attribute_type == "reference_id_list" and isinstance(value, list):
+            txns = []
+            for ref in value:
+                for txn in tx.find_transactions(caller.sender_id, reference_id=str(ref)):
+                    if txn not in txns:
+                        txns.append(txn)
+        else:
+            raise RequestError(
+                "attribute_type must be transaction_id, correlation_id or reference_id_list, "
+                "with a matching attribute_value",
+                field=f"{field}.attribute_type",
+            )
+        if not txns:
+            raise NotFoundError(
+                f"no transaction of sender {caller.sender_id!r} matches",
+                field=f"{field}.attribute_value",
+            )
+        txn = txns[-1]
+        txn_type = str(request.get("txn_type") or _txn_type(txn.action))
+        status: JsonDict
+        if txn.response is not None:
+            status = dict(txn.response)
+        else:
+            status = {
+                "transaction_id": txn.transaction_id,
+                "correlation_id": txn.correlation_id,
+                "search_response": [
+                    {
+                        "reference_id": ref,
+                        "timestamp": format_timestamp(txn.updated_at),
+                        "status": txn.status,
+                    }
+                    for ref in (txn.reference_ids or ("1",))
+                ],
+            }
+        return {
+            "transaction_id": str(message.get("transaction_id", "")),
+            "correlation_id": correlation_id,
+            "txnstatus_response": {"txn_type": txn_type, "txn_status": status},
+        }
+
+    # --- async --------------------------------------------------------------------------
+
+    def accept_async(self, action: str, envelope: Mapping[str, Any], *, caller: Caller) -> str:
+        """Persist an async request (transaction `rcvd`) and return its correlation id.
+
+        The record is committed before this returns, so an ACK sent afterwards survives a
+        restart; `run_pending` produces the callback.
+        """
+        if action not in ASYNC_ACTIONS:
+            raise RequestError(
+                f"action {action!r} is not asynchronous; use one of {', '.join(ASYNC_ACTIONS)}",
+                field="header.action",
+            )
+        header = envelope.get("header")
+        message = envelope.get("message")
+        if not isinstance(header, Mapping) or not isinstance(message, Mapping):
+            raise RequestError("envelope needs header and message objects", field="header")
+        sender_uri = header.get("sender_uri")
+        if not isinstance(sender_uri, str) or not sender_uri:
+            raise RequestError(
+                "sender_uri is required on asynchronous requests (the callback goes there)",
+                field="header.sender_uri",
+                code="err.sender_uri.invalid",
+            )
+        now = self.clock()
+        correlation_id = str(uuid.uuid4())
+        txn = TransactionRecord(
+            correlation_id=correlation_id,
+            sender_id=caller.sender_id,
+            action=action,
+            message_id=str(header.get("message_id", "")),
+            transaction_id=str(message.get("transaction_id", "")),
+            status="rcvd",
+            request={
+                "header": dict(header),
+                "message": dict(message),
+                "caller": _caller_doc(caller),
+            },
+            created_at=now,
+            updated_at=now,
+            reference_ids=_reference_ids(message),
+        )
+        with self.store.transaction() as tx:
+            tx.add_transaction(txn)
+            append_audit(
+                tx,
+                at=now,
+                actor=caller.sender_id,
+                action=f"async.{action}.accepted",
+                subject=correlation_id,
+                detail={"message_id": txn.message_id},
+            )
+        return correlation_id
+
+    def run_pending(self, limit: int = 50) -> int:
+        """Process up to `limit` accepted async transactions; each with its callback job."""
+        done = 0
+        while done < limit:
+            with self.store.transaction() as tx:
+                claimed = tx.claim_pending_transactions(1)
+                if not claimed:
+                    break
+                self._process(tx, claimed[0])
+            done += 1
+        return done
+
+    def _process(self, tx: StoreTransaction, txn: TransactionRecord) -> None:
+        now = self.clock()
+        now_text = format_timestamp(now)
+        header, message = txn.request["header"], txn.request["message"]
+        caller = _caller_from_doc(txn.request.get("caller"), txn.sender_id)
+        status: TxnStatus = "succ"
+        reason_code: str | None = None
+        reason_message: str | None = None
+        result: JsonDict
+        try:
+            if txn.action == "search":
+                result = self._search(tx, message, caller, header, txn.correlation_id)
+            elif txn.action == "subscribe":
+                result = self._subscribe(
+                    tx, message, caller, header, txn.correlation_id, now, now_text
+                )
+            elif txn.action == "unsubscribe":
+                result = {
+                    "transaction_id": txn.transaction_id,
+                    "correlation_id": txn.correlation_id,
+                    **unsubscribe(tx, message, sender_id=caller.sender_id, now_text=now_text),
+                }
+            else:
+                result = self._txn_status(tx, message, caller, txn.correlation_id)
+        except (RequestError, NotFoundError) as exc:
+            status, reason_code = "rjct", _callback_reason(txn.action, exc)
+            reason_message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+            result = {"transaction_id": txn.transaction_id, "correlation_id": txn.correlation_id}
+        callback_action = ASYNC_ACTIONS[txn.action]
+        envelope = build_callback(
+            action=callback_action,
+            message=result,
+            status=status,
+            sender_id=self.settings.receiver_id,
+            receiver_id=txn.sender_id,
+            status_reason_code=reason_code,
+            status_reason_message=reason_message,
+            now=now,
+        )
+        tx.update_transaction(
+            txn.correlation_id,
+            status=status,
+            response=result,
+            error=reason_message,
+            now=now,
+        )
+        tx.enqueue_outbox(
+            _job(
+                f"{txn.correlation_id}:{callback_action}",
+                txn.correlation_id,
+                callback_action,
+                txn.sender_id,
+                str(header["sender_uri"]),
+                envelope,
+                now,
+            )
+        )
+
+    def _subscribe(
+        self,
+        tx: StoreTransaction,
+        message: Mapping[str, Any],
+        caller: Caller,
+        header: Mapping[str, Any],
+        correlation_id: str,
+        now: datetime,
+        now_text: str,
+    ) -> JsonDict:
+        requests = message.get("subscribe_request")
+        if not isinstance(requests, list) or not requests:
+            raise RequestError(
+                "subscribe_request must be a non-empty list", field="message.subscribe_request"
+            )
+        items = [
+            subscribe_item(
+                tx,
+                raw,
+                index=i,
+                sender_id=caller.sender_id,
+                callback_uri=str(header["sender_uri"]),
+                now=now,
+                now_text=now_text,
+            )
+            for i, raw in enumerate(requests)
+        ]
+        append_audit(
+            tx,
+            at=now,
+            actor=caller.sender_id,
+            action="subscription.write",
+            subject=correlation_id,
+            detail={"codes": [s["code"] for i in items for s in i.get("subscriptions", [])]},
+        )
+        return {
+            "transaction_id": str(message.get("transaction_id", "")),
+            "correlation_id": correlation_id,
+            "subscribe_response": items,
+        }
+
+    # --- host events --------------------------------------------------------------------
+
+    def record_event(self, *, actor: str, action: str, subject: str, detail: JsonDict) -> None:
+        """Append a host event (token issued, client added, key rotated) to the audit log."""
+        with self.store.transaction() as tx:
+            append_audit(
+                tx, at=self.clock(), actor=actor, action=action, subject=subject, detail=detail
+            )
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _beneficiaries(message: Mapping[str, Any]) -> list[Any]:
+    updates = message.get("enrolled_updates")
+    beneficiaries = updates.get("beneficiaries") if isinstance(updates, Mapping) else None
+    if not isinstance(beneficiaries, list):
+        raise RequestError(
+            "enrolled_updates.beneficiaries must be a list",
+            field="message.enrolled_updates.beneficiaries",
+        )
+    return beneficiaries
+
+
+def _item(
+    index: int, now_text: str, status: str, reason: str | None = None, message: str | None = None
+) -> JsonDict:
+    item: JsonDict = {"reference_id": str(index + 1), "timestamp": now_text, "status": status}
+    if reason is not None:
+        item["status_reason_code"] = reason
+    if message is not None:
+        item["status_reason_message"] = message[:999]
+    return item
+
+
+def _write_detail(changed: Sequence[ApplyOutcome]) -> JsonDict:
+    return {
+        "created": sorted(o.enrolment_key for o in changed if o.result == "created"),
+        "updated": sorted(o.enrolment_key for o in changed if o.result == "updated"),
+        "status_changes": sum(1 for o in changed if o.previous_status != o.new_status),
+    }
+
+
+def _transaction(
+    caller: Caller,
+    header: Mapping[str, Any] | None,
+    correlation_id: str,
+    action: str,
+    response: JsonDict,
+    now: datetime,
+) -> TransactionRecord:
+    return TransactionRecord(
+        correlation_id=correlation_id,
+        sender_id=caller.sender_id,
+        action=action,
+        message_id=_message_id(header),
+        transaction_id=str(response.get("transaction_id", "")),
+        status="succ",
+        request={"header": dict(header or {})},
+        created_at=now,
+        updated_at=now,
+        response=response,
+    )
+
+
+def _job(
+    dedupe_key: str,
+    correlation_id: str,
+    kind: str,
+    sender_id: str,
+    target_url: str,
+    payload: JsonDict,
+    now: datetime,
+) -> OutboxJob:
+    return OutboxJob(
+        job_id=str(uuid.uuid4()),
+        dedupe_key=dedupe_key,
+        correlation_id=correlation_id,
+        kind=kind,
+        sender_id=sender_id,
+        target_url=target_url,
+        payload=payload,
+        created_at=now,
+        next_attempt_at=now,
+    )
+
+
+def _message_id(header: Mapping[str, Any] | None) -> str:
+    return str(header.get("message_id", "")) if header else ""
+
+
+def _reference_ids(message: Mapping[str, Any]) -> tuple[str, ...]:
+    refs: list[str] = []
+    for value in message.values():
+        if isinstance(value, list):
+            refs.extend(
+                str(item["reference_id"])
+                for item in value
+                if isinstance(item, Mapping) and isinstance(item.get("reference_id"), str)
+            )
+        elif isinstance(value, Mapping) and isinstance(value.get("reference_id"), str):
+            refs.append(str(value["reference_id"]))
+    return tuple(refs)
+
+
+def _caller_doc(caller: Caller) -> JsonDict:
+    return {
+        "sender_id": caller.sender_id,
+        "scopes": sorted(caller.scopes),
+        "allowed_programmes": None
+        if caller.allowed_programmes is None
+        else sorted(caller.allowed_programmes),
+    }
+
+
+def _caller_from_doc(doc: Any, sender_id: str) -> Caller:
+    if not isinstance(doc, Mapping):
+        return Caller(sender_id=sender_id)
+    programmes = doc.get("allowed_programmes")
+    return Caller(
+        sender_id=sender_id,
+        scopes=frozenset(doc.get("scopes") or ()),
+        allowed_programmes=None if programmes is None else frozenset(programmes),
+    )
+
+
+def _txn_type(action: str) -> str:
+    return {"search": "search", "subscribe": "subscribe", "unsubscribe": "subscribe"}.get(
+        action, "receipt"
+    )
+
+
+def _callback_reason(action: str, exc: Exception) -> str:
+    if action == "unsubscribe":
+        return "rjct.subscription_code.invalid"
+    if action == "subscribe":
+        return "rjct.notify_details.invalid"
+    return (
+        "rjct.search_criteria.invalid"
+        if isinstance(exc, RequestError)
+        else "rjct.reference_id.invalid"
+    )

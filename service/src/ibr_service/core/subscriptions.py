@@ -1,0 +1,235 @@
+"""Subscribe, unsubscribe, and matching enrolment events to subscriptions (notify)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ibr_service.core.errors import QueryError
+from ibr_service.core.matching import matches
+from ibr_service.core.query import Expr, parse_query
+from ibr_service.core.records import (
+    ApplyOutcome,
+    EnrolmentUpdate,
+    JsonDict,
+    StoredBeneficiary,
+    SubscriptionRecord,
+)
+from ibr_service.core.store import StoreTransaction
+from ibr_service.core.views import beneficiary_record
+
+__all__ = [
+    "EVENT_ENROLMENT",
+    "EVENT_STATUS_CHANGE",
+    "event_type",
+    "matching_notifications",
+    "subscribe_item",
+    "unsubscribe",
+]
+
+EVENT_ENROLMENT = "enrollement"
+EVENT_STATUS_CHANGE = "enrollement_status_change"
+"""The DCI `reg_event_type` values, spelled as DCI spells them."""
+
+_EVENT_SPELLINGS = {
+    "enrollement": EVENT_ENROLMENT,
+    "enrollment": EVENT_ENROLMENT,
+    "enrolment": EVENT_ENROLMENT,
+    "enrollement_status_change": EVENT_STATUS_CHANGE,
+    "enrollment_status_change": EVENT_STATUS_CHANGE,
+    "enrolment_status_change": EVENT_STATUS_CHANGE,
+}
+
+
+def event_type(raw: Any) -> str | None:
+    """The canonical event type of a client spelling (prefix `ns:...:` allowed), else None."""
+    if not isinstance(raw, str):
+        return None
+    return _EVENT_SPELLINGS.get(raw.rsplit(":", 1)[-1].strip().lower())
+
+
+def parse_filter(filter_type: Any, filter_value: Any, *, field: str) -> Expr:
+    """The AST of a subscription filter (same query forms as search)."""
+    try:
+        return parse_query(str(filter_type or "expression"), filter_value, field=field)
+    except QueryError as exc:
+        raise QueryError(
+            exc.message, field=exc.field, reason="rjct.notify_details.invalid"
+        ) from None
+
+
+def subscribe_item(
+    tx: StoreTransaction,
+    raw: Any,
+    *,
+    index: int,
+    sender_id: str,
+    callback_uri: str,
+    now: datetime,
+    now_text: str,
+) -> JsonDict:
+    """Register one `subscribe_request` item; a bad item gives `rjct` with its reason code."""
+    field = f"message.subscribe_request[{index}]"
+    reference_id = (
+        str(raw["reference_id"])
+        if isinstance(raw, Mapping) and isinstance(raw.get("reference_id"), str)
+        else str(index + 1)
+    )
+    criteria = raw.get("subscribe_criteria") if isinstance(raw, Mapping) else None
+    if not isinstance(criteria, Mapping):
+        return _rejected(
+            reference_id,
+            now_text,
+            "rjct.notify_details.invalid",
+            f"{field}.subscribe_criteria: required",
+        )
+    event = event_type(criteria.get("reg_event_type"))
+    if event is None:
+        return _rejected(
+            reference_id,
+            now_text,
+            "rjct.notify_types.invalid",
+            f"{field}.subscribe_criteria.reg_event_type: use {EVENT_ENROLMENT} or "
+            f"{EVENT_STATUS_CHANGE}",
+        )
+    filter_doc = {
+        "filter_type": criteria.get("filter_type") or "expression",
+        "filter": criteria.get("filter"),
+    }
+    try:
+        parse_filter(
+            filter_doc["filter_type"],
+            filter_doc["filter"],
+            field=f"{field}.subscribe_criteria.filter",
+        )
+    except QueryError as exc:
+        return _rejected(reference_id, now_text, exc.reason, f"{exc.field}: {exc.message}")
+    for existing in tx.active_subscriptions(event):
+        if existing.sender_id == sender_id and existing.filter == filter_doc:
+            return _rejected(
+                reference_id,
+                now_text,
+                "rjct.event.already_subscribed",
+                f"{field}: same event and filter as subscription {existing.code}",
+            )
+    subscription = SubscriptionRecord(
+        code=str(uuid.uuid4()),
+        sender_id=sender_id,
+        callback_uri=callback_uri,
+        reg_event_type=event,
+        filter=filter_doc,
+        notify_record_type=str(criteria.get("notify_record_type") or "Beneficiary"),
+        status="subscribe",
+        created_at=now,
+    )
+    tx.add_subscription(subscription)
+    return {
+        "reference_id": reference_id,
+        "timestamp": now_text,
+        "status": "succ",
+        "subscriptions": [subscription_info(subscription, now_text)],
+    }
+
+
+def subscription_info(subscription: SubscriptionRecord, now_text: str) -> JsonDict:
+    """The DCI `SubscriptionInfo` of a stored subscription."""
+    info: JsonDict = {
+        "code": subscription.code,
+        "status": subscription.status,
+        "timestamp": now_text,
+        "reg_event_type": subscription.reg_event_type,
+        "filter_type": subscription.filter["filter_type"],
+        "filter": subscription.filter["filter"],
+        "notify_record_type": subscription.notify_record_type,
+    }
+    return info
+
+
+def unsubscribe(
+    tx: StoreTransaction, message: Mapping[str, Any], *, sender_id: str, now_text: str
+) -> JsonDict:
+    """Process an `UnSubscribeRequest`; unknown or foreign codes are reported, not raised."""
+    codes = message.get("subscription_codes")
+    statuses: list[JsonDict] = []
+    problem: tuple[str, str] | None = None
+    if not isinstance(codes, list) or not codes:
+        problem = (
+            "rjct.subscription_code.invalid",
+            "message.subscription_codes: a non-empty list is required",
+        )
+        codes = []
+    for i, code in enumerate(codes):
+        found = tx.get_subscription(code) if isinstance(code, str) else None
+        if found is None or found.sender_id != sender_id:
+            problem = problem or (
+                "rjct.subscription_code.invalid",
+                f"message.subscription_codes[{i}]: "
+                f"no subscription {str(code)[:99]!r} of this sender",
+            )
+            continue
+        if found.status == "unsubscribe":
+            problem = problem or (
+                "rjct.event.already_unsubscribed",
+                f"message.subscription_codes[{i}]: already unsubscribed",
+            )
+            continue
+        tx.set_subscription_status(found.code, "unsubscribe")
+        statuses.append({"code": found.code, "status": "unsubscribe"})
+    out: JsonDict = {"timestamp": now_text, "status": "rjct" if problem else "succ"}
+    if problem:
+        out["status_reason_code"], out["status_reason_message"] = problem
+    out["subscription_status"] = statuses
+    return out
+
+
+def matching_notifications(
+    tx: StoreTransaction, updates: Sequence[tuple[EnrolmentUpdate, ApplyOutcome]]
+) -> dict[str, tuple[SubscriptionRecord, list[JsonDict]]]:
+    """For every subscription matched by at least one event: the Beneficiary records to notify.
+
+    A created enrolment is an `enrollement` event; a changed status (also on creation) is an
+    `enrollement_status_change` event. Unchanged items raise no event.
+    """
+    events: dict[str, list[EnrolmentUpdate]] = {EVENT_ENROLMENT: [], EVENT_STATUS_CHANGE: []}
+    for update, outcome in updates:
+        if outcome.result == "created":
+            events[EVENT_ENROLMENT].append(update)
+        if outcome.result != "unchanged" and outcome.previous_status != outcome.new_status:
+            events[EVENT_STATUS_CHANGE].append(update)
+    found: dict[str, tuple[SubscriptionRecord, list[JsonDict]]] = {}
+    for event, event_updates in events.items():
+        if not event_updates:
+            continue
+        for subscription in tx.active_subscriptions(event):
+            try:
+                expr = parse_filter(
+                    subscription.filter.get("filter_type"),
+                    subscription.filter.get("filter"),
+                    field="filter",
+                )
+            except QueryError:
+                # validated at subscribe time; a later whitelist change must not break ingest
+                continue
+            records = [_record(u) for u in event_updates if matches(expr, u)]
+            if records:
+                found.setdefault(subscription.code, (subscription, []))[1].extend(records)
+    return found
+
+
+def _record(update: EnrolmentUpdate) -> JsonDict:
+    stored = StoredBeneficiary(
+        update.subject, ((update.enrolment, update.programme, update.benefits),)
+    )
+    return beneficiary_record(stored)
+
+
+def _rejected(reference_id: str, now_text: str, reason: str, message: str) -> JsonDict:
+    return {
+        "reference_id": reference_id,
+        "timestamp": now_text,
+        "status": "rjct",
+        "status_reason_code": reason,
+        "status_reason_message": message[:999],
+    }

@@ -1,0 +1,194 @@
+"""Claims due outbox jobs from the store, signs each callback with the IBR key and POSTs it.
+
+The same loop also turns accepted async transactions into callbacks (``IbrCore.run_pending``),
+so one worker drives the whole asynchronous path. It runs as a background task of the server
+and as ``ibr outbox run``; several workers may run at once, because claiming a job leases it.
+
+Delivery semantics: a job is marked delivered right after a 2xx answer and never sent again
+after that (the store's ``dedupe_key`` keeps a second job for the same correlation id and kind
+from existing). A worker that dies between the receiver's 2xx and the mark re-sends the job
+once its lease expires; the callback carries the same ``correlation_id``, which receivers use
+to drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+
+from ibr_protocol import IbrProtocolError, sign_envelope
+from ibr_service.core import IbrCore
+from ibr_service.core.records import OutboxJob
+from ibr_service.core.store import Store
+from ibr_service.outbox.backoff import retry_delay
+from ibr_service.security.callbacks import Resolver, check_callback_url, resolve_host
+from ibr_service.security.keys import IbrKeys
+from ibr_service.settings import Settings
+
+__all__ = ["DispatchReport", "OutboxDispatcher"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchReport:
+    """What one pass of the worker did."""
+
+    processed_transactions: int = 0
+    delivered: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+
+    @property
+    def idle(self) -> bool:
+        return not (self.processed_transactions or self.delivered or self.retried or self.dead)
+
+
+class OutboxDispatcher:
+    """Delivers outbox jobs; ``run_once`` for one pass, ``run_forever`` for the worker loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        core: IbrCore,
+        *,
+        keys: IbrKeys,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        http: httpx.AsyncClient | None = None,
+        resolver: Resolver | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._store = store
+        self._core = core
+        self._keys = keys
+        self._settings = settings
+        self._clock = clock
+        self._http = http
+        self._resolver = resolver or resolve_host
+        self._rng = rng
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; sleeps ``outbox_poll_seconds`` only when nothing was due."""
+        async with self._client() as http:
+            while not stop.is_set():
+                try:
+                    report = await self.run_once(http)
+                except Exception:  # the worker must outlive one bad pass (a database blip)
+                    _log.exception("outbox pass failed; retrying after the poll interval")
+                    report = DispatchReport()
+                if report.idle:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self._settings.outbox_poll_seconds)
+
+    async def run_once(self, http: httpx.AsyncClient | None = None) -> DispatchReport:
+        """Process pending transactions, then claim and deliver the jobs that are due."""
+        report = DispatchReport()
+        report.processed_transactions = await asyncio.to_thread(
+            self._core.run_pending, self._settings.outbox_batch_size
+        )
+        jobs = await asyncio.to_thread(self._claim)
+        if not jobs:
+            return report
+        if http is None:
+            async with self._client() as own:
+                await asyncio.gather(*(self._deliver(own, job, report) for job in jobs))
+        else:
+            await asyncio.gather(*(self._deliver(http, job, report) for job in jobs))
+        return report
+
+    def _client(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        if self._http is not None:
+            return _Borrowed(self._http)
+        return httpx.AsyncClient(
+            timeout=self._settings.callback_timeout_seconds, follow_redirects=False
+        )
+
+    def _claim(self) -> list[OutboxJob]:
+        now = self._clock()
+        lease = now + timedelta(seconds=self._settings.outbox_lease_seconds)
+        with self._store.transaction() as tx:
+            return tx.claim_outbox_jobs(
+                now=now, limit=self._settings.outbox_batch_size, lease_until=lease
+            )
+
+    async def _deliver(
+        self, http: httpx.AsyncClient, job: OutboxJob, report: DispatchReport
+    ) -> None:
+        refusal = await asyncio.to_thread(self._refusal, job)
+        if refusal is not None:
+            await asyncio.to_thread(self._mark_failed, job, refusal, permanent=True)
+            report.dead.append(job.job_id)
+            return
+        envelope = sign_envelope(job.payload, self._keys.signing_key)
+        try:
+            response = await http.post(job.target_url, json=envelope)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            if 200 <= response.status_code < 300:
+                await asyncio.to_thread(self._mark_delivered, job)
+                report.delivered.append(job.job_id)
+                return
+            error = f"HTTP {response.status_code} from {job.target_url}"
+        dead = await asyncio.to_thread(self._mark_failed, job, error, permanent=False)
+        (report.dead if dead else report.retried).append(job.job_id)
+
+    def _refusal(self, job: OutboxJob) -> str | None:
+        # Checked again at send time: the client's hosts may have changed, and DNS too.
+        with self._store.transaction() as tx:
+            client = tx.get_client(job.sender_id)
+        if client is None or not client.active:
+            return f"client {job.sender_id!r} is unknown or disabled"
+        try:
+            check_callback_url(
+                job.target_url,
+                allowed_hosts=client.allowed_callback_hosts,
+                allow_private=client.allow_private_callbacks,
+                resolver=self._resolver,
+            )
+        except IbrProtocolError as exc:
+            return exc.message
+        return None
+
+    def _mark_delivered(self, job: OutboxJob) -> None:
+        with self._store.transaction() as tx:
+            tx.mark_outbox_delivered(job.job_id, at=self._clock())
+
+    def _mark_failed(self, job: OutboxJob, error: str, *, permanent: bool) -> bool:
+        attempts = job.attempts + 1
+        if permanent or attempts >= self._settings.outbox_max_attempts:
+            next_attempt: datetime | None = None
+            _log.warning("callback %s is dead after %d attempt(s): %s", job.job_id, attempts, error)
+        else:
+            delay = retry_delay(
+                attempts,
+                base_seconds=self._settings.outbox_backoff_base_seconds,
+                cap_seconds=self._settings.outbox_backoff_cap_seconds,
+                rng=self._rng,
+            )
+            next_attempt = self._clock() + timedelta(seconds=delay)
+            _log.info("callback %s failed (%s); retry in %.1fs", job.job_id, error, delay)
+        with self._store.transaction() as tx:
+            tx.mark_outbox_failed(job.job_id, error=error[:500], next_attempt_at=next_attempt)
+        return next_attempt is None
+
+
+class _Borrowed:
+    """An injected client used as a context manager without closing it."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        return self._http
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

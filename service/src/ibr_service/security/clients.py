@@ -1,0 +1,151 @@
+"""The client registry: who may call the IBR, with which keys, scopes and callback hosts.
+
+A client is an SP-MIS. Its ``sender_id`` is both the OAuth2 ``client_id`` and the
+``header.sender_id`` it signs with; its secret is kept only as a scrypt hash
+(``client_secrets``); its public keys (JWK, Ed25519) verify its envelope signatures. Clients are
+kept by the store (``ClientRecord``), so that every process of a deployment sees the same ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ibr_protocol import Jwks
+from ibr_service.core.records import ClientRecord
+from ibr_service.core.store import Store
+from ibr_service.security.client_secrets import (
+    generate_client_secret,
+    hash_secret,
+    verify_secret,
+)
+from ibr_service.security.errors import AuthenticationError
+
+__all__ = [
+    "ALL_SCOPES",
+    "SCOPE_ENROLLED",
+    "SCOPE_ENROLLMENT",
+    "SCOPE_SEARCH",
+    "SCOPE_SUBSCRIBE",
+    "SCOPE_TXN",
+    "SCOPE_UNSUBSCRIBE",
+    "authenticate_client",
+    "client_jwks",
+    "register_client",
+    "rotate_client",
+]
+
+# The scopes of spec/openapi.yaml (`x-oauth2-scope` of each IBR-side operation).
+SCOPE_ENROLLMENT = "registry.enrollment.updates"
+SCOPE_ENROLLED = "registry.enrolled"
+SCOPE_SEARCH = "registry.search"
+SCOPE_SUBSCRIBE = "registry.subscribe"
+SCOPE_UNSUBSCRIBE = "registry.unsubscribe"
+SCOPE_TXN = "registry.txn.status"
+ALL_SCOPES: tuple[str, ...] = (
+    SCOPE_ENROLLMENT,
+    SCOPE_ENROLLED,
+    SCOPE_SEARCH,
+    SCOPE_SUBSCRIBE,
+    SCOPE_UNSUBSCRIBE,
+    SCOPE_TXN,
+)
+"""Scopes a token can carry; each IBR-side operation requires exactly one of them."""
+
+
+def client_jwks(client: ClientRecord) -> Jwks:
+    """The client's registered public keys, for signature verification."""
+    return Jwks.from_dict(client.public_jwks)
+
+
+def _check_public_keys(keys: Sequence[Mapping[str, Any]]) -> None:
+    for key in keys:
+        if "d" in key:
+            raise ValueError(f"key {key.get('kid')!r} is a private key; register its public JWK")
+        if not key.get("kid"):
+            raise ValueError("every public key needs a 'kid'")
+
+
+def register_client(
+    store: Store,
+    *,
+    sender_id: str,
+    now: datetime,
+    public_keys: Sequence[Mapping[str, Any]] = (),
+    scopes: Iterable[str] = ALL_SCOPES,
+    allowed_callback_hosts: Iterable[str] = (),
+    allow_private_callbacks: bool = False,
+    allowed_programmes: Iterable[str] | None = None,
+    secret: str | None = None,
+) -> tuple[ClientRecord, str]:
+    """Create a client; returns it with its clear-text secret (shown once, never stored).
+
+    ``allowed_programmes=None`` lets the client write enrolments for every programme.
+    """
+    scope_set = frozenset(scopes)
+    unknown = scope_set - set(ALL_SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scope(s) {sorted(unknown)}; valid: {', '.join(ALL_SCOPES)}")
+    _check_public_keys(public_keys)
+    clear = secret or generate_client_secret()
+    client = ClientRecord(
+        sender_id=sender_id,
+        secret_hash=hash_secret(clear),
+        public_jwks={"keys": [dict(key) for key in public_keys]},
+        scopes=scope_set,
+        allowed_callback_hosts=frozenset(allowed_callback_hosts),
+        allowed_programmes=None if allowed_programmes is None else frozenset(allowed_programmes),
+        allow_private_callbacks=allow_private_callbacks,
+        active=True,
+        created_at=now,
+    )
+    with store.transaction() as tx:
+        if tx.get_client(sender_id) is not None:
+            raise ValueError(f"client {sender_id!r} is already registered; use rotate instead")
+        tx.put_client(client)
+    return client, clear
+
+
+def rotate_client(
+    store: Store,
+    sender_id: str,
+    *,
+    new_secret: bool = True,
+    add_public_keys: Sequence[Mapping[str, Any]] = (),
+    remove_kids: Iterable[str] = (),
+) -> tuple[ClientRecord, str | None]:
+    """Replace the secret (the old one stops working at once) and/or add and retire keys."""
+    _check_public_keys(add_public_keys)
+    dropped = set(remove_kids)
+    with store.transaction() as tx:
+        client = tx.get_client(sender_id)
+        if client is None:
+            raise ValueError(f"no client with sender_id {sender_id!r}")
+        keys = [key for key in client.public_jwks.get("keys", []) if key.get("kid") not in dropped]
+        keys.extend(dict(key) for key in add_public_keys)
+        clear = generate_client_secret() if new_secret else None
+        updated = replace(
+            client,
+            secret_hash=hash_secret(clear) if clear else client.secret_hash,
+            public_jwks={"keys": keys},
+        )
+        tx.put_client(updated)
+    return updated, clear
+
+
+def authenticate_client(store: Store, sender_id: str, secret: str) -> ClientRecord:
+    """The active client whose secret matches; ``AuthenticationError`` otherwise.
+
+    The message is the same for an unknown id and a wrong secret, so that it does not reveal
+    which client ids exist.
+    """
+    with store.transaction() as tx:
+        client = tx.get_client(sender_id)
+    if client is None or not client.active or not verify_secret(secret, client.secret_hash):
+        raise AuthenticationError(
+            "client_id or client_secret is wrong, or the client is disabled",
+            reason="err.token.invalid",
+        )
+    return client

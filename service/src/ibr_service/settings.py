@@ -1,0 +1,80 @@
+"""Settings of the standalone IBR host, read from ``IBR_*`` environment variables.
+
+Every security switch defaults to the safe side; turning one off is logged at CRITICAL when the
+app starts (see ``ibr_service.api.app``).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Configuration of the IBR host. Each field is the env variable ``IBR_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="IBR_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./data/ibr.db",
+        description="SQLAlchemy URL (SQLite file by default; postgresql+psycopg://... in prod)",
+    )
+    base_path: str = Field(
+        default="",
+        description="Prefix under which every route is mounted, e.g. '/dci' ('' = at the root)",
+    )
+    receiver_id: str = Field(
+        default="IBR", min_length=1, description="Our id: header.receiver_id of inbound requests"
+    )
+    strict_signatures: bool = Field(
+        default=True,
+        description="Reject unsigned requests. Off only for DCI samples and local trials",
+    )
+    timestamp_window_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="Largest accepted |now - header.message_ts| of signed requests",
+    )
+    token_lifetime_seconds: int = Field(
+        default=900, ge=30, le=3600, description="Lifetime of issued access tokens"
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest accepted request body, in bytes"
+    )
+    max_json_depth: int = Field(
+        default=32, ge=4, description="Deepest accepted nesting of arrays/objects in a JSON body"
+    )
+    run_outbox: bool = Field(
+        default=True, description="Run the outbox dispatcher as a background task of the server"
+    )
+    outbox_poll_seconds: float = Field(
+        default=0.5, gt=0, description="Pause between two outbox polls when nothing is due"
+    )
+    outbox_batch_size: int = Field(default=20, ge=1, description="Jobs claimed per poll")
+    outbox_max_attempts: int = Field(
+        default=10, ge=1, description="Delivery attempts before a job is marked dead"
+    )
+    outbox_backoff_base_seconds: float = Field(
+        default=1.0, gt=0, description="First retry delay; doubles each attempt (full jitter)"
+    )
+    outbox_backoff_cap_seconds: float = Field(
+        default=600.0, gt=0, description="Largest retry delay"
+    )
+    outbox_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed job stays invisible to other dispatchers",
+    )
+    callback_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one callback POST"
+    )
+
+    @field_validator("base_path")
+    @classmethod
+    def _normalise_base_path(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            raise ValueError("base_path must start with '/' (e.g. '/dci') or be empty")
+        return value

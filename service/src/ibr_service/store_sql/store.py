@@ -1,0 +1,575 @@
+"""`SqlStore`: the `Store` protocol over SQLAlchemy 2 (SQLite embedded, PostgreSQL in production).
+
+Writes go through SQLAlchemy Core executemany statements (no ORM row-by-row). On PostgreSQL a
+batch of `bulk_threshold` updates or more takes the COPY + set-wise merge path of `bulk.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.schema import Table
+
+from ibr_service.core.errors import StoreError
+from ibr_service.core.query import Expr, SortKey
+from ibr_service.core.records import (
+    ApplyOutcome,
+    AuditEntry,
+    BenefitRecord,
+    ClientRecord,
+    EnrolmentRecord,
+    EnrolmentUpdate,
+    IdentifierRecord,
+    OutboxJob,
+    ProgrammeRecord,
+    SigningKeyRecord,
+    StatusChange,
+    StoredBeneficiary,
+    SubjectKind,
+    SubscriptionRecord,
+    TransactionRecord,
+)
+from ibr_service.core.store import TxnStatus
+from ibr_service.store_sql import rows
+from ibr_service.store_sql.compile import compile_filter, compile_sort
+from ibr_service.store_sql.tables import (
+    audit_log,
+    benefits,
+    clients,
+    enrolment_status_history,
+    enrolments,
+    identifiers,
+    memberships,
+    metadata,
+    outbox,
+    programmes,
+    seen_messages,
+    signing_keys,
+    subjects,
+    subscriptions,
+    transaction_references,
+    transactions,
+)
+
+__all__ = ["SqlStore", "SqlTransaction"]
+
+
+class SqlStore:
+    """A `Store` on one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine, *, bulk_threshold: int = 2000) -> None:
+        self.engine = engine
+        self.bulk_threshold = bulk_threshold
+
+    @classmethod
+    def from_url(cls, url: str, *, bulk_threshold: int = 2000, **engine_options: Any) -> SqlStore:
+        """Open `url`; SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` transactions."""
+        engine = create_engine(url, **engine_options)
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+        return cls(engine, bulk_threshold=bulk_threshold)
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        """One unit of work; a backend constraint/data error becomes `StoreError` after rollback."""
+        try:
+            with self.engine.begin() as connection:
+                yield SqlTransaction(connection, self)
+        except (sa_exc.IntegrityError, sa_exc.DataError) as exc:
+            raise StoreError(f"the database refused the write: {exc.orig}"[:500]) from exc
+
+    def create_all(self) -> None:
+        """Create the tables directly (tests of other parts); production uses `upgrade(url)`."""
+        metadata.create_all(self.engine)
+
+
+class SqlTransaction:
+    """The `StoreTransaction` of `SqlStore`: every method runs on one connection/transaction."""
+
+    def __init__(self, connection: Connection, store: SqlStore) -> None:
+        self.connection = connection
+        self.store = store
+        self._dialect = connection.dialect.name
+        # SQLite caps bound parameters per statement; PostgreSQL takes large IN lists well.
+        self._chunk = 20_000 if self._dialect == "postgresql" else 500
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _insert(self, table: Table) -> Any:
+        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+
+    def _upsert(self, table: Table, rows_: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+        if not rows_:
+            return
+        stmt = self._insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        self.connection.execute(
+            stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows_
+        )
+
+    def _insert_ignore(self, table: Table, rows_: Sequence[dict[str, Any]]) -> None:
+        if rows_:
+            self.connection.execute(self._insert(table).on_conflict_do_nothing(), rows_)
+
+    # --- registry data --------------------------------------------------------------------
+
+    def apply_enrolment_updates(self, updates: Sequence[EnrolmentUpdate]) -> list[ApplyOutcome]:
+        existing = self._existing_enrolments([u.enrolment.enrolment_key for u in updates])
+        outcomes, changed = rows.decide(updates, existing)
+        if not changed:
+            return outcomes
+        subject_hashes = self._existing_subject_hashes(
+            {s.subject_key for u in changed for s in (u.subject, *u.members)}
+        )
+        batch = rows.BatchRows.build(changed, outcomes, subject_hashes)
+        if self.store.is_postgresql and len(updates) >= self.store.bulk_threshold:
+            from ibr_service.store_sql.bulk import merge_with_copy
+
+            merge_with_copy(self.connection, batch)
+        else:
+            self._upsert(subjects, batch.subjects, ["subject_key"])
+            self._insert_ignore(identifiers, batch.identifiers)
+            self._insert_ignore(memberships, batch.memberships)
+            self._upsert(programmes, batch.programmes, ["programme_identifier"])
+            self._upsert(enrolments, batch.enrolments, ["subject_key", "enrolment_key"])
+            self._insert_ignore(enrolment_status_history, batch.history)
+            self._upsert(benefits, batch.benefits, ["subject_key", "enrolment_key", "benefit_key"])
+        return outcomes
+
+    def _existing_enrolments(self, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Stored (content_hash, status) by enrolment key."""
+        found: dict[str, tuple[str, str]] = {}
+        unique = sorted(set(keys))
+        t = enrolments.c
+        for i in range(0, len(unique), self._chunk):
+            query = select(t.enrolment_key, t.content_hash, t.enrolment_status).where(
+                t.enrolment_key.in_(unique[i : i + self._chunk])
+            )
+            for key, digest, status in self.connection.execute(query):
+                found[key] = (digest, status)
+        return found
+
+    def _existing_subject_hashes(self, keys: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = sorted(keys)
+        step = self._chunk
+        for i in range(0, len(unique), step):
+            query = select(subjects.c.subject_key, subjects.c.content_hash).where(
+                subjects.c.subject_key.in_(unique[i : i + step])
+            )
+            found.update({k: h for k, h in self.connection.execute(query)})
+        return found
+
+    def status_history(self, enrolment_key: str) -> list[StatusChange]:
+        t = enrolment_status_history.c
+        query = (
+            select(enrolment_status_history)
+            .where(t.enrolment_key == enrolment_key)
+            .order_by(t.recorded_at, t.change_id)
+        )
+        return [rows.status_change(r._mapping) for r in self.connection.execute(query)]
+
+    def search_subjects(
+        self,
+        query: Expr,
+        *,
+        kind: SubjectKind | None,
+        sort: Sequence[SortKey],
+        offset: int,
+        limit: int,
+    ) -> tuple[list[str], int]:
+        where = [compile_filter(query)]
+        if kind is not None:
+            where.append(subjects.c.kind == kind)
+        total = self.connection.execute(
+            select(func.count()).select_from(subjects).where(*where)
+        ).scalar_one()
+        page = (
+            select(subjects.c.subject_key)
+            .where(*where)
+            .order_by(*compile_sort(sort))
+            .offset(offset)
+            .limit(limit)
+        )
+        return [k for (k,) in self.connection.execute(page)], int(total)
+
+    def subject_exists(self, query: Expr, *, kind: SubjectKind | None) -> bool:
+        where = [compile_filter(query)]
+        if kind is not None:
+            where.append(subjects.c.kind == kind)
+        found = self.connection.execute(
+            select(subjects.c.subject_key).where(*where).limit(1)
+        ).first()
+        return found is not None
+
+    def load_beneficiaries(self, subject_keys: Sequence[str]) -> list[StoredBeneficiary]:
+        if not subject_keys:
+            return []
+        keys = list(subject_keys)
+        subject_rows = {
+            r.subject_key: r._mapping
+            for r in self.connection.execute(
+                select(subjects).where(subjects.c.subject_key.in_(keys))
+            )
+        }
+        ids: dict[str, list[IdentifierRecord]] = {}
+        for r in self.connection.execute(
+            select(identifiers).where(identifiers.c.subject_key.in_(keys))
+        ):
+            ids.setdefault(r.subject_key, []).append(
+                IdentifierRecord(r.identifier_type, r.identifier_value)
+            )
+        members: dict[str, list[str]] = {}
+        for r in self.connection.execute(
+            select(memberships).where(memberships.c.subject_key.in_(keys))
+        ):
+            members.setdefault(r.subject_key, []).append(r.member_key)
+        enrolment_rows = list(
+            self.connection.execute(
+                select(enrolments)
+                .where(enrolments.c.subject_key.in_(keys))
+                .order_by(enrolments.c.programme_identifier)
+            )
+        )
+        programme_ids = sorted({r.programme_identifier for r in enrolment_rows})
+        programme_map = {
+            r.programme_identifier: ProgrammeRecord(
+                r.programme_identifier, r.programme_name, r.document
+            )
+            for r in self.connection.execute(
+                select(programmes).where(programmes.c.programme_identifier.in_(programme_ids))
+            )
+        }
+        benefit_map: dict[str, list[BenefitRecord]] = {}
+        for r in self.connection.execute(
+            select(benefits)
+            .where(benefits.c.subject_key.in_(keys))
+            .order_by(benefits.c.benefit_date, benefits.c.benefit_key)
+        ):
+            benefit_map.setdefault(r.enrolment_key, []).append(rows.benefit(r._mapping))
+        by_subject: dict[
+            str, list[tuple[EnrolmentRecord, ProgrammeRecord, tuple[BenefitRecord, ...]]]
+        ] = {}
+        for r in enrolment_rows:
+            record = rows.enrolment(r._mapping)
+            by_subject.setdefault(r.subject_key, []).append(
+                (
+                    record,
+                    programme_map[r.programme_identifier],
+                    tuple(benefit_map.get(r.enrolment_key, ())),
+                )
+            )
+        out = []
+        for key in keys:
+            if key in subject_rows:
+                subject = rows.subject(
+                    subject_rows[key], tuple(ids.get(key, ())), tuple(members.get(key, ()))
+                )
+                out.append(StoredBeneficiary(subject, tuple(by_subject.get(key, ()))))
+        return out
+
+    def count_rows(self) -> dict[str, int]:
+        return {
+            name: int(self.connection.execute(select(func.count()).select_from(table)).scalar_one())
+            for name, table in metadata.tables.items()
+        }
+
+    # --- subscriptions --------------------------------------------------------------------
+
+    def add_subscription(self, subscription: SubscriptionRecord) -> None:
+        self.connection.execute(subscriptions.insert(), [rows.subscription_row(subscription)])
+
+    def get_subscription(self, code: str) -> SubscriptionRecord | None:
+        r = self.connection.execute(
+            select(subscriptions).where(subscriptions.c.code == code)
+        ).first()
+        return None if r is None else rows.subscription(r._mapping)
+
+    def set_subscription_status(
+        self, code: str, status: Literal["subscribe", "unsubscribe"]
+    ) -> None:
+        self.connection.execute(
+            update(subscriptions).where(subscriptions.c.code == code).values(status=status)
+        )
+
+    def active_subscriptions(self, reg_event_type: str) -> list[SubscriptionRecord]:
+        query = (
+            select(subscriptions)
+            .where(
+                subscriptions.c.reg_event_type == reg_event_type,
+                subscriptions.c.status == "subscribe",
+            )
+            .order_by(subscriptions.c.created_at, subscriptions.c.code)
+        )
+        return [rows.subscription(r._mapping) for r in self.connection.execute(query)]
+
+    # --- transactions ---------------------------------------------------------------------
+
+    def add_transaction(self, txn: TransactionRecord) -> None:
+        self.connection.execute(transactions.insert(), [rows.transaction_row(txn)])
+        refs = [
+            {"sender_id": txn.sender_id, "reference_id": ref, "correlation_id": txn.correlation_id}
+            for ref in sorted(set(txn.reference_ids))
+        ]
+        self._insert_ignore(transaction_references, refs)
+
+    def get_transaction(self, correlation_id: str) -> TransactionRecord | None:
+        r = self.connection.execute(
+            select(transactions).where(transactions.c.correlation_id == correlation_id)
+        ).first()
+        return None if r is None else self._transaction(r._mapping)
+
+    def _transaction(self, mapping: Any) -> TransactionRecord:
+        refs = self.connection.execute(
+            select(transaction_references.c.reference_id)
+            .where(transaction_references.c.correlation_id == mapping["correlation_id"])
+            .order_by(transaction_references.c.reference_id)
+        ).scalars()
+        return rows.transaction(mapping, tuple(refs))
+
+    def find_transactions(
+        self, sender_id: str, *, transaction_id: str | None = None, reference_id: str | None = None
+    ) -> list[TransactionRecord]:
+        t = transactions.c
+        query = select(transactions).where(t.sender_id == sender_id)
+        if transaction_id is not None:
+            query = query.where(t.transaction_id == transaction_id)
+        if reference_id is not None:
+            refs = transaction_references.c
+            query = query.where(
+                t.correlation_id.in_(
+                    select(refs.correlation_id).where(
+                        refs.sender_id == sender_id, refs.reference_id == reference_id
+                    )
+                )
+            )
+        query = query.order_by(t.created_at, t.correlation_id)
+        return [self._transaction(r._mapping) for r in self.connection.execute(query)]
+
+    def update_transaction(
+        self,
+        correlation_id: str,
+        *,
+        status: TxnStatus,
+        response: dict[str, object] | None,
+        error: str | None,
+        now: datetime,
+    ) -> None:
+        self.connection.execute(
+            update(transactions)
+            .where(transactions.c.correlation_id == correlation_id)
+            .values(status=status, response=response, error=error, updated_at=rows.utc(now))
+        )
+
+    def claim_pending_transactions(self, limit: int) -> list[TransactionRecord]:
+        query = (
+            select(transactions)
+            .where(transactions.c.status == "rcvd")
+            .order_by(transactions.c.created_at, transactions.c.correlation_id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = []
+        for r in list(self.connection.execute(query)):
+            # Conditional update: on SQLite (no row locks) the loser of a race updates 0 rows.
+            result = self.connection.execute(
+                update(transactions)
+                .where(
+                    transactions.c.correlation_id == r.correlation_id,
+                    transactions.c.status == "rcvd",
+                )
+                .values(status="pdng")
+            )
+            if result.rowcount == 1:
+                txn = self._transaction(r._mapping)
+                txn.status = "pdng"
+                claimed.append(txn)
+        return claimed
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    def enqueue_outbox(self, job: OutboxJob) -> bool:
+        stmt = (
+            self._insert(outbox)
+            .values(rows.outbox_row(job))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(outbox.c.job_id)
+        )
+        return self.connection.execute(stmt).first() is not None
+
+    def claim_outbox_jobs(
+        self, *, now: datetime, limit: int, lease_until: datetime
+    ) -> list[OutboxJob]:
+        o = outbox.c
+        now, lease_until = rows.utc(now), rows.utc(lease_until)
+        due = (
+            (o.status == "pending")
+            & (o.next_attempt_at <= now)
+            & (o.lease_until.is_(None) | (o.lease_until <= now))
+        )
+        query = select(outbox).where(due).order_by(o.next_attempt_at, o.job_id).limit(limit)
+        if self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = []
+        for r in list(self.connection.execute(query)):
+            result = self.connection.execute(
+                update(outbox).where(o.job_id == r.job_id, due).values(lease_until=lease_until)
+            )
+            if result.rowcount == 1:
+                claimed.append(rows.outbox_job(r._mapping))
+        return claimed
+
+    def mark_outbox_delivered(self, job_id: str, *, at: datetime) -> None:
+        self.connection.execute(
+            update(outbox)
+            .where(outbox.c.job_id == job_id)
+            .values(
+                status="delivered",
+                delivered_at=rows.utc(at),
+                attempts=outbox.c.attempts + 1,
+                lease_until=None,
+            )
+        )
+
+    def mark_outbox_failed(
+        self, job_id: str, *, error: str, next_attempt_at: datetime | None
+    ) -> None:
+        values: dict[str, Any] = {
+            "attempts": outbox.c.attempts + 1,
+            "last_error": error[:2000],
+            "lease_until": None,
+        }
+        if next_attempt_at is None:
+            values["status"] = "dead"
+        else:
+            values["next_attempt_at"] = rows.utc(next_attempt_at)
+        self.connection.execute(update(outbox).where(outbox.c.job_id == job_id).values(**values))
+
+    def get_outbox_job(self, job_id: str) -> OutboxJob | None:
+        r = self.connection.execute(select(outbox).where(outbox.c.job_id == job_id)).first()
+        return None if r is None else rows.outbox_job(r._mapping)
+
+    def outbox_jobs_for(self, correlation_id: str) -> list[OutboxJob]:
+        query = (
+            select(outbox)
+            .where(outbox.c.correlation_id == correlation_id)
+            .order_by(outbox.c.created_at)
+        )
+        return [rows.outbox_job(r._mapping) for r in self.connection.execute(query)]
+
+    # --- replay memory --------------------------------------------------------------------
+
+    def remember_message(self, sender_id: str, message_id: str, expires_at: datetime) -> bool:
+        s = seen_messages.c
+        now = datetime.now(UTC)
+        # An expired entry is forgotten first, so the pair counts as new again.
+        self.connection.execute(
+            seen_messages.delete().where(
+                s.sender_id == sender_id, s.message_id == message_id, s.expires_at <= now
+            )
+        )
+        row = {"sender_id": sender_id, "message_id": message_id, "expires_at": rows.utc(expires_at)}
+        stmt = (
+            self._insert(seen_messages)
+            .values(row)
+            .on_conflict_do_nothing()
+            .returning(seen_messages.c.message_id)
+        )
+        return self.connection.execute(stmt).first() is not None
+
+    def forget_expired_messages(self, now: datetime) -> int:
+        result = self.connection.execute(
+            seen_messages.delete().where(seen_messages.c.expires_at <= rows.utc(now))
+        )
+        return int(result.rowcount)
+
+    # --- clients and keys -----------------------------------------------------------------
+
+    def put_client(self, client: ClientRecord) -> None:
+        self._upsert(clients, [rows.client_row(client)], ["sender_id"])
+
+    def get_client(self, sender_id: str) -> ClientRecord | None:
+        r = self.connection.execute(select(clients).where(clients.c.sender_id == sender_id)).first()
+        return None if r is None else rows.client(r._mapping)
+
+    def list_clients(self) -> list[ClientRecord]:
+        query = select(clients).order_by(clients.c.sender_id)
+        return [rows.client(r._mapping) for r in self.connection.execute(query)]
+
+    def put_signing_key(self, key: SigningKeyRecord) -> None:
+        self._upsert(
+            signing_keys,
+            [
+                {
+                    "kid": key.kid,
+                    "private_jwk": key.private_jwk,
+                    "created_at": rows.utc(key.created_at),
+                    "retired_at": rows.aware_or_none(key.retired_at),
+                }
+            ],
+            ["kid"],
+        )
+
+    def signing_keys(self) -> list[SigningKeyRecord]:
+        query = select(signing_keys).order_by(signing_keys.c.created_at.desc(), signing_keys.c.kid)
+        return [
+            SigningKeyRecord(
+                r.kid, r.private_jwk, rows.aware(r.created_at), rows.aware_or_none(r.retired_at)
+            )
+            for r in self.connection.execute(query)
+        ]
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def last_audit_entry(self) -> AuditEntry | None:
+        query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
+        if self._dialect == "postgresql":
+            # Serialise appenders: the lock is taken before reading the chain's head.
+            self.connection.exec_driver_sql("SELECT pg_advisory_xact_lock(734201)")
+        r = self.connection.execute(query).first()
+        return None if r is None else rows.audit_entry(r._mapping)
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        self.connection.execute(audit_log.insert(), [rows.audit_row(entry)])
+
+    def iter_audit(self, *, after_seq: int = 0, batch: int = 1000) -> Iterator[AuditEntry]:
+        last = after_seq
+        while True:
+            query = (
+                select(audit_log)
+                .where(audit_log.c.seq > last)
+                .order_by(audit_log.c.seq)
+                .limit(batch)
+            )
+            page = [rows.audit_entry(r._mapping) for r in self.connection.execute(query)]
+            yield from page
+            if len(page) < batch:
+                return
+            last = page[-1].seq
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE (writers queue instead of failing)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below drive transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,267 @@
+"""The SQL schema (SQLAlchemy 2 Core tables), the single source the migrations are checked against.
+
+Every table that holds registry data leads its primary key with `subject_key` so that it can be
+distributed (Citus) by that column with all of a subject's rows co-located; see
+docs/storage-and-distribution.md.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+__all__ = [
+    "audit_log",
+    "benefits",
+    "clients",
+    "enrolment_status_history",
+    "enrolments",
+    "identifiers",
+    "memberships",
+    "metadata",
+    "outbox",
+    "programmes",
+    "seen_messages",
+    "signing_keys",
+    "subjects",
+    "subscriptions",
+    "transaction_references",
+    "transactions",
+]
+
+# Deterministic constraint names, so that migrations can alter them on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Key = String(300)
+Stamp = DateTime(timezone=True)
+
+# --- registry data ----------------------------------------------------------------------
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column(
+        "subject_key", Key, primary_key=True, comment="p:/g:<id type>:<id value>, national ID first"
+    ),
+    Column("kind", String(10), nullable=False, comment="person or group"),
+    Column("given_name", String(200)),
+    Column("surname", String(200)),
+    Column("sex", String(20)),
+    Column("birth_date", Date),
+    Column("death_date", Date),
+    Column("group_type", String(20)),
+    Column("group_size", Integer),
+    Column("poverty_score", Float),
+    Column("document", Json, nullable=False, comment="canonical Member or Group as last received"),
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Index("ix_subjects_surname_given_name", "surname", "given_name"),
+    Index("ix_subjects_birth_date", "birth_date"),
+)
+
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("subject_key", Key, primary_key=True),
+    Column("identifier_type", String(100), primary_key=True),
+    Column("identifier_value", String(200), primary_key=True),
+    Index("ix_identifiers_value_type", "identifier_value", "identifier_type"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("subject_key", Key, primary_key=True, comment="the group"),
+    Column("member_key", Key, primary_key=True, comment="a person in the group's member_list"),
+    Index("ix_memberships_member_key", "member_key"),
+)
+
+programmes = Table(
+    "programmes",
+    metadata,
+    Column("programme_identifier", String(200), primary_key=True),
+    Column("programme_name", String(500)),
+    Column("document", Json, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("subject_key", Key, primary_key=True),
+    Column("enrolment_key", String(520), primary_key=True, comment="<subject_key>|<programme>"),
+    Column("programme_identifier", String(200), nullable=False),
+    Column("enrolment_status", String(20), nullable=False),
+    Column("enrolment_date", Date),
+    Column("status_change_date", Date),
+    Column("status_reason", String(500)),
+    Column("beneficiary_programme_id", String(200)),
+    Column("sender_id", String(200), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Index("ix_enrolments_programme_status", "programme_identifier", "enrolment_status"),
+    Index("ix_enrolments_enrolment_key", "enrolment_key"),
+)
+
+enrolment_status_history = Table(
+    "enrolment_status_history",
+    metadata,
+    Column("subject_key", Key, primary_key=True),
+    Column("change_id", String(40), primary_key=True, comment="uuid; with subject_key, the key"),
+    Column("enrolment_key", String(520), nullable=False),
+    Column("enrolment_status", String(20), nullable=False),
+    Column("status_change_date", Date),
+    Column("status_reason", String(500)),
+    Column("recorded_at", Stamp, nullable=False),
+    Column("sender_id", String(200), nullable=False),
+    Index("ix_enrolment_status_history_enrolment_key", "enrolment_key"),
+)
+
+benefits = Table(
+    "benefits",
+    metadata,
+    Column("subject_key", Key, primary_key=True),
+    Column("enrolment_key", String(520), primary_key=True),
+    Column("benefit_key", String(200), primary_key=True),
+    Column("benefit_type", String(20)),
+    Column("benefit_date", Date),
+    Column("amount", String(40), comment="decimal string, as on the wire"),
+    Column("currency", String(3)),
+    Column("period_start", Date),
+    Column("period_end", Date),
+    Column("document", Json, nullable=False),
+)
+
+# --- processes ----------------------------------------------------------------------------
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("code", String(99), primary_key=True),
+    Column("sender_id", String(200), nullable=False),
+    Column("callback_uri", String(2000), nullable=False),
+    Column("reg_event_type", String(100), nullable=False),
+    Column("filter", Json, nullable=False),
+    Column("notify_record_type", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_subscriptions_event_status", "reg_event_type", "status"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("correlation_id", String(99), primary_key=True),
+    Column("sender_id", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("message_id", String(99), nullable=False),
+    Column("transaction_id", String(99), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("request", Json, nullable=False),
+    Column("response", Json),
+    Column("error", Text),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Index("ix_transactions_sender_transaction", "sender_id", "transaction_id"),
+    Index("ix_transactions_status_created", "status", "created_at"),
+)
+
+transaction_references = Table(
+    "transaction_references",
+    metadata,
+    Column("sender_id", String(200), primary_key=True),
+    Column("reference_id", String(99), primary_key=True),
+    Column("correlation_id", String(99), primary_key=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("job_id", String(40), primary_key=True),
+    Column("dedupe_key", String(300), nullable=False, unique=True),
+    Column("correlation_id", String(99), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("sender_id", String(200), nullable=False),
+    Column("target_url", String(2000), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Stamp, nullable=False),
+    Column("lease_until", Stamp),
+    Column("last_error", Text),
+    Column("created_at", Stamp, nullable=False),
+    Column("delivered_at", Stamp),
+    Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+    Index("ix_outbox_correlation_id", "correlation_id"),
+)
+
+seen_messages = Table(
+    "seen_messages",
+    metadata,
+    Column("sender_id", String(200), primary_key=True),
+    Column("message_id", String(99), primary_key=True),
+    Column("expires_at", Stamp, nullable=False),
+    Index("ix_seen_messages_expires_at", "expires_at"),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("sender_id", String(200), primary_key=True),
+    Column("secret_hash", String(300), nullable=False),
+    Column("public_jwks", Json, nullable=False),
+    Column("scopes", Json, nullable=False),
+    Column("allowed_callback_hosts", Json, nullable=False),
+    Column("allowed_programmes", Json, comment="null = every programme"),
+    Column("allow_private_callbacks", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(200), primary_key=True),
+    Column("private_jwk", Json, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("retired_at", Stamp),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("at", String(40), nullable=False, comment="ISO 8601 text, hashed exactly as stored"),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("detail", Json, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)

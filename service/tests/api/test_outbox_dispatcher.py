@@ -1,0 +1,176 @@
+"""The outbox dispatcher against a real SQLite store, with a fake HTTP transport (no server):
+delivery, lease expiry after a crash, retries until dead, and the send-time SSRF re-check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ibr_protocol import Jwks, build_callback, verify_envelope
+from ibr_service.core import CoreSettings, IbrCore
+from ibr_service.core.records import OutboxJob
+from ibr_service.outbox import OutboxDispatcher
+from ibr_service.security.clients import register_client
+from ibr_service.security.keys import load_or_create_keys
+from ibr_service.store_sql import SqlStore, upgrade
+
+from .conftest import fast_settings
+
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    url = f"sqlite:///{tmp_path}/outbox.db"
+    upgrade(url)
+    sql = SqlStore.from_url(url)
+    register_client(
+        sql,
+        sender_id="sp",
+        now=START,
+        allowed_callback_hosts=["spmis.example.org", "10.9.9.9"],
+    )
+    yield sql
+    sql.engine.dispose()
+
+
+def _enqueue(store: SqlStore, url: str = "https://spmis.example.org/registry/on-search") -> str:
+    payload = build_callback(
+        action="on-search",
+        message={"transaction_id": "t1", "correlation_id": "c1", "search_response": []},
+        status="succ",
+        sender_id="IBR",
+        receiver_id="sp",
+        now=START,
+    )
+    job = OutboxJob(
+        job_id="job-1",
+        dedupe_key="c1:on-search",
+        correlation_id="c1",
+        kind="on-search",
+        sender_id="sp",
+        target_url=url,
+        payload=payload,
+        created_at=START,
+        next_attempt_at=START,
+    )
+    with store.transaction() as tx:
+        assert tx.enqueue_outbox(job)
+    return job.job_id
+
+
+def _dispatcher(
+    store: SqlStore, clock: Clock, handler: httpx.MockTransport, **settings: object
+) -> tuple[OutboxDispatcher, httpx.AsyncClient]:
+    keys = load_or_create_keys(store, now=START)
+    http = httpx.AsyncClient(transport=handler)
+    core = IbrCore(store, clock=clock, settings=CoreSettings())
+    dispatcher = OutboxDispatcher(
+        store,
+        core,
+        keys=keys,
+        settings=fast_settings("sqlite://", **settings),  # type: ignore[arg-type]
+        clock=clock,
+        http=http,
+        resolver=lambda host: ["93.184.216.34"],
+        rng=lambda: 1.0,
+    )
+    return dispatcher, http
+
+
+def _job(store: SqlStore, job_id: str) -> OutboxJob:
+    with store.transaction() as tx:
+        job = tx.get_outbox_job(job_id)
+    assert job is not None
+    return job
+
+
+def test_delivers_a_signed_callback_once(store: SqlStore) -> None:
+    """If this fails, callbacks go out unsigned, to the wrong URL, or more than once."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"message": {"ack_status": "ACK"}})
+
+    job_id = _enqueue(store)
+    clock = Clock()
+    dispatcher, http = _dispatcher(store, clock, httpx.MockTransport(handler))
+    first = asyncio.run(dispatcher.run_once(http))
+    second = asyncio.run(dispatcher.run_once(http))
+    assert first.delivered == [job_id]
+    assert second.delivered == []
+    assert [str(r.url) for r in seen] == ["https://spmis.example.org/registry/on-search"]
+    body = json.loads(seen[0].content)
+    keys = load_or_create_keys(store, now=START)
+    verify_envelope(body, Jwks.from_dict(keys.jwks()).get)
+    assert _job(store, job_id).status == "delivered"
+
+
+def test_job_of_a_crashed_worker_is_retried_after_its_lease(store: SqlStore) -> None:
+    """If this fails, a worker that dies mid-delivery loses the callback for good."""
+    job_id = _enqueue(store)
+    clock = Clock()
+    with store.transaction() as tx:  # a worker claims the job, then dies before sending
+        claimed = tx.claim_outbox_jobs(
+            now=START, limit=5, lease_until=START + timedelta(seconds=30)
+        )
+    assert [job.job_id for job in claimed] == [job_id]
+    ok = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    dispatcher, http = _dispatcher(store, clock, ok)
+    assert asyncio.run(dispatcher.run_once(http)).delivered == []  # still leased
+    clock.now = START + timedelta(seconds=31)
+    assert asyncio.run(dispatcher.run_once(http)).delivered == [job_id]
+
+
+def test_failures_back_off_then_the_job_dies(store: SqlStore) -> None:
+    """If this fails, a down receiver is hammered, or a dead one is retried forever."""
+    job_id = _enqueue(store)
+    clock = Clock()
+    down = httpx.MockTransport(lambda request: httpx.Response(503))
+    dispatcher, http = _dispatcher(store, clock, down, outbox_max_attempts=3)
+    report = asyncio.run(dispatcher.run_once(http))
+    assert report.retried == [job_id]
+    job = _job(store, job_id)
+    assert job.next_attempt_at == START + timedelta(seconds=0.1)  # base 0.1 s, rng 1.0
+    assert asyncio.run(dispatcher.run_once(http)).retried == []  # not due yet
+    clock.now = job.next_attempt_at
+    assert asyncio.run(dispatcher.run_once(http)).retried == [job_id]
+    assert _job(store, job_id).next_attempt_at == clock.now + timedelta(seconds=0.2)
+    clock.now += timedelta(seconds=0.2)
+    assert asyncio.run(dispatcher.run_once(http)).dead == [job_id]
+    dead = _job(store, job_id)
+    assert dead.status == "dead"
+    assert dead.attempts == 3
+    assert "HTTP 503" in (dead.last_error or "")
+
+
+def test_callback_to_a_private_address_is_never_sent(store: SqlStore) -> None:
+    """If this fails, a job whose target became private (or was stored unchecked) is POSTed."""
+    job_id = _enqueue(store, url="http://10.9.9.9/registry/on-search")
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    dispatcher, http = _dispatcher(store, Clock(), httpx.MockTransport(handler))
+    assert asyncio.run(dispatcher.run_once(http)).dead == [job_id]
+    assert sent == []
+    assert "non-public address" in (_job(store, job_id).last_error or "")

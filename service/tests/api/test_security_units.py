@@ -1,0 +1,151 @@
+"""Unit tests of the host's security building blocks (no server, no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ibr_protocol import ErrorCode, generate_signing_key
+from ibr_service.outbox import retry_delay
+from ibr_service.security.callbacks import check_callback_url, host_matches
+from ibr_service.security.client_secrets import hash_secret, verify_secret
+from ibr_service.security.errors import AuthenticationError, ForbiddenError, RequestRejectedError
+from ibr_service.security.limits import check_body_size, parse_json_limited
+from ibr_service.security.tokens import TokenService
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def _tokens(lifetime: int = 60) -> TokenService:
+    return TokenService(
+        private_jwk=generate_signing_key("tok-test"), issuer="IBR", lifetime_seconds=lifetime
+    )
+
+
+def test_secret_hash_verifies_only_the_right_secret() -> None:
+    """If this fails, a wrong client secret could obtain a token, or a right one could not."""
+    stored = hash_secret("correct horse")
+    assert stored.startswith("scrypt$")
+    assert "correct horse" not in stored
+    assert verify_secret("correct horse", stored)
+    assert not verify_secret("wrong horse", stored)
+    assert not verify_secret("correct horse", "plain$text")
+
+
+def test_token_round_trip_carries_client_and_scopes() -> None:
+    """If this fails, bearer tokens no longer identify the client or its scopes."""
+    service = _tokens()
+    token = service.issue(client_id="sp-1", scopes=["ibr.search.read"], now=NOW)
+    access = service.validate(token, now=NOW + timedelta(seconds=30))
+    assert access.client_id == "sp-1"
+    assert access.scopes == frozenset({"ibr.search.read"})
+    access.require_scope("ibr.search.read")
+    with pytest.raises(ForbiddenError, match=r"lacks scope 'ibr\.enrollment\.write'"):
+        access.require_scope("ibr.enrollment.write")
+
+
+def test_expired_token_is_rejected() -> None:
+    """If this fails, a stolen token stays valid forever."""
+    service = _tokens(lifetime=60)
+    token = service.issue(client_id="sp-1", scopes=[], now=NOW)
+    with pytest.raises(AuthenticationError, match="expired"):
+        service.validate(token, now=NOW + timedelta(seconds=61))
+
+
+def test_token_signed_by_another_key_is_rejected() -> None:
+    """If this fails, anyone with an Ed25519 key can mint IBR tokens."""
+    forged = _tokens().issue(client_id="sp-1", scopes=["ibr.search.read"], now=NOW)
+    with pytest.raises(AuthenticationError) as caught:
+        _tokens().validate(forged, now=NOW)
+    assert caught.value.code == ErrorCode.REQUEST_UNAUTHORIZED
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "eyJhbGciOiJub25lIn0.e30."])
+def test_garbage_token_is_rejected_as_unauthorized(garbage: str) -> None:
+    """If this fails, a malformed token crashes the server (500) instead of a 401."""
+    with pytest.raises(AuthenticationError):
+        _tokens().validate(garbage, now=NOW)
+
+
+def _public(host: str) -> list[str]:
+    return ["93.184.216.34"]
+
+
+@pytest.mark.parametrize(
+    ("url", "resolved"),
+    [
+        ("http://127.0.0.1:9/cb", None),
+        ("http://10.1.2.3/cb", None),
+        ("http://169.254.169.254/latest/meta-data", None),
+        ("http://[::1]/cb", None),
+        ("https://spmis.example.org/cb", ["192.168.1.20"]),
+    ],
+    ids=["loopback", "private-10", "link-local-metadata", "ipv6-loopback", "dns-to-private"],
+)
+def test_callback_to_non_public_address_is_refused(url: str, resolved: list[str] | None) -> None:
+    """If this fails, a client can make the IBR POST into its own network (SSRF)."""
+    allowed = ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "spmis.example.org"]
+    with pytest.raises(ForbiddenError) as caught:
+        check_callback_url(
+            url,
+            allowed_hosts=allowed,
+            allow_private=False,
+            resolver=lambda host: resolved or [],
+        )
+    assert caught.value.code == ErrorCode.SENDER_URI_INVALID
+    assert caught.value.field == "header.sender_uri"
+
+
+def test_callback_host_must_be_registered() -> None:
+    """If this fails, a client can send callbacks to any public host it names."""
+    with pytest.raises(ForbiddenError, match="not among the client's allowed callback hosts"):
+        check_callback_url(
+            "https://evil.example.net/cb",
+            allowed_hosts=["spmis.example.org"],
+            allow_private=False,
+            resolver=_public,
+        )
+    check_callback_url(
+        "https://spmis.example.org/cb",
+        allowed_hosts=["spmis.example.org"],
+        allow_private=False,
+        resolver=_public,
+    )
+
+
+def test_private_callback_allowed_only_when_client_is_marked() -> None:
+    """If this fails, government-internal deployments cannot use private callback hosts."""
+    check_callback_url("http://127.0.0.1:8080/cb", allowed_hosts=["127.0.0.1"], allow_private=True)
+
+
+def test_wildcard_host_pattern_matches_subdomains_only() -> None:
+    """If this fails, '*.gov.example' would also allow 'evilgov.example'."""
+    assert host_matches("mis.gov.example", ["*.gov.example"])
+    assert not host_matches("evilgov.example", ["*.gov.example"])
+
+
+def test_body_size_and_depth_limits() -> None:
+    """If this fails, a huge or deeply nested body reaches the parser and the database."""
+    with pytest.raises(RequestRejectedError) as caught:
+        check_body_size(2049, 2048)
+    assert caught.value.http_status == 413
+    with pytest.raises(RequestRejectedError, match="deeper than 4"):
+        parse_json_limited(b'{"a":[[[[1]]]]}', max_depth=4)
+    # Brackets inside strings do not count.
+    assert parse_json_limited(b'{"a":"[[[[[[[[", "b":"\\"[["}', max_depth=2) == {
+        "a": "[[[[[[[[",
+        "b": '"[[',
+    }
+    with pytest.raises(RequestRejectedError, match="not valid JSON"):
+        parse_json_limited(b'{"a":', max_depth=4)
+
+
+def test_retry_delay_grows_and_is_capped() -> None:
+    """If this fails, retries hammer a down receiver or wait unboundedly long."""
+    highest = [
+        retry_delay(n, base_seconds=1, cap_seconds=30, rng=lambda: 1.0) for n in (1, 2, 3, 6, 20)
+    ]
+    assert highest == [1, 2, 4, 30, 30]
+    lowest = retry_delay(5, base_seconds=1, cap_seconds=30, rng=lambda: 0.0)
+    assert lowest == 0.5

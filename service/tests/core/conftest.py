@@ -1,0 +1,80 @@
+"""An `IbrCore` over a fresh migrated SQL store (SQLite file, or PostgreSQL `ibr_test_core_2`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from ibr_service.core import Caller, CoreSettings, IbrCore
+from ibr_service.store_sql import SqlStore, upgrade
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DB = "ibr_test_core_2"
+PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
+
+SP = Caller(sender_id="SP-System", scopes=frozenset({"ibr.write", "ibr.search"}))
+
+
+class StepClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture(scope="session")
+def pg_core_url() -> str:
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{PG_DB}"')
+    except psycopg.OperationalError:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    upgrade(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ibr.db'}"
+        upgrade(url)
+        store = SqlStore.from_url(url)
+    else:
+        store = SqlStore.from_url(request.getfixturevalue("pg_core_url"), bulk_threshold=50)
+        with store.engine.begin() as conn:
+            names = conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+                    "AND tablename<>'alembic_version'"
+                )
+            ).scalars()
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names)))
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()
+
+
+@pytest.fixture
+def core(sql_store: SqlStore, clock: StepClock) -> IbrCore:
+    return IbrCore(sql_store, clock=clock, settings=CoreSettings(receiver_id="IBR"))
+
+
+def counts(core: IbrCore) -> dict[str, int]:
+    with core.store.transaction() as tx:
+        return tx.count_rows()
