@@ -1,0 +1,3 @@
+from ibr_conformance.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""Schema-driven fuzzing with schemathesis (Phase.FUZZING)."""

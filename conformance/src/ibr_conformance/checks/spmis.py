@@ -1,0 +1,1 @@
+"""The sp-mis profile."""

@@ -1,0 +1,104 @@
+"""Start the real standalone IBR (`ibr` CLI) on a free loopback port with a temp SQLite file.
+
+The suite never imports `ibr_service`: it starts it only through its command line, as the
+architecture allows for self-validation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ibr_protocol import public_jwk
+
+from .servers import free_port
+
+_SECRET = re.compile(r"client_secret:\s*(\S+)")
+
+
+@dataclass(frozen=True)
+class RealIbr:
+    url: str
+    secrets: dict[str, str]
+    """sender_id -> client secret."""
+
+
+def _ibr() -> str:
+    found = shutil.which("ibr") or str(Path(sys.executable).with_name("ibr"))
+    return found
+
+
+def _add_client(env: dict[str, str], sender_id: str, key_file: Path, *args: str) -> str:
+    out = subprocess.run(
+        [_ibr(), "clients", "add", sender_id, "--public-key", str(key_file), *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    match = _SECRET.search(out)
+    if not match:
+        raise RuntimeError(f"`ibr clients add {sender_id}` printed no client_secret: {out!r}")
+    return match.group(1)
+
+
+@contextmanager
+def real_ibr(workdir: Path, suite_key: dict[str, Any]) -> Iterator[RealIbr]:
+    """`ibr db upgrade`, three clients, then `ibr serve`; stopped (by its pid) on exit."""
+    env = {
+        **os.environ,
+        "IBR_DATABASE_URL": f"sqlite:///{workdir / 'ibr.db'}",
+        "COLUMNS": "250",
+        "IBR_OUTBOX_POLL_SECONDS": "0.2",
+    }
+    key_file = workdir / "suite.pub.jwk"
+    key_file.write_text(json.dumps(public_jwk(suite_key)))
+    subprocess.run([_ibr(), "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    loopback = ("--callback-host", "127.0.0.1", "--allow-private-callbacks")
+    secrets = {
+        "conf-main": _add_client(env, "conf-main", key_file, *loopback, "--programme", "CONF-PROG"),
+        "conf-second": _add_client(
+            env, "conf-second", key_file, *loopback, "--programme", "OTHER-PROG"
+        ),
+        "conf-limited": _add_client(env, "conf-limited", key_file, "--scope", "registry.enrolled"),
+    }
+    port = free_port()
+    log = (workdir / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [_ibr(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"ibr serve did not start; see {workdir / 'serve.log'}")
+        yield RealIbr(url=url, secrets=secrets)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

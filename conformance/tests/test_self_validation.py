@@ -1,0 +1,107 @@
+"""The suite passes the real IBR and catches each deliberately broken one (mutant catalogue)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from ibr_conformance.events import RunFinished
+from ibr_conformance.results import Outcome
+
+from .conftest import RunSuite
+from .mutants import CATALOGUE, Mutant, ProxyState, build_proxy
+from .real_ibr import RealIbr
+from .servers import free_port, serve
+
+# Failures of `ibr serve` the suite reports today; each is recorded, with the spec's wording,
+# under "Requests from conformance" in service/README.md. Remove an id once the service is fixed:
+# the test then fails if the suite still reports it.
+KNOWN_SERVICE_DEVIATIONS = frozenset(
+    {
+        "IBR-HDR-004",
+        "IBR-HDR-005",
+        "IBR-ENROLLED-005",
+        "IBR-TXN-003",
+        "IBR-NOTIFY-001",
+    }
+)
+
+
+def _failed_requirements(final: RunFinished) -> set[str]:
+    return {rid for r in final.results for f in r.failures for rid in f.requirement_ids}
+
+
+@pytest.fixture(scope="module")
+def reference_run(ibr: RealIbr, run_suite: RunSuite) -> RunFinished:
+    return run_suite(ibr.url)
+
+
+def test_real_ibr_fails_only_known_recorded_deviations(reference_run: RunFinished) -> None:
+    """If this fails, the suite reports the real IBR broken beyond the recorded deviations:
+    either the service regressed or a check gives vendors false failures."""
+    errors = [
+        (r.check, r.reason[:300]) for r in reference_run.results if r.outcome is Outcome.ERROR
+    ]
+    assert errors == []
+    unexpected = _failed_requirements(reference_run) - KNOWN_SERVICE_DEVIATIONS
+    assert unexpected == set(), [
+        (r.check, [f.message for f in r.failures])
+        for r in reference_run.results
+        if set(rid for f in r.failures for rid in f.requirement_ids) & unexpected
+    ]
+    # The service is being fixed in parallel; a deviation that no longer shows is reported,
+    # not failed, so that the two parts can land in either order.
+    fixed = KNOWN_SERVICE_DEVIATIONS - _failed_requirements(reference_run)
+    print(json.dumps({"known_deviations_now_passing": sorted(fixed)}))
+    # The timing figure of the issue (IBR profile, CI seed): printed, never asserted.
+    print(json.dumps({"ibr_profile_seconds": round(reference_run.duration_ms / 1000, 1)}))
+    assert sum(r.outcome is Outcome.PASS for r in reference_run.results) >= 35
+
+
+@contextmanager
+def _proxied(ibr: RealIbr, suite_key: dict[str, Any], mutant: Mutant) -> Iterator[str]:
+    port = free_port()
+    state = ProxyState(upstream=ibr.url, suite_key=suite_key)
+    app = build_proxy(state, mutant, lambda: f"http://127.0.0.1:{port}")
+    with serve(app, port=port) as url:
+        yield url
+
+
+def _checks_for(requirement: str) -> list[str]:
+    import ibr_conformance.checks  # noqa: F401
+    from ibr_conformance.registry import REGISTRY
+
+    return [c.name for c in REGISTRY if requirement in c.requirements and c.profile.value == "ibr"]
+
+
+@pytest.mark.slow
+def test_mutant_catalogue_is_detected_against_the_real_ibr(
+    ibr: RealIbr, suite_key: dict[str, Any], run_suite: RunSuite
+) -> None:
+    """If this fails, the suite lets a broken IBR pass: a vendor could be certified while
+    breaking a MUST. Each mutant must be reported as failing the requirement it breaks."""
+    detected, missed = [], []
+    for mutant in CATALOGUE:
+        with _proxied(ibr, suite_key, mutant) as url:
+            final = run_suite(url, checks=tuple(_checks_for(mutant.requirement)))
+        failed = _failed_requirements(final)
+        (detected if mutant.requirement in failed else missed).append(
+            (mutant.name, mutant.requirement, sorted(failed))
+        )
+    rate = len(detected) / len(CATALOGUE)
+    print(
+        json.dumps(
+            {
+                "mutants": len(CATALOGUE),
+                "detected": len(detected),
+                "detection_rate": round(rate, 3),
+                "missed": missed,
+            }
+        )
+    )
+    assert len(CATALOGUE) >= 30
+    assert rate >= 0.95, missed
