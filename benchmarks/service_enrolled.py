@@ -27,7 +27,7 @@ from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.samples import enrollment_message, person_beneficiary
 from ibr_service.store_sql import SqlStore
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/ibr_test_core_bench"
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/ibr_test_perf_2"
 RAW_SQL = """
 SELECT EXISTS (
   SELECT 1 FROM identifiers i JOIN enrolments e ON e.subject_key = i.subject_key
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=3_000)
     args = parser.parse_args()
 
-    url = fresh_database("ibr_test_core_bench")
+    url = fresh_database("ibr_test_perf_2")
     store = SqlStore.from_url(url, pool_size=2)
     core = IbrCore(store, settings=CoreSettings())
     caller = Caller(sender_id="SP-Bench")

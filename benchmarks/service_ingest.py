@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000)
     args = parser.parse_args()
 
-    url = fresh_database("ibr_test_core_bench")
+    url = fresh_database("ibr_test_perf_2")
     store = SqlStore.from_url(url, bulk_threshold=2000)
     core = IbrCore(store, settings=CoreSettings())
     caller = Caller(sender_id="SP-Bench")

@@ -56,7 +56,7 @@ def test_programme_outside_the_callers_allowance_is_rejected_per_item(core: IbrC
     items = core.enrollment_updates(message, caller=caller)["enrolled_response"]
     assert [(i["status"], i.get("status_reason_code")) for i in items] == [
         ("succ", None),
-        ("rjct", "rjct.requester.invalid"),
+        ("rjct", "rjct.programme.not_allowed"),
     ]
     assert counts(core)["enrolments"] == 1
 

@@ -5,6 +5,9 @@
     -> header checks (sender_id = token client, receiver_id, action, sender_uri SSRF)
     -> signature -> message_ts window -> message_id replay
 
+A batch (sync/enrollment/updates) is normalised and validated as a skeleton, without its items;
+the core checks each item and rejects only the bad ones (see `batch_skeleton`).
+
 Everything before the replay check only reads; the replay memory is the first and only write,
 so a rejected request leaves nothing behind. The header checks run before the signature because
 they are cheap and write nothing (the order of the three message-security checks is the
@@ -27,8 +30,8 @@ from ibr_protocol import (
     decrypt_message,
     is_encrypted_message,
     normalise_envelope,
-    validate,
 )
+from ibr_service.api.batch_skeleton import BatchItems, detach_items, validate_skeleton
 from ibr_service.api.dependencies import ClockDep, KeysDep, SettingsDep, StoreDep, TokensDep
 from ibr_service.api.operations import Operation
 from ibr_service.core import Caller
@@ -47,6 +50,8 @@ from ibr_service.security.verification import SignatureCheck, check_message_secu
 from ibr_service.settings import Settings
 
 __all__ = ["InboundRequest", "accept_envelope", "inbound_for", "read_body_limited"]
+
+_ITEMS_POINTER = "/enrolled_updates/beneficiaries"
 
 
 @dataclass(frozen=True)
@@ -114,11 +119,19 @@ def accept_envelope(
     if not isinstance(raw, dict):
         raise RequestRejectedError("the body must be a JSON object (an envelope)", field="body")
     encrypted = isinstance(raw.get("message"), dict) and is_encrypted_message(raw["message"])
-    envelope = normalise_envelope(raw)
+    batch: BatchItems | None = None
+    skeleton = raw
+    if not encrypted:
+        # Batch items are checked one by one by the core, so that one bad item is rejected alone.
+        message, batch = detach_items(raw.get("message"), operation.message_schema)
+        skeleton = {**raw, "message": message}
+    envelope = normalise_envelope(skeleton)
     if encrypted:
         # An EncryptedMessage is opaque: it is validated and decrypted exactly as sent.
         envelope["message"] = raw["message"]
-    validate(envelope, operation.request_schema)
+    validate_skeleton(
+        envelope, operation.request_schema, batch, items_pointer="/message" + _ITEMS_POINTER
+    )
     access = tokens.validate(token, now=now)
     access.require_scope(operation.scope)
     with store.transaction() as tx:
@@ -144,8 +157,13 @@ def accept_envelope(
         # plaintext to the canonical form and hold it to the operation's message schema.
         plaintext = decrypt_message(raw["message"], keys.encryption_key)
         header = {**envelope["header"], "is_msg_encrypted": False}
-        envelope = normalise_envelope({"header": header, "message": plaintext})
-        validate(envelope["message"], operation.message_schema)
+        message, batch = detach_items(plaintext, operation.message_schema)
+        envelope = normalise_envelope({"header": header, "message": message})
+        validate_skeleton(
+            envelope["message"], operation.message_schema, batch, items_pointer=_ITEMS_POINTER
+        )
+    if batch is not None:
+        batch.attach(envelope["message"])
     caller = Caller(
         sender_id=client.sender_id,
         scopes=access.scopes,

@@ -8,11 +8,10 @@ the caller can reject that item and keep the others.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
-
-import rfc8785
 
 from ibr_service.core.caller import Caller
 from ibr_service.core.records import (
@@ -28,8 +27,10 @@ from ibr_service.core.records import (
 
 __all__ = ["ItemRejectedError", "content_hash", "subject_key_for", "updates_from_beneficiary"]
 
+# Reason codes of spec/schemas/api/enrolment_update_reason_code.schema.json.
 REASON_INVALID = "rjct.beneficiary.invalid"
-REASON_REQUESTER = "rjct.requester.invalid"
+REASON_NOT_ALLOWED = "rjct.programme.not_allowed"
+REASON_DUPLICATE_REFERENCE = "rjct.reference_id.duplicate"
 
 
 class ItemRejectedError(Exception):
@@ -43,8 +44,15 @@ class ItemRejectedError(Exception):
 
 
 def content_hash(value: Any) -> str:
-    """SHA-256 of the RFC 8785 canonical JSON of `value`."""
-    return hashlib.sha256(rfc8785.dumps(value)).hexdigest()
+    """SHA-256 of `value` as compact JSON with sorted keys (the idempotency fingerprint).
+
+    Only this IBR compares these hashes (an identical re-send is `unchanged`), so they need a
+    deterministic serialisation, not the interoperable RFC 8785 one that signatures need; the
+    stdlib's C encoder is about 30 times faster than the pure-Python JCS encoder, which was the
+    largest cost of ingest.
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def subject_key_for(
@@ -122,7 +130,7 @@ def _update(
             f"sender {caller.sender_id!r} may not publish enrolments for "
             f"programme {programme_id!r}",
             field=f"{field}.programme.programme_identifier",
-            reason=REASON_REQUESTER,
+            reason=REASON_NOT_ALLOWED,
         )
     status = _text(raw.get("enrolment_status"))
     if status is None:

@@ -15,7 +15,13 @@ from ibr_protocol import build_callback, build_request, format_timestamp
 from ibr_service.core.audit import append_audit
 from ibr_service.core.caller import Caller
 from ibr_service.core.errors import NotFoundError, RequestError, StoreError
-from ibr_service.core.ingest import ItemRejectedError, updates_from_beneficiary
+from ibr_service.core.ingest import (
+    REASON_DUPLICATE_REFERENCE,
+    REASON_INVALID,
+    ItemRejectedError,
+    updates_from_beneficiary,
+)
+from ibr_service.core.item_validation import canonical_item
 from ibr_service.core.records import (
     ApplyOutcome,
     EnrolmentUpdate,
@@ -79,20 +85,31 @@ class IbrCore:
         correlation_id = str(uuid.uuid4())
         items: list[JsonDict] = []
         valid: list[tuple[int, list[EnrolmentUpdate]]] = []
+        seen_references: set[str] = set()
         for i, beneficiary in enumerate(beneficiaries):
             field = f"message.enrolled_updates.beneficiaries[{i}]"
+            reference = _reference_id(beneficiary, i)
             try:
+                if reference in seen_references:
+                    raise ItemRejectedError(
+                        f"reference_id {reference!r} is used by an earlier item of this batch",
+                        field=f"{field}.reference_id",
+                        reason=REASON_DUPLICATE_REFERENCE,
+                    )
+                if reference != str(i + 1):
+                    seen_references.add(reference)
                 updates = updates_from_beneficiary(
-                    beneficiary,
+                    canonical_item(beneficiary, field=field),
                     caller=caller,
                     now=now,
                     national_id_types=self.settings.national_id_types,
                     field=field,
                 )
             except ItemRejectedError as exc:
-                items.append(_item(i, now_text, "rjct", exc.reason, f"{exc.field}: {exc.message}"))
+                message_text = f"{exc.field}: {exc.message}"
+                items.append(_item(reference, now_text, "rjct", exc.reason, message_text))
                 continue
-            items.append(_item(i, now_text, "succ"))
+            items.append(_item(reference, now_text, "succ"))
             valid.append((i, updates))
         response: JsonDict = {
             "transaction_id": str(message.get("transaction_id", "")),
@@ -109,7 +126,8 @@ class IbrCore:
                         [(i, updates)], caller, None, f"{correlation_id}:{i}", None, now
                     )
                 except StoreError as exc:
-                    items[i] = _item(i, now_text, "rjct", "rjct.beneficiary.invalid", exc.message)
+                    reference = str(items[i]["reference_id"])
+                    items[i] = _item(reference, now_text, "rjct", REASON_INVALID, exc.message)
             self._record_transaction(
                 caller, header, correlation_id, "enrollment-updates", response, now
             )
@@ -538,10 +556,22 @@ def _beneficiaries(message: Mapping[str, Any]) -> list[Any]:
     return beneficiaries
 
 
+def _reference_id(beneficiary: Any, index: int) -> str:
+    """The item's own reference_id when it has a usable one, else its 1-based position."""
+    reference = beneficiary.get("reference_id") if isinstance(beneficiary, Mapping) else None
+    if isinstance(reference, str) and 0 < len(reference) <= 99:
+        return reference
+    return str(index + 1)
+
+
 def _item(
-    index: int, now_text: str, status: str, reason: str | None = None, message: str | None = None
+    reference: str,
+    now_text: str,
+    status: str,
+    reason: str | None = None,
+    message: str | None = None,
 ) -> JsonDict:
-    item: JsonDict = {"reference_id": str(index + 1), "timestamp": now_text, "status": status}
+    item: JsonDict = {"reference_id": reference, "timestamp": now_text, "status": status}
     if reason is not None:
         item["status_reason_code"] = reason
     if message is not None:

@@ -1,7 +1,8 @@
 """`SqlStore`: the `Store` protocol over SQLAlchemy 2 (SQLite embedded, PostgreSQL in production).
 
 Writes go through SQLAlchemy Core executemany statements (no ORM row-by-row). On PostgreSQL a
-batch of `bulk_threshold` updates or more takes the COPY + set-wise merge path of `bulk.py`.
+batch that writes `bulk_threshold` rows or more (all tables together; benefits dominate) takes
+the COPY + set-wise merge path of `bulk.py`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class SqlStore:
     """A `Store` on one SQLAlchemy engine."""
 
     def __init__(self, engine: Engine, *, bulk_threshold: int = 2000) -> None:
+        """`bulk_threshold`: rows per batch from which PostgreSQL writes with COPY."""
         self.engine = engine
         self.bulk_threshold = bulk_threshold
 
@@ -132,7 +134,7 @@ class SqlTransaction:
             {s.subject_key for u in changed for s in (u.subject, *u.members)}
         )
         batch = rows.BatchRows.build(changed, outcomes, subject_hashes)
-        if self.store.is_postgresql and len(updates) >= self.store.bulk_threshold:
+        if self.store.is_postgresql and _row_count(batch) >= self.store.bulk_threshold:
             from ibr_service.store_sql.bulk import merge_with_copy
 
             merge_with_copy(self.connection, batch)
@@ -573,3 +575,19 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _row_count(batch: rows.BatchRows) -> int:
+    """Rows the batch writes: what decides between executemany and COPY (benefits dominate)."""
+    return sum(
+        len(part)
+        for part in (
+            batch.subjects,
+            batch.identifiers,
+            batch.memberships,
+            batch.programmes,
+            batch.enrolments,
+            batch.history,
+            batch.benefits,
+        )
+    )
