@@ -1,9 +1,13 @@
 """The inbound pipeline every IBR-side operation runs before its one core call.
 
-    size limit -> JSON depth limit + parse -> ibr_protocol.normalise_envelope
+    size limit -> JSON depth limit + parse -> header.version -> ibr_protocol.normalise_envelope
     -> ibr_protocol.validate(<operation envelope schema>) -> bearer token (+ scope)
     -> header checks (sender_id = token client, receiver_id, action, sender_uri SSRF)
     -> signature -> message_ts window -> message_id replay
+
+A fault DCI names with its own `Error.code` (version, receiver_id, sender_id, sender_uri,
+signature, encryption) is reported with that code even when the schema catches it
+(`header_faults`); every other schema fault is `err.request.bad`.
 
 A batch (sync/enrollment/updates) is normalised and validated as a skeleton, without its items;
 the core checks each item and rejects only the bad ones (see `batch_skeleton`).
@@ -27,12 +31,14 @@ from starlette.datastructures import UploadFile
 
 from ibr_protocol import (
     ErrorCode,
+    SchemaValidationError,
     decrypt_message,
     is_encrypted_message,
     normalise_envelope,
 )
 from ibr_service.api.batch_skeleton import BatchItems, detach_items, validate_skeleton
 from ibr_service.api.dependencies import ClockDep, KeysDep, SettingsDep, StoreDep, TokensDep
+from ibr_service.api.header_faults import check_version, precise_fault
 from ibr_service.api.operations import Operation
 from ibr_service.core import Caller
 from ibr_service.core.records import ClientRecord
@@ -118,6 +124,8 @@ def accept_envelope(
     """Run the pipeline after parsing; returns the accepted request or raises a typed error."""
     if not isinstance(raw, dict):
         raise RequestRejectedError("the body must be a JSON object (an envelope)", field="body")
+    # A message of another version may not even parse as ours: the version is judged first.
+    check_version(raw.get("header"))
     encrypted = isinstance(raw.get("message"), dict) and is_encrypted_message(raw["message"])
     batch: BatchItems | None = None
     skeleton = raw
@@ -129,9 +137,15 @@ def accept_envelope(
     if encrypted:
         # An EncryptedMessage is opaque: it is validated and decrypted exactly as sent.
         envelope["message"] = raw["message"]
-    validate_skeleton(
-        envelope, operation.request_schema, batch, items_pointer="/message" + _ITEMS_POINTER
-    )
+    try:
+        validate_skeleton(
+            envelope, operation.request_schema, batch, items_pointer="/message" + _ITEMS_POINTER
+        )
+    except SchemaValidationError as exc:
+        precise = precise_fault(exc, envelope)
+        if precise is exc:
+            raise
+        raise precise from exc
     access = tokens.validate(token, now=now)
     access.require_scope(operation.scope)
     with store.transaction() as tx:
@@ -194,7 +208,7 @@ def _check_header(
             f"header.receiver_id {header.get('receiver_id')!r} is not this IBR "
             f"({settings.receiver_id!r})",
             field="header.receiver_id",
-            reason=ErrorCode.RECEIVER_ID_INVALID.value,
+            code=ErrorCode.RECEIVER_ID_INVALID,
         )
     if header.get("action") != operation.action:
         raise RequestRejectedError(

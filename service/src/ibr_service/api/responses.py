@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from ibr_protocol import ack, build_callback, encrypt_message, sign_envelope
+from ibr_protocol.envelope import CallbackStatus
 from ibr_service.api.inbound import InboundRequest
 from ibr_service.security.keys import IbrKeys
 
@@ -21,9 +22,14 @@ def signed_response(
     keys: IbrKeys,
     receiver_id: str,
     now: datetime,
+    status: CallbackStatus = "succ",
+    status_reason_code: str | None = None,
+    status_reason_message: str | None = None,
 ) -> JSONResponse:
     """The sync response: callback header (``succ``) + ``message``, signed with the IBR key.
 
+    A request answered but rejected as a whole (e.g. txn/status of an unknown transaction) is
+    ``status="rjct"`` with a header status reason code; it is still HTTP 200.
     An encrypted request gets an encrypted answer when the client registered an encryption key
     (``use: enc``); the signature then covers the EncryptedMessage (encrypt-then-sign).
     """
@@ -35,8 +41,10 @@ def signed_response(
     envelope = build_callback(
         action=action,
         message=body,
-        status="succ",
+        status=status,
         sender_id=receiver_id,
+        status_reason_code=status_reason_code,
+        status_reason_message=status_reason_message,
         receiver_id=inbound.caller.sender_id,
         total_count=inbound.header.get("total_count"),
         completed_count=completed,

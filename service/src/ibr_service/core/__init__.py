@@ -12,6 +12,7 @@ from ibr_service.core.errors import (
     QueryError,
     RequestError,
     StoreError,
+    TxnNotFoundError,
 )
 from ibr_service.core.replay import StoreReplayGuard
 from ibr_service.core.service import ASYNC_ACTIONS, IbrCore, utc_now
@@ -33,6 +34,7 @@ __all__ = [
     "StoreError",
     "StoreReplayGuard",
     "StoreTransaction",
+    "TxnNotFoundError",
     "audit_verify",
     "utc_now",
 ]

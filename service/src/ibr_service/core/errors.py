@@ -4,6 +4,7 @@
     ├── RequestError             the whole request cannot be processed (-> ERR, nothing written)
     ├── QueryError               a search/enrolled/subscribe query is malformed or not allowed
     ├── NotFoundError            a referenced transaction or subscription does not exist
+    │   └── TxnNotFoundError     txn/status of an unknown transaction: answered, with header rjct
     ├── ForbiddenError           the caller may not do this (scope or programme)
     └── StoreError               the store could not apply a write (constraint or data error)
 
@@ -13,6 +14,8 @@ that one bad item never loses the good ones. The host turns an `IbrCoreError` in
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ForbiddenError",
     "IbrCoreError",
@@ -20,6 +23,7 @@ __all__ = [
     "QueryError",
     "RequestError",
     "StoreError",
+    "TxnNotFoundError",
 ]
 
 
@@ -64,6 +68,19 @@ class NotFoundError(IbrCoreError):
     """A transaction, correlation id or subscription code is unknown (to this caller)."""
 
     default_code = "err.request.not_found"
+
+
+class TxnNotFoundError(NotFoundError):
+    """txn/status names no transaction of the caller (IBR-TXN-003).
+
+    Not an error on the wire: the host answers with a response envelope whose header has
+    `status: rjct` and `status_reason_code` `reason` (`rjct.txn.not_found`), and `response` as
+    its message (a TxnStatusResponse without `txn_status`).
+    """
+
+    def __init__(self, message: str, *, field: str | None, response: dict[str, Any]) -> None:
+        super().__init__(message, field=field, reason="rjct.txn.not_found")
+        self.response = response
 
 
 class ForbiddenError(IbrCoreError):

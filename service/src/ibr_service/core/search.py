@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from ibr_protocol import load_schema
 from ibr_service.core.errors import QueryError
 from ibr_service.core.query import (
     And,
     Attribute,
     Comparison,
     Expr,
+    Not,
     Operator,
+    Or,
     parse_query,
     parse_sort,
 )
@@ -21,7 +25,18 @@ from ibr_service.core.settings import CoreSettings
 from ibr_service.core.store import StoreTransaction
 from ibr_service.core.views import beneficiary_record
 
-__all__ = ["SearchOutcome", "enrolled_item", "search_item"]
+__all__ = [
+    "REASON_ENROLLED_CRITERIA_INVALID",
+    "REASON_PROGRAMME_UNKNOWN",
+    "SearchOutcome",
+    "enrolled_item",
+    "search_item",
+]
+
+REASON_PROGRAMME_UNKNOWN = "rjct.programme.unknown"
+REASON_ENROLLED_CRITERIA_INVALID = "rjct.enrolled_criteria.invalid"
+_NAMING = frozenset({Operator.EQ, Operator.NE, Operator.IN})
+_MAX_NAMED = 80
 
 _RECORD_KINDS: Mapping[str, SubjectKind | None] = {
     "member": "person",
@@ -88,8 +103,9 @@ def enrolled_item(
             raise QueryError("enrolled_criteria must be an object", field=field)
         expr = _enrolled_query(raw.get("query_type"), raw.get("query"), field=f"{field}.query")
         kind = _record_kind(raw.get("response_entity"), field=f"{field}.response_entity")
+        _require_known_programmes(tx, expr, field=f"{field}.query")
     except QueryError as exc:
-        item = _rejected(reference_id, now_text, exc)
+        item = _rejected(reference_id, now_text, exc, reason=_enrolled_reason(exc.reason))
         item["enrolled_status"] = "no"
         return item
     statuses = tuple(sorted(settings.enrolled_statuses))
@@ -106,6 +122,49 @@ def enrolled_item(
 def _enrolled_query(query_type: Any, query: Any, *, field: str) -> Expr:
     # DCI samples omit query_type for the `{"attr": {"eq": v}}` form; it is an expression.
     return parse_query(str(query_type or "expression"), query, field=field)
+
+
+def _require_known_programmes(tx: StoreTransaction, expr: Expr, *, field: str) -> None:
+    """Reject a check whose programme filter names a programme the IBR has no enrolment in.
+
+    Without this, a mistyped programme id is answered `no`, which reads as "not enrolled".
+    The IBR knows a programme through the enrolments SP-MIS publish to it (any status).
+    """
+    for programme in _programmes_named(expr):
+        known = Comparison(Attribute.PROGRAMME_IDENTIFIER, Operator.EQ, programme)
+        if not tx.subject_exists(known, kind=None):
+            raise QueryError(
+                f"programme {programme[:_MAX_NAMED]!r} is not known to this IBR",
+                field=field,
+                reason=REASON_PROGRAMME_UNKNOWN,
+            )
+
+
+def _programmes_named(expr: Expr) -> list[str]:
+    """The programme identifiers an `eq`/`ne`/`in` filter names, in query order, once each."""
+    named: list[str] = []
+    if isinstance(expr, Comparison):
+        if expr.attribute is Attribute.PROGRAMME_IDENTIFIER and expr.operator in _NAMING:
+            values = expr.value if isinstance(expr.value, tuple) else (expr.value,)
+            named.extend(str(v) for v in values)
+    elif isinstance(expr, And | Or):
+        for item in expr.items:
+            named.extend(_programmes_named(item))
+    elif isinstance(expr, Not):
+        named.extend(_programmes_named(expr.item))
+    return list(dict.fromkeys(named))
+
+
+def _enrolled_reason(reason: str) -> str:
+    # Query parsing speaks search reason codes; an enrolled check answers with its own list
+    # (api/enrolled_status_reason_code), where every criteria fault is one code.
+    return reason if reason in _enrolled_reasons() else REASON_ENROLLED_CRITERIA_INVALID
+
+
+@cache
+def _enrolled_reasons() -> frozenset[str]:
+    schema = load_schema("api/enrolled_status_reason_code")
+    return frozenset(str(option["const"]) for option in schema["oneOf"])
 
 
 def _record_kind(raw: Any, *, field: str) -> SubjectKind | None:
@@ -162,12 +221,14 @@ def _reference_id(raw: Any, index: int) -> str:
     return str(index + 1)
 
 
-def _rejected(reference_id: str, now_text: str, exc: QueryError) -> JsonDict:
+def _rejected(
+    reference_id: str, now_text: str, exc: QueryError, *, reason: str | None = None
+) -> JsonDict:
     where = f"{exc.field}: " if exc.field else ""
     return {
         "reference_id": reference_id,
         "timestamp": now_text,
         "status": "rjct",
-        "status_reason_code": exc.reason,
+        "status_reason_code": reason or exc.reason,
         "status_reason_message": f"{where}{exc.message}"[:999],
     }

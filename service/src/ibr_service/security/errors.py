@@ -46,7 +46,11 @@ class ForbiddenError(HostSecurityError):
 
 
 class RequestRejectedError(HostSecurityError):
-    """The request breaks a transport rule: 400, or the given status (413 when too large)."""
+    """The request breaks a transport or header rule: 400, or the given status (413, 415).
+
+    ``code`` is ``err.request.bad`` unless DCI has a precise code for the fault
+    (``err.receiver_id.invalid``, ``err.version.not_supported``).
+    """
 
     def __init__(
         self,
@@ -55,6 +59,7 @@ class RequestRejectedError(HostSecurityError):
         field: str | None = None,
         reason: str | None = None,
         http_status: int = 400,
+        code: ErrorCode | None = None,
     ) -> None:
-        super().__init__(message, reason=reason, field=field)
+        super().__init__(message, code=code, reason=reason, field=field)
         self.http_status = http_status

@@ -11,6 +11,7 @@ from ibr_service.api.dependencies import ClockDep, CoreDep, KeysDep, SettingsDep
 from ibr_service.api.inbound import InboundRequest, inbound_for
 from ibr_service.api.operations import ASYNC_TXN_STATUS, SYNC_TXN_STATUS
 from ibr_service.api.responses import acknowledge, signed_response
+from ibr_service.core import TxnNotFoundError
 
 router = APIRouter()
 
@@ -22,8 +23,24 @@ AsyncInbound = Annotated[InboundRequest, Depends(inbound_for(ASYNC_TXN_STATUS))]
 def sync_txn_status(
     inbound: SyncInbound, core: CoreDep, keys: KeysDep, settings: SettingsDep, clock: ClockDep
 ) -> JSONResponse:
-    """Status of the sender's transactions by transaction_id or reference_id."""
-    message = core.txn_status(inbound.message, caller=inbound.caller, header=inbound.header)
+    """Status of the sender's transactions by transaction_id or reference_id.
+
+    An unknown transaction is answered, not refused: header status ``rjct`` with
+    ``rjct.txn.not_found`` (IBR-TXN-003).
+    """
+    try:
+        message = core.txn_status(inbound.message, caller=inbound.caller, header=inbound.header)
+    except TxnNotFoundError as exc:
+        return signed_response(
+            inbound,
+            exc.response,
+            keys=keys,
+            receiver_id=settings.receiver_id,
+            now=clock(),
+            status="rjct",
+            status_reason_code=exc.reason,
+            status_reason_message=f"{exc.field}: {exc.message}",
+        )
     return signed_response(
         inbound, message, keys=keys, receiver_id=settings.receiver_id, now=clock()
     )
