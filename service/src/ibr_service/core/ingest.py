@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,7 +26,13 @@ from ibr_service.core.records import (
     SubjectRecord,
 )
 
-__all__ = ["ItemRejectedError", "content_hash", "subject_key_for", "updates_from_beneficiary"]
+__all__ = [
+    "ItemRejectedError",
+    "content_hash",
+    "derived_subject_key",
+    "subject_key_for",
+    "updates_from_beneficiary",
+]
 
 # Reason codes of spec/schemas/api/enrolment_update_reason_code.schema.json.
 REASON_INVALID = "rjct.beneficiary.invalid"
@@ -69,6 +76,19 @@ def subject_key_for(
     return f"{kind[0]}:{chosen.identifier_type}:{chosen.identifier_value}"
 
 
+def derived_subject_key(kind: SubjectKind, scheme: str, *parts: str) -> str:
+    """`p:~<scheme>:<hash>`: the key of a subject the sender gave no identifier for.
+
+    `~` cannot start an identifier type (a code list of upper-case codes), so a derived key
+    never collides with an identifier-based one. `scheme` says what the hash is taken over:
+    `rec` (sender, programme, beneficiary_programme_id), `fp` (sender, programme, name and
+    birth date), `hh` (the household's key and the member's fingerprint or position). The
+    parts are hashed, not concatenated, so the key stays short and separator-safe.
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{kind[0]}:~{scheme}:{digest[:40]}"
+
+
 def updates_from_beneficiary(
     beneficiary: Mapping[str, Any],
     *,
@@ -81,14 +101,7 @@ def updates_from_beneficiary(
     if not isinstance(beneficiary, Mapping):
         raise ItemRejectedError("beneficiary must be an object", field=field)
     unit = beneficiary.get("assistance_unit")
-    members: tuple[SubjectRecord, ...] = ()
-    if unit == "1":
-        kind: SubjectKind = "person"
-        subject = _person(beneficiary.get("member"), national_id_types, f"{field}.member")
-    elif unit in ("2", "3"):
-        kind = "group"
-        subject, members = _group(beneficiary.get("group"), national_id_types, f"{field}.group")
-    else:
+    if unit not in ("1", "2", "3"):
         raise ItemRejectedError(
             'assistance_unit must be "1" (member), "2" or "3" (group)',
             field=f"{field}.assistance_unit",
@@ -97,6 +110,16 @@ def updates_from_beneficiary(
     if not isinstance(enrolments, list) or not enrolments:
         raise ItemRejectedError(
             "at least one programme enrolment is needed", field=f"{field}.programme_identifier"
+        )
+    scope = _scope(caller.sender_id, enrolments)
+    members: tuple[SubjectRecord, ...] = ()
+    if unit == "1":
+        kind: SubjectKind = "person"
+        subject = _person(beneficiary.get("member"), national_id_types, f"{field}.member", scope)
+    else:
+        kind = "group"
+        subject, members = _group(
+            beneficiary.get("group"), national_id_types, f"{field}.group", scope
         )
     updates = []
     for i, raw in enumerate(enrolments):
@@ -188,7 +211,55 @@ def _benefit(raw: Any, enrolment_key: str, subject_key: str, field: str) -> Bene
     )
 
 
-def _person(raw: Any, national_id_types: Iterable[str], field: str) -> SubjectRecord:
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What keys a subject without identifiers: the sender and its record of the beneficiary."""
+
+    sender_id: str
+    programme: str | None
+    """programme_identifier of the item's first programme enrolment."""
+    record: tuple[str, str] | None
+    """(programme_identifier, beneficiary_programme_id) of the first enrolment naming both."""
+    household_key: str | None = None
+    """Set for the people of a group's member_list: their key is scoped by the household."""
+
+
+def _scope(sender_id: str, enrolments: list[Any]) -> _Scope:
+    first_programme: str | None = None
+    record: tuple[str, str] | None = None
+    for raw in enrolments:
+        if not isinstance(raw, Mapping):
+            continue
+        programme = raw.get("programme")
+        programme_id = (
+            _text(programme.get("programme_identifier")) if isinstance(programme, Mapping) else None
+        )
+        first_programme = first_programme or programme_id
+        record_id = _text(raw.get("beneficiary_programme_id"))
+        if record is None and programme_id is not None and record_id is not None:
+            record = (programme_id, record_id)
+    return _Scope(sender_id, first_programme, record)
+
+
+def _fingerprint(person: Mapping[str, Any], birth: date | None) -> str | None:
+    """Normalised full name and birth date, or None when either is missing."""
+    name = person.get("name")
+    if not isinstance(name, Mapping) or birth is None:
+        return None
+    parts = [_text(name.get(p)) for p in ("given_name", "second_name", "surname")]
+    words = " ".join(p for p in parts if p).casefold().split()
+    return f"{' '.join(words)}|{birth.isoformat()}" if words else None
+
+
+def _person(
+    raw: Any,
+    national_id_types: Iterable[str],
+    field: str,
+    scope: _Scope,
+    *,
+    position: int | None = None,
+    taken: set[str] | None = None,
+) -> SubjectRecord:
     if not isinstance(raw, Mapping):
         raise ItemRejectedError("member is required for assistance_unit 1", field=field)
     person = raw.get("demographic_info") if isinstance(raw.get("demographic_info"), Mapping) else {}
@@ -199,9 +270,20 @@ def _person(raw: Any, national_id_types: Iterable[str], field: str) -> SubjectRe
     )
     name = person.get("name") if isinstance(person.get("name"), Mapping) else {}
     assert isinstance(name, Mapping)
+    birth = _date(person.get("birth_date"), f"{field}.demographic_info.birth_date")
+    if identifiers:
+        key = subject_key_for("person", identifiers, national_id_types)
+    else:
+        key = _unidentified_person_key(scope, _fingerprint(person, birth), position, field)
+        # Two ID-less members of one household with the same fingerprint stay two people.
+        if taken is not None and key in taken:
+            assert scope.household_key is not None
+            key = derived_subject_key("person", "hh", scope.household_key, f"#{position}")
+    if taken is not None:
+        taken.add(key)
     doc: JsonDict = dict(raw)
     return SubjectRecord(
-        subject_key=subject_key_for("person", identifiers, national_id_types),
+        subject_key=key,
         kind="person",
         identifiers=identifiers,
         document=doc,
@@ -209,27 +291,66 @@ def _person(raw: Any, national_id_types: Iterable[str], field: str) -> SubjectRe
         given_name=_text(name.get("given_name")),
         surname=_text(name.get("surname")),
         sex=_text(person.get("sex")),
-        birth_date=_date(person.get("birth_date"), f"{field}.demographic_info.birth_date"),
+        birth_date=birth,
         death_date=_date(person.get("death_date"), f"{field}.demographic_info.death_date"),
     )
 
 
+def _unidentified_person_key(
+    scope: _Scope, fingerprint: str | None, position: int | None, field: str
+) -> str:
+    """The derived key of a person without identifiers (docs/storage-and-distribution.md)."""
+    if scope.household_key is not None:
+        return derived_subject_key(
+            "person", "hh", scope.household_key, fingerprint or f"#{position}"
+        )
+    if scope.record is not None:
+        return derived_subject_key("person", "rec", scope.sender_id, *scope.record)
+    if fingerprint is not None and scope.programme is not None:
+        return derived_subject_key("person", "fp", scope.sender_id, scope.programme, fingerprint)
+    raise ItemRejectedError(
+        "a member without member_identifier needs beneficiary_programme_id on its programme "
+        "enrolment, or demographic_info with name and birth_date, to be told apart from others",
+        field=f"{field}.member_identifier",
+    )
+
+
 def _group(
-    raw: Any, national_id_types: Iterable[str], field: str
+    raw: Any, national_id_types: Iterable[str], field: str, scope: _Scope
 ) -> tuple[SubjectRecord, tuple[SubjectRecord, ...]]:
     if not isinstance(raw, Mapping):
         raise ItemRejectedError("group is required for assistance_unit 2 and 3", field=field)
     identifiers = _identifiers(
         _list(raw.get("group_identifier")), field=f"{field}.group_identifier"
     )
-    members = []
-    for i, member in enumerate(_list(raw.get("member_list"))):
-        members.append(_person(member, national_id_types, f"{field}.member_list[{i}]"))
+    if identifiers:
+        group_key = subject_key_for("group", identifiers, national_id_types)
+    elif scope.record is not None:
+        group_key = derived_subject_key("group", "rec", scope.sender_id, *scope.record)
+    else:
+        raise ItemRejectedError(
+            "a group without group_identifier needs beneficiary_programme_id on its programme "
+            "enrolment to be told apart from others",
+            field=f"{field}.group_identifier",
+        )
+    member_scope = _Scope(scope.sender_id, scope.programme, scope.record, household_key=group_key)
+    taken: set[str] = set()
+    members = [
+        _person(
+            member,
+            national_id_types,
+            f"{field}.member_list[{i}]",
+            member_scope,
+            position=i,
+            taken=taken,
+        )
+        for i, member in enumerate(_list(raw.get("member_list")))
+    ]
     score = raw.get("poverty_score")
     size = raw.get("group_size")
     doc: JsonDict = dict(raw)
     group = SubjectRecord(
-        subject_key=subject_key_for("group", identifiers, national_id_types),
+        subject_key=group_key,
         kind="group",
         identifiers=identifiers,
         document=doc,
@@ -255,8 +376,6 @@ def _identifiers(raw: list[Any], *, field: str) -> tuple[IdentifierRecord, ...]:
                 "identifier_type and identifier_value are required", field=f"{field}[{i}]"
             )
         seen.setdefault((id_type, id_value), IdentifierRecord(id_type, id_value))
-    if not seen:
-        raise ItemRejectedError("at least one identifier is needed", field=field)
     return tuple(seen.values())
 
 

@@ -15,8 +15,9 @@ class CoreSettings:
     """Our id: `sender_id` of callbacks and notifications."""
     default_page_size: int = 100
     max_page_size: int = 1000
-    enrolled_statuses: frozenset[str] = frozenset({"1", "4"})
-    """Enrolment statuses that count as enrolled for `sync/enrolled`: Active and Suspended."""
+    enrolled_statuses: frozenset[str] = frozenset({"1", "4", "7"})
+    """Enrolment statuses that count as enrolled for `sync/enrolled` (IBR-ENROLLED-001: any
+    status but Deceased 2, Graduated 3, Exited 5, Withdrawn 6): Active, Suspended, Pending."""
     national_id_types: tuple[str, ...] = ("NID", "NATIONAL_ID", "NationalID", "UIN")
     """Identifier types whose value leads the subject key (see storage-and-distribution.md)."""
     max_batch_items: int = 100_000

@@ -6,6 +6,7 @@ executemany path and the COPY path write the rows `BatchRows.build` produces fro
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -53,12 +54,24 @@ def aware_or_none(moment: datetime | None) -> datetime | None:
 def decide(
     updates: Sequence[EnrolmentUpdate], existing: Mapping[str, tuple[str, str]]
 ) -> tuple[list[ApplyOutcome], list[EnrolmentUpdate]]:
-    """Outcome of every update against the stored (hash, status); the updates that write."""
+    """Outcome of every update, folded in batch order; the updates that write.
+
+    Each item is compared with the state the previous item of the same enrolment left (the
+    stored (hash, status) for the first). One exception makes re-sends idempotent: when the
+    batch's last item for an enrolment equals what is stored, the batch ends where the store
+    already is, so every item of that enrolment is `unchanged` and nothing is written (a batch
+    holding two registrations of one person in one programme is otherwise never a no-op).
+    """
+    last_hash = {u.enrolment.enrolment_key: u.enrolment.content_hash for u in updates}
     state = dict(existing)
     outcomes: list[ApplyOutcome] = []
     changed: list[EnrolmentUpdate] = []
     for u in updates:
         key, new_status = u.enrolment.enrolment_key, u.enrolment.enrolment_status
+        stored = existing.get(key)
+        if stored is not None and stored[0] == last_hash[key]:
+            outcomes.append(ApplyOutcome(key, "unchanged", stored[1], stored[1]))
+            continue
         before = state.get(key)
         if before is None:
             outcomes.append(ApplyOutcome(key, "created", None, new_status))
@@ -74,7 +87,11 @@ def decide(
 
 @dataclass
 class BatchRows:
-    """The rows a batch writes, per table, deduplicated by key (last one wins)."""
+    """The rows a batch writes, per table.
+
+    Keyed tables hold one row per key, the batch's last (the state after the fold); the status
+    history holds one row per status change, in batch order.
+    """
 
     subjects: list[Row] = field(default_factory=list)
     identifiers: list[Row] = field(default_factory=list)
@@ -91,23 +108,19 @@ class BatchRows:
         outcomes: Sequence[ApplyOutcome],
         subject_hashes: Mapping[str, str],
     ) -> BatchRows:
-        status_changes = {
-            o.enrolment_key: o
-            for o in outcomes
-            if o.result != "unchanged" and o.previous_status != o.new_status
-        }
-        subject_rows: dict[str, Row] = {}
+        """Rows for `changed` (the writing updates of `decide`, in order, with their outcomes)."""
+        writing = [o for o in outcomes if o.result != "unchanged"]
+        final_subjects: dict[str, tuple[SubjectRecord, datetime]] = {}
         identifier_rows: dict[tuple[str, str, str], Row] = {}
         membership_rows: dict[tuple[str, str], Row] = {}
         programme_rows: dict[str, Row] = {}
         enrolment_rows: dict[str, Row] = {}
-        history_rows: dict[str, Row] = {}
+        history_rows: list[Row] = []
         benefit_rows: dict[tuple[str, str], Row] = {}
-        for u in changed:
+        for u, outcome in zip(changed, writing, strict=True):
             now = utc(u.enrolment.updated_at)
             for s in (u.subject, *u.members):
-                if subject_hashes.get(s.subject_key) != s.content_hash:
-                    subject_rows[s.subject_key] = subject_row(s, now)
+                final_subjects[s.subject_key] = (s, now)
                 for i in s.identifiers:
                     identifier_rows[(s.subject_key, i.identifier_type, i.identifier_value)] = {
                         "subject_key": s.subject_key,
@@ -128,34 +141,55 @@ class BatchRows:
             }
             e = u.enrolment
             enrolment_rows[e.enrolment_key] = enrolment_row(e)
-            if e.enrolment_key in status_changes:
-                history_rows[e.enrolment_key] = {
-                    "subject_key": e.subject_key,
-                    "change_id": _change_id(),
-                    "enrolment_key": e.enrolment_key,
-                    "enrolment_status": e.enrolment_status,
-                    "status_change_date": e.status_change_date or e.enrolment_date,
-                    "status_reason": e.status_reason,
-                    "recorded_at": now,
-                    "sender_id": e.sender_id,
-                }
+            if outcome.previous_status != outcome.new_status:
+                history_rows.append(history_row(e, now))
             for b in u.benefits:
                 benefit_rows[(b.enrolment_key, b.benefit_key)] = benefit_row(b)
+        # A subject is written when its state after the batch differs from the stored one
+        # (comparing each item with the store would let an earlier item's document win).
+        subject_rows = [
+            subject_row(s, now)
+            for s, now in final_subjects.values()
+            if subject_hashes.get(s.subject_key) != s.content_hash
+        ]
         return cls(
-            list(subject_rows.values()),
+            subject_rows,
             list(identifier_rows.values()),
             list(membership_rows.values()),
             list(programme_rows.values()),
             list(enrolment_rows.values()),
-            list(history_rows.values()),
+            history_rows,
             list(benefit_rows.values()),
         )
 
 
+_change_lock = threading.Lock()
+_last_change_ns = 0
+
+
 def _change_id() -> str:
-    # Sorts in insertion order (nanosecond clock first), so history ties on recorded_at keep
-    # the order in which the changes were applied.
-    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+    """Sorts in the order changes were made: a strictly increasing clock, then a random part.
+
+    Strictly increasing (not just `time_ns`) so that two status changes of one enrolment in
+    one batch keep their order even when the clock does not tick between them.
+    """
+    global _last_change_ns
+    with _change_lock:
+        _last_change_ns = max(time.time_ns(), _last_change_ns + 1)
+        return f"{_last_change_ns:020d}-{uuid.uuid4().hex[:12]}"
+
+
+def history_row(e: EnrolmentRecord, now: datetime) -> Row:
+    return {
+        "subject_key": e.subject_key,
+        "change_id": _change_id(),
+        "enrolment_key": e.enrolment_key,
+        "enrolment_status": e.enrolment_status,
+        "status_change_date": e.status_change_date or e.enrolment_date,
+        "status_reason": e.status_reason,
+        "recorded_at": now,
+        "sender_id": e.sender_id,
+    }
 
 
 # --- records -> rows ----------------------------------------------------------------------
