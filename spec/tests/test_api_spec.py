@@ -425,3 +425,100 @@ def test_workflow_steps_name_real_operations(path: Path) -> None:
                 resolve_pointer(openapi(), match.group(2))
             else:
                 assert "workflowId" in step, step["stepId"]
+
+
+# ------------------------------------------------------------------- review: readability
+
+
+API_CODE_LISTS = [
+    p
+    for p in schema_files("api")
+    if (options := _load(p).get("oneOf")) and all("const" in o for o in options)
+]
+
+
+@pytest.mark.parametrize("path", API_CODE_LISTS, ids=schema_name)
+def test_api_code_list_entry_has_label_and_description(path: Path) -> None:
+    """Actions, error codes, reason codes and the query attributes are code lists too; a
+    reviewer (and a UI) needs a label and a meaning for each code, as in schemas/codes/."""
+    missing = [
+        option["const"]
+        for option in _load(path)["oneOf"]
+        if not option.get("title") or not option.get("description")
+    ]
+    assert not missing, f"{schema_name(path)}: no title or description for {missing}"
+
+
+# --------------------------------------------------- review: markdown <-> requirements.yaml
+
+REQUIREMENT_ID = re.compile(r"\bIBR-[A-Z]+-[0-9]{3}\b")
+DEVIATION_ID = re.compile(r"\bDEV-[A-Z]+-[0-9]{2}\b")
+SECURITY_AREAS = ("SEC", "SIG", "ENC", "REPLAY")
+
+
+def bullets(markdown: str, first_heading: str, last_heading: str | None = None) -> list[str]:
+    """The top-level bullets between two `## ` headings, each with its indented continuation."""
+    items: list[str] = []
+    inside = False
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            if line.startswith(first_heading):
+                inside = True
+            elif inside and last_heading is not None and line.startswith(last_heading):
+                break
+            items.append("")  # a heading ends the previous bullet
+            continue
+        if not inside:
+            continue
+        if line.startswith("- "):
+            items.append(line)
+        elif items and items[-1] and (line.startswith("  ") or not line.strip()):
+            items[-1] += "\n" + line
+        elif line.strip():
+            items.append("")  # a paragraph ends the previous bullet
+    return [item.strip() for item in items if item.strip()]
+
+
+def test_every_security_profile_rule_cites_a_requirement() -> None:
+    """If this fails, a rule of security-profile.md has no requirement id, so the conformance
+    suite cannot test it and a certificate can be issued without it."""
+    text = (SPEC / "security-profile.md").read_text(encoding="utf-8")
+    rules = bullets(text, "## 1.")
+    assert len(rules) >= 25
+    uncited = [rule.splitlines()[0] for rule in rules if not REQUIREMENT_ID.search(rule)]
+    assert not uncited, uncited
+
+
+def test_every_security_requirement_is_explained_in_the_profile() -> None:
+    """If this fails, requirements.yaml holds a security rule that security-profile.md does not
+    explain, so implementers read one rule in the catalogue and another (or none) in the text."""
+    cited = set(REQUIREMENT_ID.findall((SPEC / "security-profile.md").read_text(encoding="utf-8")))
+    security = {r["id"] for r in requirements() if r["id"].split("-")[1] in SECURITY_AREAS}
+    assert security - cited == set()
+
+
+def test_every_canonical_form_rule_cites_a_requirement() -> None:
+    """If this fails, a rule of the canonical wire form (CONVENTIONS.md) has no requirement id
+    and no conformance result can point at it."""
+    text = (SPEC / "CONVENTIONS.md").read_text(encoding="utf-8")
+    rules = bullets(text, "## Canonical form", "## Compatibility profile")
+    assert len(rules) >= 10
+    uncited = [rule.splitlines()[0] for rule in rules if not REQUIREMENT_ID.search(rule)]
+    assert not uncited, uncited
+
+
+REVIEWED_TEXTS = [*sorted(SPEC.glob("*.md")), SPEC.parent / "docs" / "reviewing-the-spec.md"]
+
+
+@pytest.mark.parametrize("path", REVIEWED_TEXTS, ids=lambda p: p.name)
+def test_cited_requirement_and_deviation_ids_exist(path: Path) -> None:
+    """A cited id that the catalogue or the deviation log does not hold leaves a reader
+    stranded (e.g. after a typo or a withdrawn row)."""
+    if not path.is_file():
+        pytest.skip(f"{path} not written yet")
+    text = path.read_text(encoding="utf-8")
+    known_requirements = {r["id"] for r in requirements()}
+    deviations = (SPEC / "DEVIATIONS.md").read_text(encoding="utf-8")
+    known_deviations = set(re.findall(r"^\| (DEV-[A-Z]+-[0-9]{2}) \|", deviations, re.MULTILINE))
+    assert set(REQUIREMENT_ID.findall(text)) - known_requirements == set()
+    assert set(DEVIATION_ID.findall(text)) - known_deviations == set()
