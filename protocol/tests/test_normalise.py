@@ -126,3 +126,12 @@ def test_profile_tables_refer_to_existing_code_lists_and_rules() -> None:
     for list_name in set(profile.code_fields.values()):
         code_list(list_name)
     assert {"C-EMPTY", "C-CODE", "C-NESTED-ACK"} <= profile.rule_ids
+
+
+@pytest.mark.parametrize("header", [[], "text", 7, None], ids=["list", "str", "int", "null"])
+def test_a_header_that_is_not_an_object_is_left_for_the_schema_to_reject(header: object) -> None:
+    """Fuzzing found a 500: a non-object header crashed the normaliser instead of reaching
+    validation, where it is an ordinary err.request.bad."""
+    raw = {"header": header, "message": {"transaction_id": "", "search_request": []}}
+    normalised = normalise_envelope(raw)
+    assert normalised["header"] == header

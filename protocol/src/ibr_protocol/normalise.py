@@ -458,6 +458,16 @@ class _Run:
             self.log("C-RECEIPT", "$.message.receipt_information")
             message["enrolled_updates"] = message.pop("receipt_information")
 
+    def c_updates_request_header(self, header: dict[str, Any], message: dict[str, Any]) -> None:
+        """DCI's OpenAPI sends sync/enrollment/updates with the callback header: a request has
+        no status, so the callback-only fields are dropped (DEV-API-05, IBR-UPDATES-006)."""
+        if "enrolled_updates" not in message:
+            return
+        for name in _CALLBACK_ONLY_HEADER_FIELDS:
+            if name in header:
+                self.log("C-UPDATES-REQUEST-HEADER", f"$.header.{name}")
+                del header[name]
+
     def c_enrolled_as_search(self, message: dict[str, Any]) -> None:
         items = message.get("search_response")
         if not isinstance(items, list) or not items:
@@ -538,6 +548,12 @@ class _Run:
 
 
 _REMOVED = object()
+_CALLBACK_ONLY_HEADER_FIELDS = (
+    "status",
+    "status_reason_code",
+    "status_reason_message",
+    "completed_count",
+)
 
 
 def normalise_envelope_report(
@@ -561,13 +577,15 @@ def normalise_envelope_report(
     if isinstance(envelope.get("message"), dict):
         message = copy.deepcopy(envelope["message"])
         run.c_receipt(message)
+        if isinstance(envelope.get("header"), dict):
+            run.c_updates_request_header(envelope["header"], message)
         envelope["message"] = message
         ack = run.c_nested_ack(envelope)
         if ack is not None:
             ack["message"] = run.walk(ack["message"], "$.message")
             return Normalised(value=ack, applied=run.applied, schema="api/ack")
         message = run.walk(message, "$.message")
-        header = envelope.get("header", {})
+        header = envelope["header"] if isinstance(envelope.get("header"), dict) else {}
         run.c_enrolled_as_search(message)
         run.c_transaction_id(header, message)
         run.c_reference_id(message)
