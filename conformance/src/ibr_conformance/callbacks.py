@@ -106,3 +106,6 @@ class CallbackReceiver:
             time.sleep(settle)
         with self._cond:
             return [c for c in self._received if predicate(c)]
+
+
+free_port = _free_port

@@ -21,7 +21,9 @@ from ibr_conformance.profiles import Profile
 
 __all__ = ["RunConfig", "load_config"]
 
-_SECRET_FIELDS = frozenset({"client_secret", "token", "signing_key", "certificate_key"})
+_SECRET_FIELDS = frozenset(
+    {"client_secret", "token", "signing_key", "certificate_key", "mock_client_secret"}
+)
 
 
 class RunConfig(BaseSettings):
@@ -54,6 +56,10 @@ class RunConfig(BaseSettings):
         default="", description="header.sender_id we send (default: client_id, the token subject)"
     )
     receiver_id: str = Field(default="IBR", description="header.receiver_id we send")
+    ibr_id: str = Field(
+        default="IBR",
+        description="sp-mis profile: the sender_id the suite uses when it acts as the IBR",
+    )
     signing_key: str = Field(
         default="", description="Path to our private Ed25519 JWK (JSON); signs every request"
     )
@@ -94,6 +100,18 @@ class RunConfig(BaseSettings):
     trigger_url: str = Field(
         default="", description="sp-mis profile: the SP-MIS trigger API that makes it call an IBR"
     )
+    sp_mis_jwks: str = Field(
+        default="",
+        description="sp-mis: URL or file of the public JWKS of the SP-MIS (verifies its requests)",
+    )
+    mock_ibr_host: str = Field(default="127.0.0.1", description="sp-mis: mock IBR bind address")
+    mock_ibr_port: int = Field(
+        default=0, ge=0, le=65535, description="sp-mis: mock IBR port (the SP-MIS's ibr_url)"
+    )
+    mock_client_id: str = Field(
+        default="", description="sp-mis: client id the mock IBR accepts at its token endpoint"
+    )
+    mock_client_secret: str = Field(default="", description="sp-mis: that client's secret")
     requirements_file: str = Field(default="", description="Default: spec/requirements.yaml")
     output_dir: str = Field(default="conformance-report", description="Where reports are written")
 

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from ibr_conformance.callbacks import CallbackReceiver
 from ibr_conformance.config import RunConfig
+from ibr_conformance.mock_ibr import MockIbr
 from ibr_conformance.registry import CheckSkipped, CheckSpec
 from ibr_conformance.requirements import RequirementCatalogue
 from ibr_conformance.results import Exchange, Failure
@@ -25,6 +26,8 @@ class CheckContext:
     catalogue: RequirementCatalogue
     check: CheckSpec
     receiver: CallbackReceiver | None = None
+    mock_ibr: MockIbr | None = None
+    """sp-mis profile: the mock IBR the SP-MIS under test talks to."""
     exchanges: list[Exchange] = field(default_factory=list)
 
     def claims(self, capability: str) -> bool:
@@ -53,3 +56,8 @@ class CheckContext:
         if self.receiver is None:
             self.skip("no callback receiver in this run")
         return self.receiver
+
+    def require_mock_ibr(self) -> MockIbr:
+        if self.mock_ibr is None:
+            self.skip("no mock IBR in this run (sp-mis profile only)")
+        return self.mock_ibr

@@ -29,7 +29,9 @@ from ibr_conformance.events import (
     RunInfo,
     RunStarted,
 )
+from ibr_conformance.mock_ibr import MockIbr
 from ibr_conformance.phases import Phase
+from ibr_conformance.profiles import Profile
 from ibr_conformance.registry import REGISTRY, CheckRegistry, CheckSkipped, CheckSpec
 from ibr_conformance.requirements import Level, RequirementCatalogue
 from ibr_conformance.results import CheckResult, Failure, Outcome
@@ -118,6 +120,25 @@ def _execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
 
 
 @contextlib.contextmanager
+def _mock_ibr(config: RunConfig, target: Target) -> Iterator[MockIbr | None]:
+    # Only an SP-MIS needs an IBR to talk to; it is started for the whole run because the
+    # SP-MIS fetches the suite's public key from it to verify every callback the suite sends.
+    if config.profile is not Profile.SP_MIS:
+        yield None
+        return
+    with MockIbr(
+        signing_key=target.signing_key,
+        client_id=config.mock_client_id,
+        client_secret=config.mock_client_secret,
+        ibr_id=config.ibr_id,
+        host=config.mock_ibr_host,
+        port=config.mock_ibr_port,
+        registry_prefix=config.registry_prefix,
+    ) as mock:
+        yield mock
+
+
+@contextlib.contextmanager
 def _receiver(config: RunConfig) -> Iterator[CallbackReceiver]:
     with CallbackReceiver(
         host=config.callback_host, port=config.callback_port, public_url=config.callback_public_url
@@ -147,7 +168,7 @@ def run(
     selected = registry.select(profile=config.profile, names=config.checks or None)
     target = Target(config, transport=transport)
     try:
-        with _receiver(config) as receiver:
+        with _receiver(config) as receiver, _mock_ibr(config, target) as mock_ibr:
             for phase in Phase:
                 if phase not in config.phases:
                     emit(PhaseSkipped(phase, "phase not selected"))
@@ -165,6 +186,7 @@ def run(
                         catalogue=catalogue,
                         check=spec,
                         receiver=receiver,
+                        mock_ibr=mock_ibr,
                     )
                     target.recorder = ctx.exchanges.append
                     result = _execute(spec, ctx)

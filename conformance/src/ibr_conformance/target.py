@@ -71,6 +71,10 @@ class Target:
         return self._signing_key is not None
 
     @property
+    def signing_key(self) -> dict[str, Any] | None:
+        return self._signing_key
+
+    @property
     def signing_kid(self) -> str | None:
         return str(self._signing_key["kid"]) if self._signing_key else None
 
