@@ -19,7 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ibr_protocol import build_request, sign_envelope
+from ibr_protocol import (
+    IbrProtocolError,
+    Jwks,
+    build_request,
+    public_jwk,
+    sign_envelope,
+    verify_envelope,
+)
 
 Json = Any
 
@@ -45,6 +52,9 @@ class Mutant:
     """Maps one callback to those actually delivered (0, 1 or more)."""
     jwks: Callable[[list[dict[str, Any]]], None] | None = None
     """Rewrites the published keys in place."""
+    check: str | None = None
+    """Run only this check (default: every check naming `requirement`); needed when the real
+    IBR already fails another check of the same requirement (a recorded deviation)."""
 
 
 @dataclass
@@ -293,6 +303,57 @@ def _strip_zone(d: dict[str, Any]) -> None:
     d["message_ts"] = d["message_ts"][:19]
 
 
+def _signature_breaks(call: Call, state: ProxyState) -> bool:
+    """True when the request is signed by the suite's key but the signature does not verify."""
+    if not isinstance(call.body, dict) or not call.body.get("signature"):
+        return False
+    try:
+        verify_envelope(call.body, Jwks([public_jwk(state.suite_key)]))
+    except IbrProtocolError:
+        return True
+    return False
+
+
+def _signature_first(call: Call, state: ProxyState) -> None:
+    """Checks the signature before the token: a bad signature is answered even with a bad token."""
+    if _signature_breaks(call, state):
+        _token_swap(lambda t, s: True)(call, state)
+
+
+def _decrypts_first(call: Call, state: ProxyState) -> None:
+    """Decrypts before verifying: an encrypted message with a bad signature reaches decryption."""
+    header = call.body.get("header", {}) if isinstance(call.body, dict) else {}
+    if header.get("is_msg_encrypted") and _signature_breaks(call, state):
+        _resign(call, state)
+
+
+def _refuse_old_item_timestamp(call: Call, code: int, body: Json) -> tuple[int, Json]:
+    if b'"timestamp": "2001-' not in call.raw:
+        return code, body
+    return 400, {
+        "message": {
+            "ack_status": "ERR",
+            "timestamp": "2030-01-01T00:00:00Z",
+            "correlation_id": str(uuid.uuid4()),
+            "error": {"code": "err.request.bad", "message": "timestamp outside the time window"},
+        }
+    }
+
+
+def _refuse_sync_sender_uri(call: Call, code: int, body: Json) -> tuple[int, Json]:
+    sync = call.path.rstrip("/").split("/")[-2:-1] == ["sync"]
+    if not (sync and isinstance(call.body, dict) and call.body.get("header", {}).get("sender_uri")):
+        return code, body
+    return 400, {
+        "message": {
+            "ack_status": "ERR",
+            "timestamp": "2030-01-01T00:00:00Z",
+            "correlation_id": str(uuid.uuid4()),
+            "error": {"code": "err.sender_uri.invalid", "message": "sender_uri not registered"},
+        }
+    }
+
+
 CATALOGUE: list[Mutant] = [
     Mutant(
         "ack_http_202",
@@ -463,4 +524,24 @@ CATALOGUE: list[Mutant] = [
             else (s, b)
         ),
     ),
+    Mutant("jwks_duplicate_kid", "IBR-SIG-012", jwks=lambda keys: keys.append(dict(keys[0]))),
+    Mutant(
+        "sync_response_unsafe_integer",
+        "IBR-SIG-013",
+        response=_on_envelope(_set(["message", "conformance_counter"], 2**60)),
+    ),
+    Mutant("refuses_old_item_timestamp", "IBR-REPLAY-004", response=_refuse_old_item_timestamp),
+    Mutant("refuses_sender_uri_on_sync", "IBR-HDR-008", response=_refuse_sync_sender_uri),
+    Mutant(
+        "sender_uri_on_sync_response",
+        "IBR-HDR-008",
+        response=_on_envelope(_set(["header", "sender_uri"], "http://127.0.0.1:9/on-search")),
+    ),
+    Mutant(
+        "signature_before_token",
+        "IBR-SEC-009",
+        request=_signature_first,
+        check="token_then_signature_errors_come_first",
+    ),
+    Mutant("decrypts_before_verifying", "IBR-ENC-007", request=_decrypts_first),
 ]

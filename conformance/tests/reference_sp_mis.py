@@ -42,8 +42,11 @@ def _ibr_client() -> str:
 
 
 @contextmanager
-def reference_sp_mis(workdir: Path) -> Iterator[ReferenceSpMis]:
-    """`ibr-client listen --trigger` with its IBR at a mock-IBR port; stopped by pid on exit."""
+def reference_sp_mis(workdir: Path, *, ibr_port: int | None = None) -> Iterator[ReferenceSpMis]:
+    """`ibr-client listen --trigger` with its IBR at a mock-IBR port; stopped by pid on exit.
+
+    `ibr_port`: where the SP-MIS sends its requests (default: the mock IBR itself; a mutating
+    proxy in front of the mock for the SP-MIS mutants)."""
     key = generate_signing_key("conf-sp-mis-1")
     key_file = workdir / "sp-mis.jwk.json"
     key_file.write_text(json.dumps(key))
@@ -55,7 +58,7 @@ def reference_sp_mis(workdir: Path) -> Iterator[ReferenceSpMis]:
     config.write_text(
         "\n".join(
             [
-                f'ibr_url = "http://127.0.0.1:{mock_port}"',
+                f'ibr_url = "http://127.0.0.1:{ibr_port or mock_port}"',
                 f'client_id = "{SP_MIS_ID}"',
                 f'client_secret = "{MOCK_CLIENT_SECRET}"',
                 f'sender_id = "{SP_MIS_ID}"',

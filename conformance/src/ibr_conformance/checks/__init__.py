@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from ibr_conformance.checks import (  # noqa: F401
+    conventions,
     data,
     encryption,
     envelope,
     fuzzing,
     headers,
+    precedence,
     security,
     spmis,
     workflows,

@@ -17,7 +17,7 @@ from ibr_protocol import encrypt_message
 _IBR, _SEC = Profile.IBR, Phase.SECURITY
 
 
-def _encryption_key(ctx: CheckContext) -> dict[str, Any]:
+def encryption_key(ctx: CheckContext) -> dict[str, Any]:
     url = ctx.config.target_jwks_url or f"{ctx.config.root_url()}/.well-known/jwks.json"
     keys = ctx.target.get_json(url).get("keys", [])
     for key in keys:
@@ -26,7 +26,7 @@ def _encryption_key(ctx: CheckContext) -> dict[str, Any]:
     ctx.skip("the target publishes no encryption key (use=enc) in its JWKS")
 
 
-def _encrypted_envelope(ctx: CheckContext, message: Any) -> dict[str, Any]:
+def encrypted_envelope(ctx: CheckContext, message: Any) -> dict[str, Any]:
     env = ctx.target.envelope("search", probes.search_request(), sign=False)
     env["header"]["is_msg_encrypted"] = True
     env["message"] = message
@@ -41,20 +41,20 @@ def _encrypted_envelope(ctx: CheckContext, message: Any) -> dict[str, Any]:
 )
 def encrypted_request_is_decrypted_and_processed(ctx: CheckContext) -> Iterator[Failure]:
     """A search encrypted (JWE) to the IBR's key, then signed, is answered."""
-    key = _encryption_key(ctx)
+    key = encryption_key(ctx)
     encrypted = encrypt_message(probes.search_request(), key)
-    ex = ctx.target.send("sync/search", _encrypted_envelope(ctx, encrypted), note="encrypted")
+    ex = ctx.target.send("sync/search", encrypted_envelope(ctx, encrypted), note="encrypted")
     yield from expect_succ(ctx, ex, "encrypted search", requirements=["IBR-ENC-001"])
 
 
 @REGISTRY.check(phase=_SEC, profile=_IBR, requirements=("IBR-ENC-006",), capability="encryption")
 def undecryptable_message_is_refused(ctx: CheckContext) -> Iterator[Failure]:
     """An altered ciphertext is refused with HTTP 400 err.encryption.invalid."""
-    key = _encryption_key(ctx)
+    key = encryption_key(ctx)
     encrypted = dict(encrypt_message(probes.search_request(), key))
     text = str(encrypted["ciphertext"])
     encrypted["ciphertext"] = ("A" if text[0] != "A" else "B") + text[1:]
-    ex = ctx.target.send("sync/search", _encrypted_envelope(ctx, encrypted), note="bad ciphertext")
+    ex = ctx.target.send("sync/search", encrypted_envelope(ctx, encrypted), note="bad ciphertext")
     yield from expect_refused(
         ctx, ex, "altered ciphertext", status=400, code="err.encryption.invalid"
     )
