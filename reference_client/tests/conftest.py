@@ -1,13 +1,20 @@
 """Fixtures: a fake IBR (an httpx.MockTransport handler that behaves like the spec says, signs
 its answers with the production signer and checks every request with openapi-core against
-spec/openapi.yaml) and configurations pointing at it.
+spec/openapi.yaml) and configurations pointing at it; and the real standalone IBR started
+through its command line, shared by the end-to-end and command-line tests.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,7 @@ import ibr_protocol as proto
 from ibr_client.config import ClientConfig, load_config
 from ibr_client.keys import IbrKeys
 from ibr_client.operations import CALLBACKS
+from ibr_protocol.envelope import CallbackStatus
 
 IBR_URL = "https://ibr.test"
 SP_ID = "pension-mis"
@@ -165,7 +173,7 @@ class FakeIbr:
         }
 
     def signed_callback(
-        self, action: str, message: dict[str, Any], *, status: str = "succ"
+        self, action: str, message: dict[str, Any], *, status: CallbackStatus = "succ"
     ) -> dict[str, Any]:
         envelope = proto.build_callback(
             action=action, message=message, status=status, sender_id="ibr", receiver_id=SP_ID
@@ -179,6 +187,90 @@ class FakeIbr:
         """POST a signed callback to a receiver at base URL ``to`` (real HTTP)."""
         body = self.signed_callback(action, message)
         return httpx.post(to + CALLBACKS[action].path, json=body, timeout=10)
+
+
+IBR_BIN = str(Path(sys.executable).with_name("ibr"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class StandaloneIbr:
+    url: str
+    env: dict[str, str]
+    secrets: dict[str, str]
+    keys: dict[str, dict[str, Any]]
+
+
+def _ibr(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [IBR_BIN, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"ibr {' '.join(args)} failed: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneIbr]:
+    """The real IBR, started as an operator would (``ibr db upgrade``, ``ibr clients add``,
+    ``ibr serve``) on loopback with a SQLite database; two SP-MIS clients are registered:
+    ``pension-mis`` and ``crvs-mis``. Fails (never skips) when the ``ibr`` command is missing."""
+    root = tmp_path_factory.mktemp("ibr")
+    env = {
+        **os.environ,
+        "IBR_DATABASE_URL": f"sqlite:///{root / 'ibr.db'}",
+        "IBR_OUTBOX_POLL_SECONDS": "0.2",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    _ibr(env, "db", "upgrade")
+    secrets: dict[str, str] = {}
+    keys: dict[str, dict[str, Any]] = {}
+    for sender in ("pension-mis", "crvs-mis"):
+        keys[sender] = proto.generate_signing_key(f"{sender}-1")
+        public = root / f"{sender}.public.json"
+        public.write_text(json.dumps(proto.public_jwk(keys[sender])))
+        out = _ibr(
+            env,
+            "clients",
+            "add",
+            sender,
+            "--public-key",
+            str(public),
+            "--callback-host",
+            "127.0.0.1",
+            "--allow-private-callbacks",
+        )
+        found = re.search(r"client_secret:\s*(\S+)", out)
+        assert found, out
+        secrets[sender] = found.group(1)
+    port = _free_port()
+    server = subprocess.Popen(
+        [IBR_BIN, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/.well-known/jwks.json", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"ibr serve did not start: {server.stdout.read() if server.stdout else ''}")
+        time.sleep(0.2)
+    yield StandaloneIbr(url, env, secrets, keys)
+    server.terminate()
+    server.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

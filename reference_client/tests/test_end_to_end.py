@@ -10,107 +10,25 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import re
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 
 import ibr_protocol as proto
 from ibr_client import IbrClient, ReferenceSpMis, load_config, push_file
 from ibr_client.push import CSV_COLUMNS
+from ibr_client.store import StoredCallback
+
+from .conftest import StandaloneIbr
 
 pytestmark = pytest.mark.slow
-
-IBR_BIN = str(Path(sys.executable).with_name("ibr"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class StandaloneIbr:
-    url: str
-    env: dict[str, str]
-    secrets: dict[str, str]
-    keys: dict[str, dict[str, Any]]
-
-
-def _ibr(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [IBR_BIN, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, f"ibr {' '.join(args)} failed: {done.stdout}{done.stderr}"
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneIbr]:
-    root = tmp_path_factory.mktemp("ibr")
-    env = {
-        **os.environ,
-        "IBR_DATABASE_URL": f"sqlite:///{root / 'ibr.db'}",
-        "IBR_OUTBOX_POLL_SECONDS": "0.2",
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
-    _ibr(env, "db", "upgrade")
-    secrets: dict[str, str] = {}
-    keys: dict[str, dict[str, Any]] = {}
-    for sender in ("pension-mis", "crvs-mis"):
-        keys[sender] = proto.generate_signing_key(f"{sender}-1")
-        public = root / f"{sender}.public.json"
-        public.write_text(json.dumps(proto.public_jwk(keys[sender])))
-        out = _ibr(
-            env,
-            "clients",
-            "add",
-            sender,
-            "--public-key",
-            str(public),
-            "--callback-host",
-            "127.0.0.1",
-            "--allow-private-callbacks",
-        )
-        found = re.search(r"client_secret:\s*(\S+)", out)
-        assert found, out
-        secrets[sender] = found.group(1)
-    port = _free_port()
-    server = subprocess.Popen(
-        [IBR_BIN, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/.well-known/jwks.json", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"ibr serve did not start: {server.stdout.read() if server.stdout else ''}")
-        time.sleep(0.2)
-    yield StandaloneIbr(url, env, secrets, keys)
-    server.terminate()
-    server.wait(timeout=20)
 
 
 def _validating_http(openapi: OpenAPI, seen: list[str]) -> httpx.Client:
@@ -131,8 +49,33 @@ def _validating_http(openapi: OpenAPI, seen: list[str]) -> httpx.Client:
     return httpx.Client(timeout=30, event_hooks={"request": [check]})
 
 
+class _PathRecordingSpMis(ReferenceSpMis):
+    """The reference SP-MIS whose receiver also records the path of every callback POST."""
+
+    def __init__(self, *args: Any, paths: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paths = paths
+
+    def receiver_app(self) -> FastAPI:
+        app = super().receiver_app()
+
+        @app.middleware("http")
+        async def record_path(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            self.paths.append(request.url.path)
+            return await call_next(request)
+
+        return app
+
+
 def _sp_mis(
-    ibr: StandaloneIbr, sender: str, tmp: Path, openapi: OpenAPI, seen: list[str]
+    ibr: StandaloneIbr,
+    sender: str,
+    tmp: Path,
+    openapi: OpenAPI,
+    seen: list[str],
+    paths: list[str],
 ) -> ReferenceSpMis:
     key_file = tmp / f"{sender}.jwk.json"
     key_file.write_text(json.dumps(ibr.keys[sender]))
@@ -149,7 +92,49 @@ def _sp_mis(
             "batch_size": 2,
         },
     )
-    return ReferenceSpMis(config, http=_validating_http(openapi, seen)).start_receiver()
+    sp_mis = _PathRecordingSpMis(config, http=_validating_http(openapi, seen), paths=paths)
+    return sp_mis.start_receiver()
+
+
+def _subscribe_to_pen1(client: IbrClient) -> str:
+    subscribed = client.subscribe(
+        reg_event_type="enrollement_status_change",
+        filter_type="predicate",
+        filter_=[
+            {
+                "seq_num": 1,
+                "expression1": {
+                    "attribute_name": "programme_identifier",
+                    "operator": "eq",
+                    "attribute_value": "PEN-1",
+                },
+            }
+        ],
+    ).result(timeout=30)
+    answer = subscribed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return str(answer["subscribe_response"][0]["subscriptions"][0]["code"])
+
+
+def _wait_for_notify(sp_mis: ReferenceSpMis, *, count: int) -> list[StoredCallback]:
+    deadline = time.monotonic() + 30
+    while len(notifies := sp_mis.store.callbacks(action="notify")) < count:
+        arrived = [c.action for c in sp_mis.store.callbacks()]
+        assert time.monotonic() < deadline, (
+            f"{sp_mis.config.sender_id}: {len(notifies)} notify of {count} after 30 s; "
+            f"callbacks stored: {arrived}"
+        )
+        time.sleep(0.2)
+    return notifies
+
+
+def _assert_receiver_verifies_signatures(sp_mis: ReferenceSpMis) -> None:
+    """The stored notify passed signature verification: the same body unsigned is refused."""
+    assert sp_mis.server is not None
+    stored = sp_mis.store.callbacks(action="notify")[0]
+    unsigned = {"header": stored.header, "message": stored.message}
+    answer = httpx.post(sp_mis.server.url + "/registry/notify", json=unsigned, timeout=10)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["message"]["error"]["code"] == "err.signature.missing"
 
 
 def _csv(path: Path, people: int) -> Path:
@@ -172,10 +157,13 @@ def _csv(path: Path, people: int) -> Path:
 def test_every_standard_process_against_the_standalone_ibr(
     standalone_ibr: StandaloneIbr, tmp_path: Path, openapi: OpenAPI
 ) -> None:
-    """If this fails, the reference SP-MIS cannot complete a standard process with our IBR."""
+    """If this fails, the reference SP-MIS cannot complete a standard process with our IBR; in
+    PRS.IBR.03, a death reported by another SP-MIS would never reach the subscribed programme,
+    or an unsubscribed programme would keep receiving events."""
     seen: list[str] = []
-    pension = _sp_mis(standalone_ibr, "pension-mis", tmp_path, openapi, seen)
-    crvs = _sp_mis(standalone_ibr, "crvs-mis", tmp_path, openapi, seen)
+    pension_paths: list[str] = []
+    pension = _sp_mis(standalone_ibr, "pension-mis", tmp_path, openapi, seen, pension_paths)
+    crvs = _sp_mis(standalone_ibr, "crvs-mis", tmp_path, openapi, seen, [])
     try:
         client: IbrClient = pension.client
         # Interrupted push, then resume: no duplicate benefit in the IBR.
@@ -212,25 +200,13 @@ def test_every_standard_process_against_the_standalone_ibr(
         status = client.txn_status(handle.transaction_id)
         assert status.transaction_id
 
-        subscribed = client.subscribe(
-            reg_event_type="enrollement_status_change",
-            filter_type="predicate",
-            filter_=[
-                {
-                    "seq_num": 1,
-                    "expression1": {
-                        "attribute_name": "programme_identifier",
-                        "operator": "eq",
-                        "attribute_value": "PEN-1",
-                    },
-                }
-            ],
-        ).result(timeout=30)
-        code = subscribed.model_dump(mode="json", by_alias=True, exclude_none=True)[
-            "subscribe_response"
-        ][0]["subscriptions"][0]["code"]
+        # PRS.IBR.03: subscribe -> on-subscribe -> another SP-MIS reports a death -> notify.
+        code = _subscribe_to_pen1(client)
+        assert "/registry/on-subscribe" in pension_paths
+        # The civil registry watches the same events: it is the positive control that proves,
+        # after the pension MIS unsubscribes, that an event happened and was notified.
+        _subscribe_to_pen1(crvs.client)
 
-        # Another SP-MIS (the civil registry) reports a death.
         record = copy.deepcopy(records[0])
         enrolment = record["programme_identifier"][0]
         enrolment["enrolment_status"] = "2"
@@ -238,19 +214,31 @@ def test_every_standard_process_against_the_standalone_ibr(
         record["member"]["demographic_info"]["death_date"] = "2025-03-08"
         crvs.client.report_status_changes([record])
 
-        deadline = time.monotonic() + 30
-        while not pension.store.callbacks(action="notify"):
-            arrived = [c.action for c in pension.store.callbacks()]
-            assert time.monotonic() < deadline, (
-                f"no notify arrived after the death was reported; callbacks stored: {arrived}"
-            )
-            time.sleep(0.2)
+        (notify,) = _wait_for_notify(pension, count=1)
+        proto.validate(notify.message, "messages/notify_event_request")
+        (event,) = notify.message["notify_event"]
+        assert event["subscription_code"] == code
+        assert notify.header["status"] == "succ"
+        (person,) = event["data"]["reg_records"]
+        assert person["member"]["demographic_info"]["death_date"] == "2025-03-08"
+        assert person["programme_identifier"][0]["enrolment_status"] == "2"
+        assert "/registry/notify" in pension_paths, "notify goes to the base + /registry/notify"
+        _assert_receiver_verifies_signatures(pension)
 
         unsubscribed = client.unsubscribe([code]).result(timeout=30)
-        assert (
-            unsubscribed.model_dump(mode="json", by_alias=True, exclude_none=True)["status"]
-            == "succ"
-        )
+        answer = unsubscribed.model_dump(mode="json", by_alias=True, exclude_none=True)
+        assert answer["status"] == "succ"
+        assert answer["subscription_status"] == [{"code": code, "status": "unsubscribe"}]
+        assert "/registry/on-unsubscribe" in pension_paths
+
+        # A further status change (reinstated) reaches the civil registry but not the pension MIS.
+        enrolment["enrolment_status"] = "1"
+        enrolment["status_change_date"] = "2025-03-09"
+        del record["member"]["demographic_info"]["death_date"]
+        crvs.client.report_status_changes([record])
+        _wait_for_notify(crvs, count=2)
+        time.sleep(1.0)  # the same outbox pass delivered both; give a stray one time to land
+        assert len(pension.store.callbacks(action="notify")) == 1, "unsubscribed, yet notified"
     finally:
         pension.close()
         crvs.close()

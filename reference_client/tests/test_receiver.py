@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -113,3 +114,95 @@ def test_handle_times_out_with_a_clear_error(sp_mis: Any) -> None:
     handle = sp_mis.client.search_async([idtype_query("NID", "1")])
     with pytest.raises(CallbackTimeoutError, match="callback_url"):
         handle.result(timeout=0.3)
+
+
+def _signed(fake_ibr: Any, action: str, message: dict[str, Any], *, age: float) -> dict[str, Any]:
+    """A callback signed by the IBR whose message_ts is ``age`` seconds in the past."""
+    sent = datetime.now(UTC) - timedelta(seconds=age)
+    envelope = proto.build_callback(
+        action=action,
+        message=message,
+        status="succ",
+        sender_id="ibr",
+        receiver_id="pension-mis",
+        now=sent,
+    )
+    return proto.sign_envelope(envelope, fake_ibr.ibr_key)
+
+
+def _notify_message(record: dict[str, Any], transaction_id: str = "txn-n") -> dict[str, Any]:
+    return {
+        "transaction_id": transaction_id,
+        "notify_event": [
+            {
+                "reference_id": "sub-1:1",
+                "timestamp": proto.format_timestamp(None),
+                "subscription_code": "sub-1",
+                "data": {
+                    "reg_event_type": "enrollement_status_change",
+                    "reg_record_type": "Beneficiary",
+                    "reg_records": [record],
+                },
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("age", [400.0, -400.0], ids=["too-old", "from-the-future"])
+def test_callback_outside_the_time_window_is_refused(
+    sp_mis: Any, fake_ibr: Any, sample_beneficiary: Any, age: float
+) -> None:
+    """If this fails, a captured notify (validly signed) can be replayed to the SP-MIS long
+    after its replay memory has forgotten the message_id (security profile §5)."""
+    body = _signed(fake_ibr, "notify", _notify_message(sample_beneficiary()), age=age)
+    response = httpx.post(sp_mis.server.url + "/registry/notify", json=body)
+    assert response.status_code == 400
+    error = response.json()["message"]["error"]
+    assert error["code"] == "err.request.bad"
+    assert "err.message_ts.invalid" in error["message"]
+    assert sp_mis.store.callbacks() == []
+
+
+def test_callback_inside_the_time_window_is_accepted(
+    sp_mis: Any, fake_ibr: Any, sample_beneficiary: Any
+) -> None:
+    """If this fails, ordinary clock skew (under 300 s) makes the receiver drop notifications."""
+    body = _signed(fake_ibr, "notify", _notify_message(sample_beneficiary()), age=200.0)
+    response = httpx.post(sp_mis.server.url + "/registry/notify", json=body)
+    assert response.json()["message"]["ack_status"] == "ACK"
+    assert len(sp_mis.store.callbacks(action="notify")) == 1
+
+
+def test_a_notify_redelivered_as_a_new_message_is_stored_once(
+    sp_mis: Any, fake_ibr: Any, sample_beneficiary: Any
+) -> None:
+    """If this fails, an IBR retry after a lost ACK (new message_id and message_ts, same
+    transaction_id and event reference_id) is handed to the programme twice (IBR-NOTIFY-003)."""
+    message = _notify_message(sample_beneficiary())
+    seen: list[int] = []
+    sp_mis.on_callback(lambda stored: seen.append(stored.id))
+    for age in (120.0, 0.0):
+        body = _signed(fake_ibr, "notify", message, age=age)
+        response = httpx.post(sp_mis.server.url + "/registry/notify", json=body)
+        assert response.json()["message"]["ack_status"] == "ACK"
+    assert len(sp_mis.store.callbacks(action="notify")) == 1
+    assert len(seen) == 1
+    other = _signed(fake_ibr, "notify", _notify_message(sample_beneficiary(), "txn-m"), age=0)
+    httpx.post(sp_mis.server.url + "/registry/notify", json=other)
+    assert len(sp_mis.store.callbacks(action="notify")) == 2, "a new event must be stored"
+
+
+def test_a_redelivered_on_search_is_stored_once_but_another_page_is_kept(
+    sp_mis: Any, fake_ibr: Any, sample_beneficiary: Any
+) -> None:
+    """If this fails, an IBR retry of an on-search (new message_id and message_ts, same
+    message) shows up twice, or a second callback of the same correlation is dropped."""
+    first = fake_ibr.search_response("txn-p", records=[sample_beneficiary()])
+    for age in (60.0, 0.0):
+        body = _signed(fake_ibr, "on-search", first, age=age)
+        assert httpx.post(sp_mis.server.url + "/registry/on-search", json=body).status_code == 200
+    assert len(sp_mis.store.callbacks(action="on-search")) == 1
+    second = {**first, "search_response": [{**first["search_response"][0], "reference_id": "p2"}]}
+    body = _signed(fake_ibr, "on-search", second, age=0.0)
+    assert httpx.post(sp_mis.server.url + "/registry/on-search", json=body).status_code == 200
+    assert len(sp_mis.store.callbacks(action="on-search")) == 2

@@ -19,6 +19,7 @@ def test_trigger_starts_processes_and_exposes_their_callbacks(
         trigger=True,
         http=httpx.Client(transport=fake_ibr.transport()),
     ).start_receiver() as sp_mis:
+        assert sp_mis.server is not None
         base = sp_mis.server.url
         started = httpx.post(
             base + "/trigger/search", json={"queries": [{"type": "NID", "value": "1"}]}
@@ -51,5 +52,6 @@ def test_trigger_is_off_by_default(make_config: Any, fake_ibr: Any) -> None:
     with ReferenceSpMis(
         make_config(listen_port=0), ibr_keys=fake_ibr.keys()
     ).start_receiver() as sp_mis:
+        assert sp_mis.server is not None
         response = httpx.post(sp_mis.server.url + "/trigger/search", json={"queries": [{}]})
     assert response.status_code == 404

@@ -310,8 +310,13 @@ class IbrClient(_ClientCore):
         filter_: Record | Sequence[Record],
         filter_type: str = "expression",
         notify_record_type: str = "Beneficiary",
+        frequency: Record | None = None,
     ) -> CallbackHandle[Any]:
-        """Subscribe to an event; the handle resolves on ``on-subscribe`` (with the codes)."""
+        """Subscribe to an event; the handle resolves on ``on-subscribe`` (with the codes).
+
+        ``frequency`` (``start_time``, ``end_time``, ``frequency``) limits notifications to the
+        events the IBR records in that window.
+        """
         op = OPERATIONS["subscribe"]
         message = subscribe_request(
             new_transaction_id(),
@@ -319,6 +324,7 @@ class IbrClient(_ClientCore):
             filter_=filter_,
             filter_type=filter_type,
             notify_record_type=notify_record_type,
+            frequency=frequency,
         )
         self._call_async(op, message, 1)
         return self._handle(op, message["transaction_id"], _parse("SubscribeResponse"))
@@ -507,6 +513,7 @@ class AsyncIbrClient(_ClientCore):
         filter_: Record | Sequence[Record],
         filter_type: str = "expression",
         notify_record_type: str = "Beneficiary",
+        frequency: Record | None = None,
     ) -> CallbackHandle[Any]:
         op = OPERATIONS["subscribe"]
         message = subscribe_request(
@@ -515,6 +522,7 @@ class AsyncIbrClient(_ClientCore):
             filter_=filter_,
             filter_type=filter_type,
             notify_record_type=notify_record_type,
+            frequency=frequency,
         )
         await self._call_async(op, message, 1)
         return self._handle(op, message["transaction_id"], _parse("SubscribeResponse"))

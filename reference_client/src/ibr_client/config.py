@@ -68,6 +68,12 @@ class ClientConfig(BaseModel):
         default=None,
         description="Public base URL of our receiver; sender_uri = this + callback path.",
     )
+    callback_window_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=900,
+        description="Accept a callback only if its header.message_ts is this close to our clock.",
+    )
     listen_host: str = Field(default="127.0.0.1", description="Receiver bind address.")
     listen_port: int = Field(default=8700, ge=0, le=65535, description="Receiver port (0: any).")
     state_dir: Path = Field(

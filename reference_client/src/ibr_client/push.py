@@ -3,7 +3,10 @@
 Sources:
 
 * **JSONL**: one Beneficiary per line, canonical (spec/schemas/data/beneficiary) or in a DCI
-  variant spelling (normalised with ``ibr_protocol.normalise_record``).
+  variant spelling (normalised with ``ibr_protocol.normalise_record``). This is the form to push
+  ``ibr-mock`` output in: its ``jsonl/beneficiaries.jsonl``. Its ``csv/`` tables are a relational
+  dump (persons, programmes, enrolments, benefits joined by keys) for databases, not one flat
+  file per programme, so they are not a CSV source here.
 * **CSV**: one row per beneficiary enrolment or benefit. Rows with the same identifier and
   programme are merged into one Beneficiary (their benefits listed in row order). Columns (only
   the first four and ``enrolment_date`` are required; codes may be codes or DCI labels):

@@ -1,10 +1,14 @@
 """The callback receiver: the SP-MIS side of the spec (on-search, on-subscribe, on-unsubscribe,
 txn/on-status, notify).
 
-For each body: normalise DCI variants, verify the IBR's signature, decrypt, validate against
-spec/, store durably, then ACK and wake the waiting handles and hooks. An invalid body gets ERR
-with its DCI code and nothing is stored. A callback delivered twice (same sender and
-``message_id``: the IBR retried after a lost ACK) is ACKed again but stored and handed on once.
+For each body: normalise DCI variants, verify the IBR's signature, check ``header.message_ts``
+against our clock (security profile §5: ±300 s by default), decrypt, validate against spec/,
+store durably, then ACK and wake the waiting handles and hooks. An invalid body gets ERR with its
+DCI code and nothing is stored. The window check is safe for late retries because the IBR gives
+every delivery attempt a fresh ``message_id`` and ``message_ts`` (IBR-CB-003). A callback
+delivered twice (the IBR retried after a lost ACK: the same message under a new header, or for
+notify the same ``transaction_id`` and event ``reference_id``) is ACKed again but stored and
+handed on once.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import ibr_protocol as proto
 from ibr_client.envelopes import EnvelopeCodec
 from ibr_client.handles import CallbackHub
 from ibr_client.operations import CALLBACKS, Callback
+from ibr_protocol.clock import DEFAULT_WINDOW_SECONDS
 
 __all__ = ["create_receiver_app", "status_for_error"]
 
@@ -35,7 +40,11 @@ def status_for_error(exc: proto.IbrProtocolError) -> int:
 
 
 def create_receiver_app(
-    hub: CallbackHub, codec: EnvelopeCodec, *, trigger: FastAPI | None = None
+    hub: CallbackHub,
+    codec: EnvelopeCodec,
+    *,
+    trigger: FastAPI | None = None,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> FastAPI:
     """The receiver as an ASGI app; ``trigger`` (optional) is mounted under ``/trigger``."""
     app = FastAPI(title="IBR reference SP-MIS receiver", docs_url=None, redoc_url=None)
@@ -43,7 +52,7 @@ def create_receiver_app(
     for callback in CALLBACKS.values():
         app.add_api_route(
             callback.path,
-            _endpoint(hub, codec, callback),
+            _endpoint(hub, codec, callback, window_seconds),
             methods=["POST"],
             name=callback.action,
             summary=f"Receive {callback.action} from the IBR",
@@ -58,19 +67,28 @@ def create_receiver_app(
     return app
 
 
-def _endpoint(hub: CallbackHub, codec: EnvelopeCodec, callback: Callback) -> Any:
+def _endpoint(
+    hub: CallbackHub, codec: EnvelopeCodec, callback: Callback, window_seconds: int
+) -> Any:
     # The checks run in a worker thread, so signature checks, key fetches and SQLite writes
     # never block the event loop.
     async def endpoint(request: Request) -> JSONResponse:
         body = await request.body()
-        return await run_in_threadpool(handle_callback, hub, codec, callback, body)
+        return await run_in_threadpool(
+            handle_callback, hub, codec, callback, body, window_seconds=window_seconds
+        )
 
     endpoint.__name__ = f"receive_{callback.action.replace('-', '_')}"
     return endpoint
 
 
 def handle_callback(
-    hub: CallbackHub, codec: EnvelopeCodec, callback: Callback, body: bytes
+    hub: CallbackHub,
+    codec: EnvelopeCodec,
+    callback: Callback,
+    body: bytes,
+    *,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> JSONResponse:
     """Check, store and acknowledge one callback body (the whole receiver logic)."""
     try:
@@ -88,6 +106,10 @@ def handle_callback(
         callback = CALLBACKS[action]
     try:
         opened = codec.open(raw, callback.message_schema)
+        # After the signature (a forger cannot make us log a bogus time), before storing.
+        proto.check_message_ts(
+            str(opened.header.get("message_ts", "")), window_seconds=window_seconds
+        )
     except proto.IbrProtocolError as exc:
         log.info("rejected %s: %s", callback.path, exc.reason)
         body_err = proto.ack_for_error(exc, correlation_id=correlation_id)

@@ -8,6 +8,7 @@ acknowledged.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -70,6 +71,19 @@ class StoredCallback:
     message: dict[str, Any]
 
 
+def _business_key(action: str, message: dict[str, Any]) -> tuple[str, ...] | None:
+    """What identifies a callback's business content across redeliveries (None: unknown)."""
+    if action == "notify":
+        events = message.get("notify_event")
+        if not isinstance(events, list) or not message.get("transaction_id"):
+            return None
+        references = sorted(str(e.get("reference_id")) for e in events if isinstance(e, dict))
+        return (str(message["transaction_id"]), *references)
+    # An on-* callback redelivered by the IBR carries the same message under a new header;
+    # comparing whole messages keeps distinct callbacks of one correlation (pages) apart.
+    return (hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest(),)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -106,8 +120,19 @@ class ClientStore:
     def record_callback(
         self, action: str, header: dict[str, Any], message: dict[str, Any]
     ) -> StoredCallback | None:
-        """Store a callback; None when the same sender already sent this ``message_id``."""
+        """Store a callback; None when it is a repeat of one already stored.
+
+        A repeat is the same sender's ``message_id`` again, or a redelivery with a new
+        ``message_id`` of the same business message: the same message (same ``correlation_id``)
+        for on-* callbacks, the same ``transaction_id`` and event ``reference_id`` set for
+        notify (IBR-NOTIFY-003).
+        """
+        business_key = _business_key(action, message)
         with self._tx() as db:
+            if business_key is not None and self._has_business_key(
+                db, action, str(header.get("sender_id", "")), message, business_key
+            ):
+                return None
             cursor = db.execute(
                 "INSERT OR IGNORE INTO callback (received_at, action, sender_id, message_id,"
                 " transaction_id, correlation_id, header, message)"
@@ -127,6 +152,21 @@ class ClientStore:
                 return None
             row_id = cursor.lastrowid
         return self.callback(int(row_id or 0))
+
+    @staticmethod
+    def _has_business_key(
+        db: sqlite3.Connection,
+        action: str,
+        sender_id: str,
+        message: dict[str, Any],
+        business_key: tuple[str, ...],
+    ) -> bool:
+        rows = db.execute(
+            "SELECT message FROM callback WHERE action = ? AND sender_id = ?"
+            " AND transaction_id IS ? AND correlation_id IS ?",
+            (action, sender_id, message.get("transaction_id"), message.get("correlation_id")),
+        ).fetchall()
+        return any(_business_key(action, json.loads(row[0])) == business_key for row in rows)
 
     def callback(self, callback_id: int) -> StoredCallback | None:
         rows = self._select("WHERE id = ?", (callback_id,))

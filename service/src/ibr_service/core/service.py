@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ibr_protocol import build_callback, build_request, format_timestamp
+from ibr_protocol import build_callback, format_timestamp
 from ibr_service.core.audit import append_audit
 from ibr_service.core.caller import Caller
-from ibr_service.core.errors import NotFoundError, RequestError, StoreError
+from ibr_service.core.errors import NotFoundError, RequestError, StoreError, TxnNotFoundError
 from ibr_service.core.ingest import (
     REASON_DUPLICATE_REFERENCE,
     REASON_INVALID,
@@ -32,7 +32,13 @@ from ibr_service.core.records import (
 from ibr_service.core.search import enrolled_item, search_item
 from ibr_service.core.settings import CoreSettings
 from ibr_service.core.store import Store, StoreTransaction, TxnStatus
-from ibr_service.core.subscriptions import matching_notifications, subscribe_item, unsubscribe
+from ibr_service.core.subscriptions import (
+    matching_notifications,
+    notify_message,
+    notify_target,
+    subscribe_item,
+    unsubscribe,
+)
 
 __all__ = ["ASYNC_ACTIONS", "IbrCore", "utc_now"]
 
@@ -182,28 +188,23 @@ class IbrCore:
         correlation_id: str,
         now: datetime,
     ) -> None:
-        for code, (subscription, records) in matching_notifications(tx, pairs).items():
-            message: JsonDict = {
-                "transaction_id": correlation_id,
-                "notify_event": [
-                    {
-                        "reference_id": f"{code}:{i + 1}",
-                        "timestamp": format_timestamp(now),
-                        "data": {
-                            "version": "1.0.0",
-                            "reg_event_type": subscription.reg_event_type,
-                            "reg_record_type": subscription.notify_record_type,
-                            "reg_records": [record],
-                        },
-                    }
-                    for i, record in enumerate(records)
-                ],
-            }
-            envelope = build_request(
+        matched = matching_notifications(tx, pairs, now=now)
+        for code, (subscription, records) in matched.items():
+            message = notify_message(
+                subscription,
+                records,
+                transaction_id=correlation_id,
+                now_text=format_timestamp(now),
+            )
+            # notify travels with a callback header (status, counts), as DCI and the spec's
+            # envelope_notify_event_request require; a request header is rejected by receivers.
+            envelope = build_callback(
                 action="notify",
                 message=message,
+                status="succ",
                 sender_id=self.settings.receiver_id,
                 receiver_id=subscription.sender_id,
+                completed_count=len(records),
                 now=now,
             )
             tx.enqueue_outbox(
@@ -339,9 +340,15 @@ class IbrCore:
                 field=f"{field}.attribute_type",
             )
         if not txns:
-            raise NotFoundError(
-                f"no transaction of sender {caller.sender_id!r} matches",
+            # Another sender's transaction is unknown to the asker too (IBR-TXN-003).
+            raise TxnNotFoundError(
+                f"no transaction of sender {caller.sender_id!r} matches this {attribute_type}",
                 field=f"{field}.attribute_value",
+                response={
+                    "transaction_id": str(message.get("transaction_id", "")),
+                    "correlation_id": correlation_id,
+                    "txnstatus_response": {"txn_type": str(request.get("txn_type") or "search")},
+                },
             )
         txn = txns[-1]
         txn_type = str(request.get("txn_type") or _txn_type(txn.action))
@@ -461,6 +468,8 @@ class IbrCore:
             status, reason_code = "rjct", _callback_reason(txn.action, exc)
             reason_message = f"{exc.field}: {exc.message}" if exc.field else exc.message
             result = {"transaction_id": txn.transaction_id, "correlation_id": txn.correlation_id}
+            if isinstance(exc, TxnNotFoundError):
+                result = exc.response
         callback_action = ASYNC_ACTIONS[txn.action]
         envelope = build_callback(
             action=callback_action,
@@ -512,7 +521,7 @@ class IbrCore:
                 raw,
                 index=i,
                 sender_id=caller.sender_id,
-                callback_uri=str(header["sender_uri"]),
+                callback_uri=notify_target(str(header["sender_uri"])),
                 now=now,
                 now_text=now_text,
             )
@@ -677,6 +686,8 @@ def _txn_type(action: str) -> str:
 
 
 def _callback_reason(action: str, exc: Exception) -> str:
+    if isinstance(exc, TxnNotFoundError):
+        return exc.reason
     if action == "unsubscribe":
         return "rjct.subscription_code.invalid"
     if action == "subscribe":

@@ -1,4 +1,10 @@
-"""Subscribe, unsubscribe, and matching enrolment events to subscriptions (notify)."""
+"""Subscribe, unsubscribe, and matching enrolment events to subscriptions (notify).
+
+Where notify goes (spec/openapi.yaml webhook `notify`, IBR-NOTIFY-001, DEV-API-22): the
+subscriber's callback base URL + `/registry/notify`. The base is the subscribe request's
+`sender_uri` without its SP-MIS path `/registry/on-subscribe`; a `sender_uri` that does not end
+in that path is DCI's generic "sender url to accept callbacks" and receives notify as it is.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ibr_protocol import IbrProtocolError, parse_timestamp
 from ibr_service.core.errors import QueryError
 from ibr_service.core.matching import matches
 from ibr_service.core.query import Expr, parse_query
@@ -23,8 +30,13 @@ from ibr_service.core.views import beneficiary_record
 __all__ = [
     "EVENT_ENROLMENT",
     "EVENT_STATUS_CHANGE",
+    "NOTIFY_PATH",
+    "ON_SUBSCRIBE_PATH",
     "event_type",
+    "in_frequency_window",
     "matching_notifications",
+    "notify_message",
+    "notify_target",
     "subscribe_item",
     "unsubscribe",
 ]
@@ -41,6 +53,19 @@ _EVENT_SPELLINGS = {
     "enrollment_status_change": EVENT_STATUS_CHANGE,
     "enrolment_status_change": EVENT_STATUS_CHANGE,
 }
+
+
+ON_SUBSCRIBE_PATH = "/registry/on-subscribe"
+NOTIFY_PATH = "/registry/notify"
+"""The SP-MIS paths of spec/openapi.yaml (operations post_reg_on-subscribe, post_reg_notify)."""
+
+
+def notify_target(sender_uri: str) -> str:
+    """The URL notify is POSTed to for a subscription made with header `sender_uri`."""
+    base, found, rest = sender_uri.rstrip("/").rpartition(ON_SUBSCRIBE_PATH)
+    if found and not rest:
+        return base + NOTIFY_PATH
+    return sender_uri
 
 
 def event_type(raw: Any) -> str | None:
@@ -94,10 +119,23 @@ def subscribe_item(
             f"{field}.subscribe_criteria.reg_event_type: use {EVENT_ENROLMENT} or "
             f"{EVENT_STATUS_CHANGE}",
         )
-    filter_doc = {
+    filter_doc: JsonDict = {
         "filter_type": criteria.get("filter_type") or "expression",
         "filter": criteria.get("filter"),
     }
+    frequency = criteria.get("frequency")
+    if frequency is not None:
+        problem = _frequency_problem(frequency)
+        if problem is not None:
+            return _rejected(
+                reference_id,
+                now_text,
+                "rjct.notify_details.invalid",
+                f"{field}.subscribe_criteria.frequency{problem}",
+            )
+        # Kept with the filter (same stored document) so that the same filter with another
+        # window is a different subscription.
+        filter_doc["frequency"] = dict(frequency)
     try:
         parse_filter(
             filter_doc["filter_type"],
@@ -144,6 +182,8 @@ def subscription_info(subscription: SubscriptionRecord, now_text: str) -> JsonDi
         "filter": subscription.filter["filter"],
         "notify_record_type": subscription.notify_record_type,
     }
+    if "frequency" in subscription.filter:
+        info["frequency"] = subscription.filter["frequency"]
     return info
 
 
@@ -185,12 +225,19 @@ def unsubscribe(
 
 
 def matching_notifications(
-    tx: StoreTransaction, updates: Sequence[tuple[EnrolmentUpdate, ApplyOutcome]]
+    tx: StoreTransaction,
+    updates: Sequence[tuple[EnrolmentUpdate, ApplyOutcome]],
+    *,
+    now: datetime,
 ) -> dict[str, tuple[SubscriptionRecord, list[JsonDict]]]:
     """For every subscription matched by at least one event: the Beneficiary records to notify.
 
     A created enrolment is an `enrollement` event; a changed status (also on creation) is an
-    `enrollement_status_change` event. Unchanged items raise no event.
+    `enrollement_status_change` event. Unchanged items raise no event. Who sent the update does
+    not matter (a death reported by the civil registry reaches the pension programme's
+    subscription), nor do the subscriber's `allowed_programmes`: they limit what it may *write*,
+    while reading (search, and so notify) is governed by scopes (IBR-SUB-004). A subscription
+    with a `frequency` only gets the events recorded between its `start_time` and `end_time`.
     """
     events: dict[str, list[EnrolmentUpdate]] = {EVENT_ENROLMENT: [], EVENT_STATUS_CHANGE: []}
     for update, outcome in updates:
@@ -203,6 +250,8 @@ def matching_notifications(
         if not event_updates:
             continue
         for subscription in tx.active_subscriptions(event):
+            if not in_frequency_window(subscription, now):
+                continue
             try:
                 expr = parse_filter(
                     subscription.filter.get("filter_type"),
@@ -216,6 +265,60 @@ def matching_notifications(
             if records:
                 found.setdefault(subscription.code, (subscription, []))[1].extend(records)
     return found
+
+
+def notify_message(
+    subscription: SubscriptionRecord,
+    records: Sequence[JsonDict],
+    *,
+    transaction_id: str,
+    now_text: str,
+) -> JsonDict:
+    """The `notify_event_request` message of one subscription: one event per record."""
+    return {
+        "transaction_id": transaction_id,
+        "notify_event": [
+            {
+                "reference_id": f"{subscription.code}:{i + 1}",
+                "timestamp": now_text,
+                "subscription_code": subscription.code,
+                "data": {
+                    "version": "1.0.0",
+                    "reg_event_type": subscription.reg_event_type,
+                    "reg_record_type": subscription.notify_record_type,
+                    "reg_records": [record],
+                },
+            }
+            for i, record in enumerate(records)
+        ],
+    }
+
+
+def in_frequency_window(subscription: SubscriptionRecord, at: datetime) -> bool:
+    """False when the subscription has a `frequency` whose [start_time, end_time] excludes `at`."""
+    frequency = subscription.filter.get("frequency")
+    if not isinstance(frequency, Mapping):
+        return True
+    start = parse_timestamp(str(frequency["start_time"]), field="frequency.start_time")
+    end = parse_timestamp(str(frequency["end_time"]), field="frequency.end_time")
+    return start <= at <= end
+
+
+def _frequency_problem(frequency: Any) -> str | None:
+    if not isinstance(frequency, Mapping):
+        return ": must be an object with start_time, end_time and frequency"
+    bounds: list[datetime] = []
+    for name in ("start_time", "end_time"):
+        value = frequency.get(name)
+        try:
+            bounds.append(parse_timestamp(str(value), field=name))
+        except IbrProtocolError:
+            return f".{name}: must be an RFC 3339 date-time with a zone"
+    if bounds[1] < bounds[0]:
+        return ".end_time: must not be before start_time"
+    if not isinstance(frequency.get("frequency"), str):
+        return ".frequency: a cron expression (string) is required"
+    return None
 
 
 def _record(update: EnrolmentUpdate) -> JsonDict:

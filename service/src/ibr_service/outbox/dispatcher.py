@@ -16,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
-from ibr_protocol import IbrProtocolError, sign_envelope
+from ibr_protocol import IbrProtocolError, format_timestamp, sign_envelope
 from ibr_service.core import IbrCore
 from ibr_service.core.records import OutboxJob
 from ibr_service.core.store import Store
@@ -127,7 +129,7 @@ class OutboxDispatcher:
             await asyncio.to_thread(self._mark_failed, job, refusal, permanent=True)
             report.dead.append(job.job_id)
             return
-        envelope = sign_envelope(job.payload, self._keys.signing_key)
+        envelope = sign_envelope(self._fresh(job.payload), self._keys.signing_key)
         try:
             response = await http.post(job.target_url, json=envelope)
         except httpx.HTTPError as exc:
@@ -140,6 +142,20 @@ class OutboxDispatcher:
             error = f"HTTP {response.status_code} from {job.target_url}"
         dead = await asyncio.to_thread(self._mark_failed, job, error, permanent=False)
         (report.dead if dead else report.retried).append(job.job_id)
+
+    def _fresh(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The stored envelope with a new ``message_id`` and ``message_ts`` for this attempt.
+
+        Every attempt is a new message (security profile §5, IBR-CB-003): a late retry must pass
+        the receiver's ±300 s window and must not be refused as a replayed ``message_id``.
+        The business identity (``transaction_id``, ``correlation_id``, ``reference_id``) stays.
+        """
+        header = {
+            **payload["header"],
+            "message_id": str(uuid.uuid4()),
+            "message_ts": format_timestamp(self._clock()),
+        }
+        return {**payload, "header": header}
 
     def _refusal(self, job: OutboxJob) -> str | None:
         # Checked again at send time: the client's hosts may have changed, and DNS too.
