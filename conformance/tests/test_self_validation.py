@@ -17,15 +17,6 @@ from .mutants import CATALOGUE, Mutant, ProxyState, build_proxy
 from .real_ibr import RealIbr
 from .servers import free_port, serve
 
-# Failures of `ibr serve` the suite reports today; each is recorded, with the spec's wording,
-# under "Requests from conformance" in service/README.md. Remove an id once the service is fixed:
-# the test then fails if the suite still reports it.
-KNOWN_SERVICE_DEVIATIONS = frozenset(
-    {
-        "IBR-SEC-009",
-    }
-)
-
 
 def _failed_requirements(final: RunFinished) -> set[str]:
     return {rid for r in final.results for f in r.failures for rid in f.requirement_ids}
@@ -36,23 +27,17 @@ def reference_run(ibr: RealIbr, run_suite: RunSuite) -> RunFinished:
     return run_suite(ibr.url)
 
 
-def test_real_ibr_fails_only_known_recorded_deviations(reference_run: RunFinished) -> None:
-    """If this fails, the suite reports the real IBR broken beyond the recorded deviations:
-    either the service regressed or a check gives vendors false failures."""
+def test_real_ibr_passes_with_zero_failures(reference_run: RunFinished) -> None:
+    """If this fails, the suite reports our reference IBR broken: either the service regressed
+    or a check gives vendors false failures."""
     errors = [
         (r.check, r.reason[:300]) for r in reference_run.results if r.outcome is Outcome.ERROR
     ]
     assert errors == []
-    unexpected = _failed_requirements(reference_run) - KNOWN_SERVICE_DEVIATIONS
-    assert unexpected == set(), [
-        (r.check, [f.message for f in r.failures])
-        for r in reference_run.results
-        if set(rid for f in r.failures for rid in f.requirement_ids) & unexpected
+    failed = _failed_requirements(reference_run)
+    assert failed == set(), [
+        (r.check, [f.message for f in r.failures]) for r in reference_run.results if r.failures
     ]
-    # The service is being fixed in parallel; a deviation that no longer shows is reported,
-    # not failed, so that the two parts can land in either order.
-    fixed = KNOWN_SERVICE_DEVIATIONS - _failed_requirements(reference_run)
-    print(json.dumps({"known_deviations_now_passing": sorted(fixed)}))
     # The timing figure of the issue (IBR profile, CI seed): printed, never asserted.
     print(json.dumps({"ibr_profile_seconds": round(reference_run.duration_ms / 1000, 1)}))
     assert sum(r.outcome is Outcome.PASS for r in reference_run.results) >= 35

@@ -1,9 +1,16 @@
 """The inbound pipeline every IBR-side operation runs before its one core call.
 
-    size limit -> JSON depth limit + parse -> header.version -> ibr_protocol.normalise_envelope
-    -> ibr_protocol.validate(<operation envelope schema>) -> bearer token (+ scope)
-    -> header checks (sender_id = token client, receiver_id, action, sender_uri SSRF)
-    -> signature -> message_ts window -> message_id replay
+The order is IBR-SEC-009's, and the first failure is the answer:
+
+    size limit -> JSON depth limit + parse -> header.version (IBR-HDR-004)
+    -> access token (+ scope) -> sender binding (sender_id = token client, receiver_id, action,
+       sender_uri SSRF) -> signature -> message_ts window -> message_id replay
+    -> decryption -> ibr_protocol.validate(<operation envelope schema>)
+
+The envelope is normalised (a pure rewrite) before the header is read, but nothing is validated
+against the schema until every security check has passed, so an unauthenticated caller never
+makes the IBR run schema validation. A header that is not an object cannot be bound to a sender
+and ends at the schema step as `err.request.bad`.
 
 A fault DCI names with its own `Error.code` (version, receiver_id, sender_id, sender_uri,
 signature, encryption) is reported with that code even when the schema catches it
@@ -12,10 +19,10 @@ signature, encryption) is reported with that code even when the schema catches i
 A batch (sync/enrollment/updates) is normalised and validated as a skeleton, without its items;
 the core checks each item and rejects only the bad ones (see `batch_skeleton`).
 
-Everything before the replay check only reads; the replay memory is the first and only write,
-so a rejected request leaves nothing behind. The header checks run before the signature because
-they are cheap and write nothing (the order of the three message-security checks is the
-profile's: signature, time, replay).
+The replay memory is the only write. Because replay comes before the schema, a correctly signed,
+fresh message that then fails the schema has used up its message_id: that is intended by the
+order (the signature proves the sender sent exactly that message, so it may not be sent again),
+and a sender fixes the message and sends it under a new message_id.
 """
 
 from __future__ import annotations
@@ -30,11 +37,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ibr_protocol import (
+    EncryptionError,
     ErrorCode,
     SchemaValidationError,
     decrypt_message,
     is_encrypted_message,
     normalise_envelope,
+    validate,
 )
 from ibr_service.api.batch_skeleton import BatchItems, detach_items, validate_skeleton
 from ibr_service.api.dependencies import ClockDep, KeysDep, SettingsDep, StoreDep, TokensDep
@@ -51,13 +60,16 @@ from ibr_service.security.errors import (
 )
 from ibr_service.security.keys import IbrKeys
 from ibr_service.security.limits import check_body_size, parse_json_limited
-from ibr_service.security.tokens import TokenService
+from ibr_service.security.tokens import AccessToken, TokenService
 from ibr_service.security.verification import SignatureCheck, check_message_security
 from ibr_service.settings import Settings
 
 __all__ = ["InboundRequest", "accept_envelope", "inbound_for", "read_body_limited"]
 
 _ITEMS_POINTER = "/enrolled_updates/beneficiaries"
+_ENCRYPTED_MESSAGE_SCHEMA = "api/encrypted_message"
+_MAX_MESSAGE_ID = 99
+"""The longest message_id the replay memory stores (`seen_messages.message_id`)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,7 @@ def accept_envelope(
         raise RequestRejectedError("the body must be a JSON object (an envelope)", field="body")
     # A message of another version may not even parse as ours: the version is judged first.
     check_version(raw.get("header"))
+    access, client = _authenticate(token, operation=operation, store=store, tokens=tokens, now=now)
     encrypted = isinstance(raw.get("message"), dict) and is_encrypted_message(raw["message"])
     batch: BatchItems | None = None
     skeleton = raw
@@ -137,28 +150,15 @@ def accept_envelope(
     if encrypted:
         # An EncryptedMessage is opaque: it is validated and decrypted exactly as sent.
         envelope["message"] = raw["message"]
-    try:
-        validate_skeleton(
-            envelope, operation.request_schema, batch, items_pointer="/message" + _ITEMS_POINTER
-        )
-    except SchemaValidationError as exc:
-        precise = precise_fault(exc, envelope)
-        if precise is exc:
-            raise
-        raise precise from exc
-    access = tokens.validate(token, now=now)
-    access.require_scope(operation.scope)
-    with store.transaction() as tx:
-        client = tx.get_client(access.client_id)
-    if client is None or not client.active:
-        raise AuthenticationError(
-            f"the client {access.client_id!r} of this token is unknown or disabled",
-            reason="err.token.invalid",
-        )
-    _check_header(envelope["header"], operation=operation, client=client, settings=settings)
+    header = envelope.get("header")
+    if not isinstance(header, dict):
+        _check_schema(envelope, operation, batch)  # always fails: a header must be an object
+        raise RequestRejectedError("header must be a JSON object", field="header")
+    _check_header(header, operation=operation, client=client, settings=settings)
+    _check_replay_key(header)
     signature = check_message_security(
         raw,
-        envelope["header"],
+        header,
         signed=bool(envelope.get("signature")),
         client=client,
         store=store,
@@ -169,13 +169,17 @@ def accept_envelope(
     if encrypted:
         # Encrypt-then-sign: the signature covered the EncryptedMessage; now open it, bring the
         # plaintext to the canonical form and hold it to the operation's message schema.
+        _check_encrypted_shape(raw["message"])
         plaintext = decrypt_message(raw["message"], keys.encryption_key)
-        header = {**envelope["header"], "is_msg_encrypted": False}
+        _check_schema(envelope, operation, None)
+        header = {**header, "is_msg_encrypted": False}
         message, batch = detach_items(plaintext, operation.message_schema)
         envelope = normalise_envelope({"header": header, "message": message})
         validate_skeleton(
             envelope["message"], operation.message_schema, batch, items_pointer=_ITEMS_POINTER
         )
+    else:
+        _check_schema(envelope, operation, batch)
     if batch is not None:
         batch.attach(envelope["message"])
     caller = Caller(
@@ -191,6 +195,57 @@ def accept_envelope(
         signature=signature,
         was_encrypted=encrypted,
     )
+
+
+def _authenticate(
+    token: str, *, operation: Operation, store: Store, tokens: TokenService, now: datetime
+) -> tuple[AccessToken, ClientRecord]:
+    """The access token (with the operation's scope) and the active client it was issued to."""
+    access = tokens.validate(token, now=now)
+    access.require_scope(operation.scope)
+    with store.transaction() as tx:
+        client = tx.get_client(access.client_id)
+    if client is None or not client.active:
+        raise AuthenticationError(
+            f"the client {access.client_id!r} of this token is unknown or disabled",
+            reason="err.token.invalid",
+        )
+    return access, client
+
+
+def _check_replay_key(header: dict[str, Any]) -> None:
+    # The replay memory stores message_id, so it must be storable before the security checks
+    # run; its full rule (common.schema.json#/$defs/message_id) is the schema step's.
+    message_id = header.get("message_id")
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= _MAX_MESSAGE_ID:
+        raise RequestRejectedError(
+            f"header.message_id must be a string of 1 to {_MAX_MESSAGE_ID} characters",
+            field="header.message_id",
+        )
+
+
+def _check_encrypted_shape(message: Any) -> None:
+    try:
+        validate(message, _ENCRYPTED_MESSAGE_SCHEMA)
+    except SchemaValidationError as exc:
+        detail = exc.errors[0]
+        raise EncryptionError(
+            f"message is not a valid EncryptedMessage: {detail.path}: {detail.message}",
+            field="message",
+        ) from exc
+
+
+def _check_schema(envelope: dict[str, Any], operation: Operation, batch: BatchItems | None) -> None:
+    """Last step: the operation's envelope schema, with DCI's precise codes where it has them."""
+    try:
+        validate_skeleton(
+            envelope, operation.request_schema, batch, items_pointer="/message" + _ITEMS_POINTER
+        )
+    except SchemaValidationError as exc:
+        precise = precise_fault(exc, envelope)
+        if precise is exc:
+            raise
+        raise precise from exc
 
 
 def _check_header(
