@@ -65,7 +65,12 @@ def test_reference_sp_mis_fails_only_known_recorded_deviations(sp_mis_run: RunFi
     deviations (or cannot drive it): a regression of the SP-MIS or a false failure."""
     errors = [(r.check, r.reason[:300]) for r in sp_mis_run.results if r.outcome is Outcome.ERROR]
     assert errors == []
-    assert _failed(sp_mis_run) - KNOWN_SP_MIS_DEVIATIONS == set()
+    unexpected = _failed(sp_mis_run) - KNOWN_SP_MIS_DEVIATIONS
+    assert unexpected == set(), [
+        (r.check, [f.message[:300] for f in r.failures])
+        for r in sp_mis_run.results
+        if {rid for f in r.failures for rid in f.requirement_ids} & unexpected
+    ]
     print(
         json.dumps(
             {

@@ -49,6 +49,8 @@ SCHEMATHESIS_CHECKS: dict[str, tuple[str, ...]] = {
 }
 """schemathesis built-in check -> the requirement ids a failure of it breaks."""
 
+_EXPECTED_AUTH_REFUSAL = "Expected 401 or 403"
+
 _DISABLED = (
     # Stateful-only or outside the spec (RFC 9110 Allow headers, object-level authz);
     # max_response_time stays off because it is only on when given a limit.
@@ -215,10 +217,16 @@ def _exchange(recorder: Any, case_id: str, curl: str) -> list[Exchange]:
     ]
 
 
-def _requirements_for(check: str, label: str, sync_paths: frozenset[str]) -> tuple[str, ...]:
+def _requirements_for(
+    check: str, label: str, sync_paths: frozenset[str], message: str
+) -> tuple[str, ...]:
     ids = SCHEMATHESIS_CHECKS[check]
     if check == "response_schema_conformance":
         return (_SYNC,) if label.split(" ", 1)[-1] in sync_paths else (_ASYNC,)
+    if check == "status_code_conformance" and _EXPECTED_AUTH_REFUSAL in message:
+        # A 2xx to a request schemathesis sent with invalid credentials: the operation does
+        # not authenticate its caller, which is IBR-SEC-004, not a wrong error status.
+        return SCHEMATHESIS_CHECKS["ignored_auth"]
     return ids
 
 
@@ -248,7 +256,9 @@ def run_fuzzing(ctx: CheckContext, side: str) -> Iterator[Failure]:
                     f"fuzzing {node.name}: {failure.title}",
                     f"{label}: {failure.message}".strip()[:1500],
                     evidence=_exchange(recorder, case_id, info.code_sample),
-                    requirements=_requirements_for(node.name, label, sync_paths),
+                    requirements=_requirements_for(
+                        node.name, label, sync_paths, failure.message or ""
+                    ),
                 )
 
 
