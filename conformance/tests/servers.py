@@ -1,36 +1,22 @@
-"""Run an ASGI app with uvicorn on a free loopback port, in a thread."""
+"""Run an ASGI app with uvicorn on a free loopback port, in a thread (tests' shorthand)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
+from ibr_conformance.background import BackgroundServer, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port", "serve"]
 
 
 @contextmanager
 def serve(app: Any, *, port: int = 0) -> Iterator[str]:
     port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    server = BackgroundServer(app, host="127.0.0.1", port=port)
+    server.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+        server.stop()

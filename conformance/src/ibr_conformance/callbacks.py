@@ -6,19 +6,18 @@ callback with a spec ACK and keeps the body for validation against spec/.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ibr_conformance.background import BackgroundServer, free_port
 from ibr_protocol import ack
 
 __all__ = ["CallbackReceiver", "ReceivedCallback"]
@@ -34,25 +33,17 @@ class ReceivedCallback:
     received_at: float = field(default_factory=time.monotonic)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class CallbackReceiver:
     """Run with `with CallbackReceiver(...) as rx:`; `rx.url` is what goes into sender_uri."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, public_url: str = "") -> None:
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port or free_port(host)
         self.url = public_url or f"http://{host}:{self.port}"
         self._received: list[ReceivedCallback] = []
         self._cond = threading.Condition()
         app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._background = BackgroundServer(app, host=host, port=self.port)
 
     async def _receive(self, request: Request) -> JSONResponse:
         try:
@@ -70,15 +61,11 @@ class CallbackReceiver:
         return JSONResponse(ack(correlation or "callback"))
 
     def __enter__(self) -> CallbackReceiver:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self._background.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
+        self._background.stop()
 
     def received(self) -> list[ReceivedCallback]:
         with self._cond:
@@ -106,6 +93,3 @@ class CallbackReceiver:
             time.sleep(settle)
         with self._cond:
             return [c for c in self._received if predicate(c)]
-
-
-free_port = _free_port

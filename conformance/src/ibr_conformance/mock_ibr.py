@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ibr_conformance.callbacks import free_port
+from ibr_conformance.background import BackgroundServer, free_port
 from ibr_protocol import ack, build_callback, public_jwk, sign_envelope, spec_dir
 
 __all__ = ["ASYNC_CALLBACKS", "MockIbr", "RecordedRequest", "callback_example"]
@@ -117,9 +116,7 @@ class MockIbr:
                 Route(registry_prefix + "/{op:path}", self._registry, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._background = BackgroundServer(app, host=host, port=self.port)
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -193,15 +190,11 @@ class MockIbr:
     # -- lifecycle and queries ------------------------------------------------------------------
 
     def __enter__(self) -> MockIbr:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self._background.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
+        self._background.stop()
 
     def requests(self) -> list[RecordedRequest]:
         with self._cond:
