@@ -117,3 +117,16 @@ def test_envelope_schema_is_told_from_action_and_message(search_envelope: dict[s
     assert envelope_schema(search_envelope) == "api/envelope_search_request"
     enrolled = {**search_envelope, "message": {"transaction_id": "t", "enrolled_criteria": {}}}
     assert envelope_schema(enrolled) == "api/envelope_enrolled_request"
+
+
+@pytest.mark.parametrize("given", ["x" * 100, ""])
+def test_err_replaces_a_correlation_id_the_ack_schema_refuses(given: str) -> None:
+    """Echoing an over-long id (or an empty one) would make the ERR itself invalid."""
+    body = err("err.request.bad", "too long", correlation_id=given)
+    validate(body, "api/ack")
+    assert body["message"]["correlation_id"] != given
+
+
+def test_err_keeps_a_correlation_id_of_the_longest_allowed_length() -> None:
+    body = err("err.request.bad", "fine", correlation_id="c" * 99)
+    assert body["message"]["correlation_id"] == "c" * 99

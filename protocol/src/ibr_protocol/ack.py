@@ -12,6 +12,9 @@ from ibr_protocol.errors import DCI_ERROR_CODES, ErrorCode, IbrProtocolError
 MAX_ERROR_MESSAGE = 999
 """DCI `Error.message` maxLength."""
 
+MAX_CORRELATION_ID = 99
+"""`correlation_id` maxLength (schemas/api/common)."""
+
 
 def _body(status: str, correlation_id: str, now: datetime | None) -> dict[str, Any]:
     return {
@@ -42,14 +45,16 @@ def err(
 ) -> dict[str, Any]:
     """ERR with `error: {code, message}`; `code` must be a DCI `Error.code`.
 
-    Without a correlation id (the request could not be read far enough) a fresh one is made,
-    because the ACK schema requires it.
+    Without a usable correlation id (the request could not be read far enough, or the id it
+    carries breaks the ACK schema's length) a fresh one is made, because the ACK requires one.
     """
     wire_code = ErrorCode(code)
     if wire_code not in DCI_ERROR_CODES:
         allowed = ", ".join(sorted(DCI_ERROR_CODES))
         raise ValueError(f"{wire_code} is not a DCI Error.code; use one of: {allowed}")
-    body = _body("ERR", correlation_id or str(uuid.uuid4()), now)
+    if not correlation_id or len(correlation_id) > MAX_CORRELATION_ID:
+        correlation_id = str(uuid.uuid4())
+    body = _body("ERR", correlation_id, now)
     body["message"]["error"] = {
         "code": wire_code.value,
         "message": message[:MAX_ERROR_MESSAGE] or wire_code.value,

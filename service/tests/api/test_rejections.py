@@ -13,6 +13,7 @@ from openapi_core import OpenAPI
 from ibr_protocol import generate_signing_key, sign_envelope
 from ibr_protocol.clock import utc_now
 from ibr_protocol.envelope import build_request
+from ibr_protocol.tokens import TokenService
 from ibr_service.cli.demo import builtin_beneficiaries
 from ibr_service.cli.sandbox import Sandbox
 from ibr_service.cli.spmis import (
@@ -22,7 +23,6 @@ from ibr_service.cli.spmis import (
     search_message,
 )
 from ibr_service.security.clients import SCOPE_SEARCH, register_client
-from ibr_service.security.tokens import TokenService
 
 from .conftest import assert_matches_openapi, row_counts
 

@@ -20,6 +20,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 
 from ibr_protocol.clock import utc_now
+from ibr_protocol.tokens import TokenService
 from ibr_service.api import dependencies as deps
 from ibr_service.api.errors import install_error_handlers
 from ibr_service.api.middleware import BodySizeLimit
@@ -36,7 +37,6 @@ from ibr_service.core import CoreSettings, IbrCore
 from ibr_service.core.store import Store
 from ibr_service.outbox import OutboxDispatcher
 from ibr_service.security.keys import IbrKeys, load_or_create_keys
-from ibr_service.security.tokens import TokenService
 from ibr_service.settings import Settings
 
 __all__ = ["REGISTRY_PREFIXES", "Host", "build_host", "create_app", "include_ibr_routers"]

@@ -13,10 +13,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from ibr_protocol.tokens import TokenService
 from ibr_service.core import IbrCore
 from ibr_service.core.store import Store
 from ibr_service.security.keys import IbrKeys
-from ibr_service.security.tokens import TokenService
 from ibr_service.settings import Settings
 
 __all__ = [

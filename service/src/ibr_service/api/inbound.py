@@ -45,6 +45,8 @@ from ibr_protocol import (
     normalise_envelope,
     validate,
 )
+from ibr_protocol.tokens import AccessToken, TokenService
+from ibr_protocol.tokens import bearer_token as protocol_bearer_token
 from ibr_service.api.batch_skeleton import BatchItems, detach_items, validate_skeleton
 from ibr_service.api.dependencies import ClockDep, KeysDep, SettingsDep, StoreDep, TokensDep
 from ibr_service.api.header_faults import check_version, precise_fault
@@ -60,7 +62,6 @@ from ibr_service.security.errors import (
 )
 from ibr_service.security.keys import IbrKeys
 from ibr_service.security.limits import check_body_size, parse_json_limited
-from ibr_service.security.tokens import AccessToken, TokenService
 from ibr_service.security.verification import SignatureCheck, check_message_security
 from ibr_service.settings import Settings
 
@@ -111,15 +112,7 @@ async def read_body_limited(request: Request, limit: int) -> bytes:
 
 def bearer_token(request: Request) -> str:
     """The token of ``Authorization: Bearer <token>``; 401 when absent."""
-    value = request.headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(
-            "missing 'Authorization: Bearer <access_token>' header; get a token at "
-            "/oauth2/client/token",
-            reason="err.token.invalid",
-        )
-    return token.strip()
+    return protocol_bearer_token(request.headers.get("authorization"))
 
 
 def accept_envelope(
