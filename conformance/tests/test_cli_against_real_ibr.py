@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from ibr_conformance.cli import app
 
+from .browser import screenshot
 from .real_ibr import RealIbr
 
 
@@ -44,22 +42,4 @@ def test_cli_run_writes_json_junit_html_and_evidence_bundle(
     assert "IBR-SEC-004" in (out / "report.html").read_text()
     names = zipfile.ZipFile(out / "evidence.zip").namelist()
     assert {"report.json", "junit.xml", "report.html", "manual-assessment.json"} <= set(names)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no headless Chromium on this machine for the screenshot")
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--screenshot={shot}",
-            "--window-size=1280,2000",
-            (out / "report.html").as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    assert shot.stat().st_size > 10_000
+    assert screenshot(out / "report.html", tmp_path / "report.png") > 10_000
