@@ -6,11 +6,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from ibr_protocol import generate_signing_key, public_jwk
 from ibr_service.cli import app
+from ibr_service.store_sql import SqlStore
 
 from .conftest import ibr_command
 
@@ -77,3 +79,98 @@ def test_db_clients_audit_and_outbox_commands(
     once = runner.invoke(app, ["outbox", "run", "--once"])
     assert once.exit_code == 0, once.output
     assert "delivered 0" in once.output
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def cli_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL: a SQLite file, or the PostgreSQL database ibr_test_cbauth2."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/cli.db"
+    try:
+        admin = psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
+    except psycopg.OperationalError:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    with admin:
+        admin.execute('DROP DATABASE IF EXISTS "ibr_test_cbauth2" WITH (FORCE)')
+        admin.execute('CREATE DATABASE "ibr_test_cbauth2"')
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/ibr_test_cbauth2"
+
+
+def test_callback_auth_flags_and_command(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, an operator cannot tell the IBR where to get tokens for its callbacks to
+    an SP-MIS (IBR-SEC-004), or `ibr clients list` prints the secret the IBR presents there."""
+    monkeypatch.setenv("IBR_DATABASE_URL", cli_database)
+    monkeypatch.delenv("IBR_CALLBACK_CLIENT_SECRET", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    token_url = "https://mis.example.org/oauth2/client/token"
+
+    added = runner.invoke(
+        app,
+        [
+            "clients",
+            "add",
+            "spmis-b",
+            "--callback-host",
+            "mis.example.org",
+            "--callback-token-url",
+            token_url,
+            "--callback-client-id",
+            "IBR-KE",
+        ],
+        env={"IBR_CALLBACK_CLIENT_SECRET": "secret-from-env"},
+    )
+    assert added.exit_code == 0, added.output
+    no_secret = runner.invoke(app, ["clients", "add", "spmis-c", "--callback-token-url", token_url])
+    assert no_secret.exit_code == 2
+    assert "needs the client secret" in no_secret.output
+    assert runner.invoke(app, ["clients", "add", "spmis-d"]).exit_code == 0
+
+    store = SqlStore.from_url(cli_database)
+    try:
+        with store.transaction() as tx:
+            b, d = tx.get_client("spmis-b"), tx.get_client("spmis-d")
+            refused = tx.get_client("spmis-c")
+        assert b is not None
+        assert d is not None
+        assert refused is None
+        assert (b.callback_token_url, b.callback_client_id) == (token_url, "IBR-KE")
+        assert b.callback_client_secret == "secret-from-env"
+        assert d.callback_token_url is None
+
+        listed = runner.invoke(app, ["clients", "list"], env={"COLUMNS": "300"})
+        assert f"{token_url} as IBR-KE" in listed.output
+        assert "secret-from-env" not in listed.output
+
+        other_url = "https://mis.example.org/token"
+        changed = runner.invoke(
+            app,
+            [
+                *("clients", "callback-auth", "spmis-d", "--token-url", other_url),
+                *("--client-secret", "given-on-the-command-line"),
+            ],
+        )
+        assert changed.exit_code == 0, changed.output
+        assert f"{other_url} as receiver_id" in changed.output
+        assert "given-on-the-command-line" not in changed.output
+        cleared = runner.invoke(app, ["clients", "callback-auth", "spmis-b", "--clear"])
+        assert cleared.exit_code == 0, cleared.output
+        unknown = runner.invoke(
+            app,
+            [
+                *("clients", "callback-auth", "nobody", "--token-url", other_url),
+                *("--client-secret", "x"),
+            ],
+        )
+        assert unknown.exit_code == 2
+        with store.transaction() as tx:
+            b, d = tx.get_client("spmis-b"), tx.get_client("spmis-d")
+        assert b is not None
+        assert d is not None
+        assert (b.callback_token_url, b.callback_client_secret) == (None, None)
+        assert (d.callback_token_url, d.callback_client_id) == (other_url, None)
+        assert d.callback_client_secret == "given-on-the-command-line"
+    finally:
+        store.engine.dispose()

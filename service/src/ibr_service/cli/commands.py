@@ -26,6 +26,8 @@ app.add_typer(outbox_app, name="outbox")
 
 console = Console()
 
+CALLBACK_SECRET_ENV = "IBR_CALLBACK_CLIENT_SECRET"  # noqa: S105 - an env var name
+
 
 def _settings(**overrides: Any) -> Settings:
     return Settings(**{key: value for key, value in overrides.items() if value is not None})
@@ -82,23 +84,43 @@ def clients_add(
     allow_private_callbacks: Annotated[
         bool, typer.Option(help="Allow callbacks to private/loopback addresses")
     ] = False,
+    callback_token_url: Annotated[
+        str | None,
+        typer.Option(help="The SP-MIS token endpoint; callbacks then carry a bearer token"),
+    ] = None,
+    callback_client_id: Annotated[
+        str | None, typer.Option(help="Our client id there (default: the IBR's receiver_id)")
+    ] = None,
+    callback_client_secret: Annotated[
+        str | None,
+        typer.Option(envvar=CALLBACK_SECRET_ENV, show_envvar=True, help="Our client secret there"),
+    ] = None,
 ) -> None:
     """Register an SP-MIS; prints its client secret once."""
     from ibr_protocol.clock import utc_now
     from ibr_service.security.clients import ALL_SCOPES, register_client
 
     store = _store(_settings())
-    client, secret = register_client(
-        store,
-        sender_id=sender_id,
-        now=utc_now(),
-        public_keys=[_read_jwk(path) for path in public_key or []],
-        scopes=scope or ALL_SCOPES,
-        allowed_callback_hosts=callback_host or (),
-        allow_private_callbacks=allow_private_callbacks,
-        allowed_programmes=programme or None,
-    )
+    try:
+        client, secret = register_client(
+            store,
+            sender_id=sender_id,
+            now=utc_now(),
+            public_keys=[_read_jwk(path) for path in public_key or []],
+            scopes=scope or ALL_SCOPES,
+            allowed_callback_hosts=callback_host or (),
+            allow_private_callbacks=allow_private_callbacks,
+            allowed_programmes=programme or None,
+            callback_token_url=callback_token_url,
+            callback_client_id=callback_client_id,
+            callback_client_secret=callback_client_secret if callback_token_url else None,
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     console.print(f"registered [bold]{client.sender_id}[/bold]")
+    if client.callback_token_url:
+        console.print(f"callbacks authenticate at {client.callback_token_url}")
     console.print(
         f"client_secret: [bold yellow]{secret}[/bold yellow]  (shown once; store it safely)"
     )
@@ -110,7 +132,9 @@ def clients_list() -> None:
     store = _store(_settings())
     with store.transaction() as tx:
         clients = tx.list_clients()
-    table = Table("sender_id", "active", "scopes", "keys", "callback hosts", "programmes")
+    table = Table(
+        "sender_id", "active", "scopes", "keys", "callback hosts", "programmes", "callback auth"
+    )
     for client in clients:
         table.add_row(
             client.sender_id,
@@ -122,8 +146,46 @@ def clients_list() -> None:
             "all"
             if client.allowed_programmes is None
             else " ".join(sorted(client.allowed_programmes)),
+            _callback_auth_summary(client),
         )
     console.print(table)
+
+
+@clients_app.command("callback-auth")
+def clients_callback_auth(
+    sender_id: Annotated[str, typer.Argument(help="The client whose callbacks to authenticate")],
+    token_url: Annotated[
+        str | None, typer.Option(help="The SP-MIS token endpoint (POST /oauth2/client/token)")
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="Our client id there (default: the IBR's receiver_id)")
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(envvar=CALLBACK_SECRET_ENV, show_envvar=True, help="Our client secret there"),
+    ] = None,
+    clear: Annotated[bool, typer.Option(help="Stop sending a bearer token to this client")] = False,
+) -> None:
+    """Set where the IBR gets a bearer token for its callbacks to an SP-MIS (IBR-SEC-004)."""
+    from ibr_service.security.clients import set_callback_auth
+
+    if clear == (token_url is not None):
+        console.print("[red]give --token-url, or --clear[/red]")
+        raise typer.Exit(2)
+    try:
+        client = set_callback_auth(
+            _store(_settings()),
+            sender_id,
+            token_url=token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"[bold]{client.sender_id}[/bold]: callback auth {_callback_auth_summary(client)}"
+    )
 
 
 @clients_app.command("rotate")
@@ -206,6 +268,14 @@ def demo(
 
     ok = run_demo(console, folder=keep)
     raise typer.Exit(0 if ok else 1)
+
+
+def _callback_auth_summary(client: Any) -> str:
+    # Never the secret: only where, and as whom.
+    if not client.callback_token_url:
+        return "none"
+    as_whom = client.callback_client_id or "receiver_id"
+    return f"{client.callback_token_url} as {as_whom}"
 
 
 def _read_jwk(path: Path) -> dict[str, Any]:

@@ -235,6 +235,12 @@ class ClientRecord:
     allow_private_callbacks: bool = False
     active: bool = True
     created_at: datetime | None = None
+    callback_token_url: str | None = None
+    """The SP-MIS token endpoint; when set, callbacks carry a bearer token (IBR-SEC-004)."""
+    callback_client_id: str | None = None
+    """Our client id at that endpoint; None = the IBR's own ``receiver_id`` setting."""
+    callback_client_secret: str | None = None
+    """Kept in clear, because the IBR must present it (not encrypted at rest)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,6 +199,9 @@ def check_clients_round_trip(store: Store) -> None:
         allowed_programmes=frozenset({"DCI001"}),
         allow_private_callbacks=False,
         created_at=T0,
+        callback_token_url="https://sp.example/oauth2/client/token",  # noqa: S106 - a URL
+        callback_client_id="IBR-1",
+        callback_client_secret="s3cret",  # noqa: S106 - a placeholder, not a secret
     )
     with store.transaction() as tx:
         tx.put_client(client)
@@ -209,7 +212,16 @@ def check_clients_round_trip(store: Store) -> None:
         unrestricted = tx.get_client("SP-0")
         assert unrestricted is not None
         assert unrestricted.allowed_programmes is None
+        assert unrestricted.callback_token_url is None
+        assert unrestricted.callback_client_secret is None
         assert tx.get_client("nobody") is None
+    without_callback_auth = dataclasses.replace(
+        client, callback_token_url=None, callback_client_secret=None
+    )
+    with store.transaction() as tx:
+        tx.put_client(without_callback_auth)
+    with store.transaction() as tx:
+        assert tx.get_client("SP-1") == without_callback_auth, "clearing callback auth must stick"
 
 
 def check_audit_entries_round_trip_in_order(store: Store) -> None:

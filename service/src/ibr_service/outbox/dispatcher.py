@@ -9,6 +9,9 @@ after that (the store's ``dedupe_key`` keeps a second job for the same correlati
 from existing). A worker that dies between the receiver's 2xx and the mark re-sends the job
 once its lease expires; the callback carries the same ``correlation_id``, which receivers use
 to drop the duplicate.
+
+Authentication: a client with ``callback_token_url`` gets ``Authorization: Bearer`` on every
+callback (``callback_auth``); a 401 answer drops the token and counts as a failed attempt.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import httpx
 
 from ibr_protocol import IbrProtocolError, format_timestamp, sign_envelope
 from ibr_service.core import IbrCore
-from ibr_service.core.records import OutboxJob
+from ibr_service.core.records import ClientRecord, OutboxJob
 from ibr_service.core.store import Store
 from ibr_service.outbox.backoff import retry_delay
+from ibr_service.outbox.callback_auth import CallbackAuthError, CallbackTokens
 from ibr_service.security.callbacks import Resolver, check_callback_url, resolve_host
 from ibr_service.security.keys import IbrKeys
 from ibr_service.settings import Settings
@@ -76,6 +80,7 @@ class OutboxDispatcher:
         self._http = http
         self._resolver = resolver or resolve_host
         self._rng = rng
+        self._tokens = CallbackTokens(default_client_id=settings.receiver_id)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; sleeps ``outbox_poll_seconds`` only when nothing was due."""
@@ -124,24 +129,39 @@ class OutboxDispatcher:
     async def _deliver(
         self, http: httpx.AsyncClient, job: OutboxJob, report: DispatchReport
     ) -> None:
-        refusal = await asyncio.to_thread(self._refusal, job)
-        if refusal is not None:
-            await asyncio.to_thread(self._mark_failed, job, refusal, permanent=True)
+        client, refusal = await asyncio.to_thread(self._check_target, job)
+        if client is None or refusal is not None:
+            await asyncio.to_thread(self._mark_failed, job, refusal or "", permanent=True)
             report.dead.append(job.job_id)
             return
-        envelope = sign_envelope(self._fresh(job.payload), self._keys.signing_key)
-        try:
-            response = await http.post(job.target_url, json=envelope)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        else:
-            if 200 <= response.status_code < 300:
-                await asyncio.to_thread(self._mark_delivered, job)
-                report.delivered.append(job.job_id)
-                return
-            error = f"HTTP {response.status_code} from {job.target_url}"
+        error = await self._send(http, job, client)
+        if error is None:
+            await asyncio.to_thread(self._mark_delivered, job)
+            report.delivered.append(job.job_id)
+            return
         dead = await asyncio.to_thread(self._mark_failed, job, error, permanent=False)
         (report.dead if dead else report.retried).append(job.job_id)
+
+    async def _send(
+        self, http: httpx.AsyncClient, job: OutboxJob, client: ClientRecord
+    ) -> str | None:
+        """POST the signed callback; None when delivered, else why the attempt failed."""
+        try:
+            token = await self._tokens.token(http, client)
+        except CallbackAuthError as exc:
+            return f"no callback token: {exc}"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        envelope = sign_envelope(self._fresh(job.payload), self._keys.signing_key)
+        try:
+            response = await http.post(job.target_url, json=envelope, headers=headers)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if 200 <= response.status_code < 300:
+            return None
+        if response.status_code == 401 and token:
+            self._tokens.invalidate(client)
+            return f"HTTP 401 from {job.target_url}: bearer token refused, a new one is fetched"
+        return f"HTTP {response.status_code} from {job.target_url}"
 
     def _fresh(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The stored envelope with a new ``message_id`` and ``message_ts`` for this attempt.
@@ -157,22 +177,27 @@ class OutboxDispatcher:
         }
         return {**payload, "header": header}
 
-    def _refusal(self, job: OutboxJob) -> str | None:
+    def _check_target(self, job: OutboxJob) -> tuple[ClientRecord | None, str | None]:
+        """The job's client, and why the job must not be sent (None: it may be)."""
         # Checked again at send time: the client's hosts may have changed, and DNS too.
         with self._store.transaction() as tx:
             client = tx.get_client(job.sender_id)
         if client is None or not client.active:
-            return f"client {job.sender_id!r} is unknown or disabled"
-        try:
-            check_callback_url(
-                job.target_url,
-                allowed_hosts=client.allowed_callback_hosts,
-                allow_private=client.allow_private_callbacks,
-                resolver=self._resolver,
-            )
-        except IbrProtocolError as exc:
-            return exc.message
-        return None
+            return None, f"client {job.sender_id!r} is unknown or disabled"
+        urls = [("callback URL", job.target_url)]
+        if client.callback_token_url:  # the secret goes there: the same SSRF rules apply
+            urls.append(("callback token URL", client.callback_token_url))
+        for what, url in urls:
+            try:
+                check_callback_url(
+                    url,
+                    allowed_hosts=client.allowed_callback_hosts,
+                    allow_private=client.allow_private_callbacks,
+                    resolver=self._resolver,
+                )
+            except IbrProtocolError as exc:
+                return client, f"{what}: {exc.message}"
+        return client, None
 
     def _mark_delivered(self, job: OutboxJob) -> None:
         with self._store.transaction() as tx:

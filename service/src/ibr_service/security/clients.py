@@ -4,6 +4,10 @@ A client is an SP-MIS. Its ``sender_id`` is both the OAuth2 ``client_id`` and th
 ``header.sender_id`` it signs with; its secret is kept only as a scrypt hash
 (``client_secrets``); its public keys (JWK, Ed25519) verify its envelope signatures. Clients are
 kept by the store (``ClientRecord``), so that every process of a deployment sees the same ones.
+
+Callback authentication goes the other way: the SP-MIS runs a token endpoint for the IBR
+(IBR-SEC-004), and the client record holds where it is and the IBR's credentials there
+(``set_callback_auth``). That secret is kept in clear, because the IBR must present it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from ibr_protocol import Jwks
 from ibr_service.core.records import ClientRecord
@@ -35,6 +40,7 @@ __all__ = [
     "client_jwks",
     "register_client",
     "rotate_client",
+    "set_callback_auth",
 ]
 
 # The scopes of spec/openapi.yaml (`x-oauth2-scope` of each IBR-side operation).
@@ -79,11 +85,18 @@ def register_client(
     allow_private_callbacks: bool = False,
     allowed_programmes: Iterable[str] | None = None,
     secret: str | None = None,
+    callback_token_url: str | None = None,
+    callback_client_id: str | None = None,
+    callback_client_secret: str | None = None,
 ) -> tuple[ClientRecord, str]:
     """Create a client; returns it with its clear-text secret (shown once, never stored).
 
     ``allowed_programmes=None`` lets the client write enrolments for every programme.
+    ``callback_token_url`` (with ``callback_client_secret``) makes the outbox authenticate
+    its callbacks to this client; see ``set_callback_auth``.
     """
+    if callback_token_url is not None:
+        _check_callback_auth(callback_token_url, callback_client_secret)
     scope_set = frozenset(scopes)
     unknown = scope_set - set(ALL_SCOPES)
     if unknown:
@@ -100,6 +113,9 @@ def register_client(
         allow_private_callbacks=allow_private_callbacks,
         active=True,
         created_at=now,
+        callback_token_url=callback_token_url,
+        callback_client_id=callback_client_id if callback_token_url else None,
+        callback_client_secret=callback_client_secret if callback_token_url else None,
     )
     with store.transaction() as tx:
         if tx.get_client(sender_id) is not None:
@@ -133,6 +149,45 @@ def rotate_client(
         )
         tx.put_client(updated)
     return updated, clear
+
+
+def set_callback_auth(
+    store: Store,
+    sender_id: str,
+    *,
+    token_url: str | None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> ClientRecord:
+    """Set (or with ``token_url=None`` remove) the token endpoint the IBR's callbacks use.
+
+    ``client_id=None`` means the IBR's own ``receiver_id`` setting, resolved at send time.
+    """
+    if token_url is not None:
+        _check_callback_auth(token_url, client_secret)
+    with store.transaction() as tx:
+        client = tx.get_client(sender_id)
+        if client is None:
+            raise ValueError(f"no client with sender_id {sender_id!r}")
+        updated = replace(
+            client,
+            callback_token_url=token_url,
+            callback_client_id=client_id if token_url else None,
+            callback_client_secret=client_secret if token_url else None,
+        )
+        tx.put_client(updated)
+    return updated
+
+
+def _check_callback_auth(token_url: str, client_secret: str | None) -> None:
+    # The host and its addresses are checked at send time, like callback URLs (DNS may change).
+    parts = urlsplit(token_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"callback token URL {token_url!r} is not an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ValueError("callback token URL must not carry credentials")
+    if not client_secret:
+        raise ValueError("a callback token URL needs the client secret the SP-MIS issued")
 
 
 def authenticate_client(store: Store, sender_id: str, secret: str) -> ClientRecord:

@@ -306,6 +306,9 @@ def client_row(c: ClientRecord) -> Row:
         "allow_private_callbacks": c.allow_private_callbacks,
         "active": c.active,
         "created_at": utc(c.created_at or datetime.now(UTC)),
+        "callback_token_url": c.callback_token_url,
+        "callback_client_id": c.callback_client_id,
+        "callback_client_secret": c.callback_client_secret,
     }
 
 
@@ -449,6 +452,9 @@ def client(m: Mapping[Any, Any]) -> ClientRecord:
         allow_private_callbacks=bool(m["allow_private_callbacks"]),
         active=bool(m["active"]),
         created_at=aware(m["created_at"]),
+        callback_token_url=m["callback_token_url"],
+        callback_client_id=m["callback_client_id"],
+        callback_client_secret=m["callback_client_secret"],
     )
 
 

@@ -240,6 +240,9 @@ clients = Table(
     Column("allow_private_callbacks", Boolean, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", Stamp, nullable=False),
+    Column("callback_token_url", String(2000), comment="the SP-MIS token endpoint for callbacks"),
+    Column("callback_client_id", String(200)),
+    Column("callback_client_secret", String(500), comment="in clear: the IBR must present it"),
 )
 
 signing_keys = Table(
