@@ -32,6 +32,10 @@ from ibr_protocol.envelope import CallbackStatus
 
 IBR_URL = "https://ibr.test"
 SP_ID = "pension-mis"
+IBR_ID = "IBR"
+"""The fake IBR's header.sender_id: the configs' default receiver_id (and ibr_client_id)."""
+CALLBACK_SECRET = "ibr-callback-s3cret"
+"""The IBR's client secret at the SP-MIS receiver's token endpoint (ibr_client_secret)."""
 
 
 def _now() -> str:
@@ -56,6 +60,8 @@ class FakeIbr:
     items_received: int = 0
     async_requests: list[dict[str, Any]] = field(default_factory=list)
     answer_override: Callable[[str, dict[str, Any]], httpx.Response | None] | None = None
+    receiver_tokens: dict[str, str] = field(default_factory=dict)
+    """receiver base URL -> the token its token endpoint gave us (the IBR)."""
 
     @property
     def jwks(self) -> dict[str, Any]:
@@ -176,17 +182,37 @@ class FakeIbr:
         self, action: str, message: dict[str, Any], *, status: CallbackStatus = "succ"
     ) -> dict[str, Any]:
         envelope = proto.build_callback(
-            action=action, message=message, status=status, sender_id="ibr", receiver_id=SP_ID
+            action=action, message=message, status=status, sender_id=IBR_ID, receiver_id=SP_ID
         )
         return proto.sign_envelope(envelope, self.ibr_key)
 
     def _sign(self, action: str, message: dict[str, Any]) -> httpx.Response:
         return httpx.Response(200, json=self.signed_callback(action, message))
 
+    def bearer(self, receiver_url: str) -> dict[str, str]:
+        """``Authorization`` for callbacks to the receiver at ``receiver_url``, as the real IBR
+        gets it: from the receiver's token endpoint (real HTTP), cached per receiver."""
+        if receiver_url not in self.receiver_tokens:
+            answer = httpx.post(
+                receiver_url + "/oauth2/client/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": IBR_ID,
+                    "client_secret": CALLBACK_SECRET,
+                },
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+            self.receiver_tokens[receiver_url] = answer.json()["access_token"]
+        return {"Authorization": f"Bearer {self.receiver_tokens[receiver_url]}"}
+
+    def post(self, to: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        """POST ``body`` with our bearer token to the receiver at base URL ``to``."""
+        return httpx.post(to + path, json=body, headers=self.bearer(to), timeout=10)
+
     def deliver(self, action: str, message: dict[str, Any], *, to: str) -> httpx.Response:
         """POST a signed callback to a receiver at base URL ``to`` (real HTTP)."""
-        body = self.signed_callback(action, message)
-        return httpx.post(to + CALLBACKS[action].path, json=body, timeout=10)
+        return self.post(to, CALLBACKS[action].path, self.signed_callback(action, message))
 
 
 IBR_BIN = str(Path(sys.executable).with_name("ibr"))
@@ -204,6 +230,30 @@ class StandaloneIbr:
     env: dict[str, str]
     secrets: dict[str, str]
     keys: dict[str, dict[str, Any]]
+    receiver_ports: dict[str, int]
+    """sender -> the port its receiver must listen on: the IBR gets callback tokens there."""
+    ports_used: set[str] = field(default_factory=set)
+
+    def receiver_port(self, sender: str) -> int:
+        """The port for ``sender``'s next receiver: first the one given to ``ibr clients add``,
+        then a fresh one registered with ``ibr clients callback-auth`` (each receiver has its
+        own token key; a new token URL makes the IBR drop the token it cached)."""
+        if sender not in self.ports_used:
+            self.ports_used.add(sender)
+            return self.receiver_ports[sender]
+        port = _free_port()
+        _ibr(
+            self.env,
+            "clients",
+            "callback-auth",
+            sender,
+            "--token-url",
+            f"http://127.0.0.1:{port}/oauth2/client/token",
+            "--client-secret",
+            CALLBACK_SECRET,
+        )
+        self.receiver_ports[sender] = port
+        return port
 
 
 def _ibr(env: dict[str, str], *args: str) -> str:
@@ -218,7 +268,9 @@ def _ibr(env: dict[str, str], *args: str) -> str:
 def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneIbr]:
     """The real IBR, started as an operator would (``ibr db upgrade``, ``ibr clients add``,
     ``ibr serve``) on loopback with a SQLite database; two SP-MIS clients are registered:
-    ``pension-mis`` and ``crvs-mis``. Fails (never skips) when the ``ibr`` command is missing."""
+    ``pension-mis`` and ``crvs-mis``, each with the token endpoint of its receiver (at
+    ``receiver_ports``; see ``receiver_port``) for the IBR's callback tokens. Fails (never
+    skips) when the ``ibr`` command is missing."""
     root = tmp_path_factory.mktemp("ibr")
     env = {
         **os.environ,
@@ -230,7 +282,9 @@ def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standal
     _ibr(env, "db", "upgrade")
     secrets: dict[str, str] = {}
     keys: dict[str, dict[str, Any]] = {}
+    ports: dict[str, int] = {}
     for sender in ("pension-mis", "crvs-mis"):
+        ports[sender] = _free_port()
         keys[sender] = proto.generate_signing_key(f"{sender}-1")
         public = root / f"{sender}.public.json"
         public.write_text(json.dumps(proto.public_jwk(keys[sender])))
@@ -244,6 +298,10 @@ def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standal
             "--callback-host",
             "127.0.0.1",
             "--allow-private-callbacks",
+            "--callback-token-url",
+            f"http://127.0.0.1:{ports[sender]}/oauth2/client/token",
+            "--callback-client-secret",
+            CALLBACK_SECRET,
         )
         found = re.search(r"client_secret:\s*(\S+)", out)
         assert found, out
@@ -268,7 +326,7 @@ def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standal
             server.kill()
             pytest.fail(f"ibr serve did not start: {server.stdout.read() if server.stdout else ''}")
         time.sleep(0.2)
-    yield StandaloneIbr(url, env, secrets, keys)
+    yield StandaloneIbr(url, env, secrets, keys, ports)
     server.terminate()
     server.wait(timeout=20)
 
@@ -306,6 +364,7 @@ def make_config(tmp_path: Path, sp_key: dict[str, Any]) -> Callable[..., ClientC
             "signing_key_file": str(key_file),
             "state_dir": str(tmp_path / "state"),
             "backoff": 0,
+            "ibr_client_secret": CALLBACK_SECRET,
         }
         values.update(overrides)
         return load_config(env={}, overrides=values)

@@ -22,7 +22,7 @@ from ibr_client.server import EmbeddedServer
 from ibr_mock_data import GeneratorConfig
 from ibr_mock_data.output import write_population
 
-from .conftest import StandaloneIbr
+from .conftest import CALLBACK_SECRET, StandaloneIbr
 
 runner = CliRunner()
 
@@ -37,7 +37,8 @@ def _env(ibr: StandaloneIbr, tmp_path: Path, sender: str = "pension-mis") -> dic
         "IBR_CLIENT_SENDER_ID": sender,
         "IBR_CLIENT_SIGNING_KEY_FILE": str(key_file),
         "IBR_CLIENT_STATE_DIR": str(tmp_path / "state"),
-        "IBR_CLIENT_LISTEN_PORT": "0",
+        "IBR_CLIENT_LISTEN_PORT": str(ibr.receiver_port(sender)),
+        "IBR_CLIENT_IBR_CLIENT_SECRET": CALLBACK_SECRET,
     }
 
 
@@ -131,6 +132,7 @@ def test_listen_prints_each_verified_notify(
         "IBR_CLIENT_SIGNING_KEY_FILE": str(key_file),
         "IBR_CLIENT_IBR_JWKS_FILE": str(jwks_file),
         "IBR_CLIENT_STATE_DIR": str(tmp_path / "state"),
+        "IBR_CLIENT_IBR_CLIENT_SECRET": CALLBACK_SECRET,
     }
     message = {
         "transaction_id": "txn-listen",
@@ -157,9 +159,13 @@ def test_listen_prints_each_verified_notify(
         try:
             url = server.url + "/registry/notify"
             signed = fake_ibr.signed_callback("notify", message)
-            answers["signed"] = httpx.post(url, json=signed, timeout=10).status_code
+            auth = fake_ibr.bearer(server.url)
+            answers["signed"] = httpx.post(url, json=signed, headers=auth, timeout=10).status_code
             unsigned = {k: v for k, v in signed.items() if k != "signature"}
-            answers["unsigned"] = httpx.post(url, json=unsigned, timeout=10).status_code
+            answers["unsigned"] = httpx.post(
+                url, json=unsigned, headers=auth, timeout=10
+            ).status_code
+            answers["no token"] = httpx.post(url, json=signed, timeout=10).status_code
         finally:
             server.stop()
 
@@ -167,6 +173,7 @@ def test_listen_prints_each_verified_notify(
     result = runner.invoke(app, ["listen", "--port", "8799"], env=env)
     assert result.exit_code == 0, result.output
     assert served == [("127.0.0.1", 8799)]
-    assert answers == {"signed": 200, "unsigned": 401}
+    assert answers == {"signed": 200, "unsigned": 401, "no token": 401}
+    assert "http://127.0.0.1:8799/oauth2/client/token" in result.stderr
     assert "notify enrollement_status_change: 1 record(s) (subscription sub-9)" in result.stdout
     assert result.stdout.count("notify ") == 1, "the unsigned notify must not be shown"

@@ -26,7 +26,7 @@ from ibr_client import IbrClient, ReferenceSpMis, load_config, push_file
 from ibr_client.push import CSV_COLUMNS
 from ibr_client.store import StoredCallback
 
-from .conftest import StandaloneIbr
+from .conftest import CALLBACK_SECRET, IBR_ID, StandaloneIbr
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +87,8 @@ def _sp_mis(
             "client_secret": ibr.secrets[sender],
             "sender_id": sender,
             "signing_key_file": str(key_file),
-            "listen_port": 0,
+            "listen_port": ibr.receiver_port(sender),
+            "ibr_client_secret": CALLBACK_SECRET,
             "state_dir": str(tmp / sender),
             "batch_size": 2,
         },
@@ -128,11 +129,26 @@ def _wait_for_notify(sp_mis: ReferenceSpMis, *, count: int) -> list[StoredCallba
 
 
 def _assert_receiver_verifies_signatures(sp_mis: ReferenceSpMis) -> None:
-    """The stored notify passed signature verification: the same body unsigned is refused."""
+    """The stored notify passed signature verification: the same body unsigned (with a valid
+    token) is refused."""
     assert sp_mis.server is not None
     stored = sp_mis.store.callbacks(action="notify")[0]
     unsigned = {"header": stored.header, "message": stored.message}
-    answer = httpx.post(sp_mis.server.url + "/registry/notify", json=unsigned, timeout=10)
+    token = httpx.post(
+        sp_mis.server.url + "/oauth2/client/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": IBR_ID,
+            "client_secret": CALLBACK_SECRET,
+        },
+        timeout=10,
+    ).json()["access_token"]
+    answer = httpx.post(
+        sp_mis.server.url + "/registry/notify",
+        json=unsigned,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert answer.status_code == 401, answer.text
     assert answer.json()["message"]["error"]["code"] == "err.signature.missing"
 

@@ -58,12 +58,14 @@ def test_valid_callback_is_acked_and_stored_durably(
 
 
 def test_duplicate_delivery_is_acked_but_stored_once(sp_mis: Any, fake_ibr: Any) -> None:
-    """If this fails, an IBR retry after a lost ACK shows up as two notifications."""
-    body = fake_ibr.signed_callback("on-search", fake_ibr.search_response("txn-2", records=[]))
+    """If this fails, an IBR retry after a lost ACK (the same message under a new header, as
+    IBR-CB-003 requires) shows up as two notifications."""
+    message = fake_ibr.search_response("txn-2", records=[])
     seen: list[int] = []
     sp_mis.on_callback(lambda stored: seen.append(stored.id))
     for _ in range(2):
-        response = httpx.post(sp_mis.server.url + "/registry/on-search", json=body)
+        body = fake_ibr.signed_callback("on-search", message)
+        response = fake_ibr.post(sp_mis.server.url, "/registry/on-search", body)
         assert response.json()["message"]["ack_status"] == "ACK"
     assert len(sp_mis.store.callbacks(action="on-search")) == 1
     assert len(seen) == 1
@@ -73,7 +75,7 @@ def test_bad_signature_gets_err_signature_invalid(sp_mis: Any, fake_ibr: Any) ->
     """If this fails, anyone can inject search results or notifications."""
     body = fake_ibr.signed_callback("on-search", fake_ibr.search_response("txn-3", records=[]))
     body["message"]["transaction_id"] = "txn-tampered"
-    response = httpx.post(sp_mis.server.url + "/registry/on-search", json=body)
+    response = fake_ibr.post(sp_mis.server.url, "/registry/on-search", body)
     assert response.status_code == 401
     assert response.json()["message"]["ack_status"] == "ERR"
     assert response.json()["message"]["error"]["code"] == "err.signature.invalid"
@@ -84,7 +86,7 @@ def test_missing_signature_is_rejected(sp_mis: Any, fake_ibr: Any) -> None:
     """If this fails, unsigned callbacks are accepted while signing is on."""
     body = fake_ibr.signed_callback("on-search", fake_ibr.search_response("txn-4", records=[]))
     del body["signature"]
-    response = httpx.post(sp_mis.server.url + "/registry/on-search", json=body)
+    response = fake_ibr.post(sp_mis.server.url, "/registry/on-search", body)
     assert response.json()["message"]["error"]["code"] == "err.signature.missing"
 
 
@@ -98,12 +100,12 @@ def test_schema_invalid_body_gets_err_request_bad(sp_mis: Any, fake_ibr: Any) ->
     assert sp_mis.store.callbacks() == []
 
 
-def test_not_json_gets_err(sp_mis: Any) -> None:
+def test_not_json_gets_err(sp_mis: Any, fake_ibr: Any) -> None:
     """If this fails, garbage bodies crash the receiver instead of getting ERR."""
     response = httpx.post(
         sp_mis.server.url + "/registry/notify",
         content=b"{not json",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **fake_ibr.bearer(sp_mis.server.url)},
     )
     assert response.status_code == 400
     assert response.json()["message"]["error"]["code"] == "err.request.bad"
@@ -123,7 +125,7 @@ def _signed(fake_ibr: Any, action: str, message: dict[str, Any], *, age: float) 
         action=action,
         message=message,
         status="succ",
-        sender_id="ibr",
+        sender_id="IBR",
         receiver_id="pension-mis",
         now=sent,
     )
@@ -155,7 +157,7 @@ def test_callback_outside_the_time_window_is_refused(
     """If this fails, a captured notify (validly signed) can be replayed to the SP-MIS long
     after its replay memory has forgotten the message_id (security profile §5)."""
     body = _signed(fake_ibr, "notify", _notify_message(sample_beneficiary()), age=age)
-    response = httpx.post(sp_mis.server.url + "/registry/notify", json=body)
+    response = fake_ibr.post(sp_mis.server.url, "/registry/notify", body)
     assert response.status_code == 400
     error = response.json()["message"]["error"]
     assert error["code"] == "err.request.bad"
@@ -168,7 +170,7 @@ def test_callback_inside_the_time_window_is_accepted(
 ) -> None:
     """If this fails, ordinary clock skew (under 300 s) makes the receiver drop notifications."""
     body = _signed(fake_ibr, "notify", _notify_message(sample_beneficiary()), age=200.0)
-    response = httpx.post(sp_mis.server.url + "/registry/notify", json=body)
+    response = fake_ibr.post(sp_mis.server.url, "/registry/notify", body)
     assert response.json()["message"]["ack_status"] == "ACK"
     assert len(sp_mis.store.callbacks(action="notify")) == 1
 
@@ -183,12 +185,12 @@ def test_a_notify_redelivered_as_a_new_message_is_stored_once(
     sp_mis.on_callback(lambda stored: seen.append(stored.id))
     for age in (120.0, 0.0):
         body = _signed(fake_ibr, "notify", message, age=age)
-        response = httpx.post(sp_mis.server.url + "/registry/notify", json=body)
+        response = fake_ibr.post(sp_mis.server.url, "/registry/notify", body)
         assert response.json()["message"]["ack_status"] == "ACK"
     assert len(sp_mis.store.callbacks(action="notify")) == 1
     assert len(seen) == 1
     other = _signed(fake_ibr, "notify", _notify_message(sample_beneficiary(), "txn-m"), age=0)
-    httpx.post(sp_mis.server.url + "/registry/notify", json=other)
+    fake_ibr.post(sp_mis.server.url, "/registry/notify", other)
     assert len(sp_mis.store.callbacks(action="notify")) == 2, "a new event must be stored"
 
 
@@ -200,9 +202,9 @@ def test_a_redelivered_on_search_is_stored_once_but_another_page_is_kept(
     first = fake_ibr.search_response("txn-p", records=[sample_beneficiary()])
     for age in (60.0, 0.0):
         body = _signed(fake_ibr, "on-search", first, age=age)
-        assert httpx.post(sp_mis.server.url + "/registry/on-search", json=body).status_code == 200
+        assert fake_ibr.post(sp_mis.server.url, "/registry/on-search", body).status_code == 200
     assert len(sp_mis.store.callbacks(action="on-search")) == 1
     second = {**first, "search_response": [{**first["search_response"][0], "reference_id": "p2"}]}
     body = _signed(fake_ibr, "on-search", second, age=0.0)
-    assert httpx.post(sp_mis.server.url + "/registry/on-search", json=body).status_code == 200
+    assert fake_ibr.post(sp_mis.server.url, "/registry/on-search", body).status_code == 200
     assert len(sp_mis.store.callbacks(action="on-search")) == 2

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 import ibr_protocol as proto
+from ibr_client.callback_auth import TOKEN_PATH
 from ibr_client.config import ClientConfig, load_config
 from ibr_client.errors import IbrClientError
 from ibr_client.messages import idtype_query
@@ -236,7 +237,13 @@ def listen(
     sp_mis.on_callback(_print_callback)
     bind_host = host or settings.listen_host
     bind_port = settings.listen_port if port is None else port
-    err_console.print(f"listening on http://{bind_host}:{bind_port} (Ctrl-C to stop)")
+    base = f"http://{bind_host}:{bind_port}"
+    err_console.print(f"listening on {base} (Ctrl-C to stop)")
+    err_console.print(
+        f"token endpoint for the IBR: {base}{TOKEN_PATH} "
+        f"(client_id {settings.effective_ibr_client_id!r}); keys: {base}/.well-known/jwks.json",
+        highlight=False,
+    )
     try:
         serve_forever(sp_mis.receiver_app(), host=bind_host, port=bind_port)
     finally:

@@ -39,7 +39,7 @@ from ibr_client.messages import (
 )
 from ibr_client.operations import OPERATIONS, Operation
 from ibr_client.store import ClientStore
-from ibr_client.tokens import TokenCache
+from ibr_protocol.tokens import TokenCache, TokenEndpointError
 
 __all__ = ["AsyncIbrClient", "IbrClient", "batched"]
 
@@ -113,6 +113,30 @@ class _ClientCore:
             )
 
 
+def accept_token(tokens: TokenCache, response: httpx.Response) -> str:
+    """The IBR token endpoint's answer read by the shared cache, errors in our terms."""
+    try:
+        return tokens.accept(response)
+    except TokenEndpointError as exc:
+        status = response.status_code
+        if status in (400, 401, 403):
+            raise AuthError(
+                f"the IBR token endpoint {tokens.token_url} refused client_id "
+                f"{tokens.client_id!r} (HTTP {status}); check client_id and client_secret, and "
+                "that the client is registered at the IBR"
+            ) from None
+        if status == 404:
+            raise AuthError(
+                f"no token endpoint at {tokens.token_url} (HTTP 404); set token_url to the "
+                "IBR's OAuth2 client-credentials endpoint"
+            ) from None
+        if status >= 400:
+            raise AuthError(
+                f"the IBR token endpoint {tokens.token_url} failed with HTTP {status}"
+            ) from None
+        raise ResponseInvalidError("token response", str(exc)) from None
+
+
 def _encryption_key(config: ClientConfig) -> dict[str, Any] | None:
     if not config.encrypt_requests:
         return None
@@ -184,7 +208,7 @@ class IbrClient(_ClientCore):
         token = self.tokens.current()
         if token is None:
             response = self._post(self.tokens.token_url, data=self.tokens.request_form())
-            token = self.tokens.accept(response)
+            token = accept_token(self.tokens, response)
         return token
 
     def _send(self, op: Operation, message: dict[str, Any], total_count: int) -> Any:
@@ -395,7 +419,7 @@ class AsyncIbrClient(_ClientCore):
         token = self.tokens.current()
         if token is None:
             response = await self._post(self.tokens.token_url, data=self.tokens.request_form())
-            token = self.tokens.accept(response)
+            token = accept_token(self.tokens, response)
         return token
 
     async def _send(self, op: Operation, message: dict[str, Any], total_count: int) -> Any:

@@ -11,6 +11,8 @@ Example ``ibr-client.toml``::
     sender_id = "pension-mis"
     signing_key_file = "keys/pension-mis.private.jwk.json"
     callback_url = "https://pension-mis.example.gov/ibr-callbacks"
+    ibr_client_secret = "..."          # the IBR's secret at our token endpoint, or
+                                       # IBR_CLIENT_IBR_CLIENT_SECRET
 """
 
 from __future__ import annotations
@@ -68,6 +70,23 @@ class ClientConfig(BaseModel):
         default=None,
         description="Public base URL of our receiver; sender_uri = this + callback path.",
     )
+    ibr_client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=99,
+        description="The IBR's client id at our token endpoint; default receiver_id.",
+    )
+    ibr_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The IBR's client secret at our token endpoint; without it every callback "
+        "is refused.",
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest accepted callback body, in bytes."
+    )
+    max_json_depth: int = Field(
+        default=32, ge=4, description="Deepest accepted nesting of arrays/objects in a callback."
+    )
     callback_window_seconds: int = Field(
         default=300,
         ge=30,
@@ -100,6 +119,16 @@ class ClientConfig(BaseModel):
     @property
     def effective_jwks_url(self) -> str:
         return self.jwks_url or f"{self.ibr_url}/.well-known/jwks.json"
+
+    @property
+    def effective_ibr_client_id(self) -> str:
+        """Who may get tokens for our callbacks: the IBR, by default under its receiver_id."""
+        return self.ibr_client_id or self.receiver_id
+
+    @property
+    def token_key_path(self) -> Path:
+        """Our private key for signing the IBR's access tokens (created on first start)."""
+        return self.state_dir / "token-signing.jwk.json"
 
     @property
     def store_path(self) -> Path:

@@ -36,6 +36,8 @@ class Callback:
     action: str
     path: str
     message_schema: str
+    scope: str
+    """The access token scope the IBR needs for it (``x-oauth2-scope`` in spec/openapi.yaml)."""
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -102,10 +104,27 @@ OPERATIONS: dict[str, Operation] = {
 CALLBACKS: dict[str, Callback] = {
     cb.action: cb
     for cb in (
-        Callback("on-search", "/registry/on-search", "messages/search_response"),
-        Callback("on-subscribe", "/registry/on-subscribe", "messages/subscribe_response"),
-        Callback("on-unsubscribe", "/registry/on-unsubscribe", "messages/unsubscribe_response"),
-        Callback("txn-on-status", "/registry/txn/on-status", "messages/txn_status_response"),
-        Callback("notify", "/registry/notify", "messages/notify_event_request"),
+        Callback(
+            "on-search", "/registry/on-search", "messages/search_response", "registry.on-search"
+        ),
+        Callback(
+            "on-subscribe",
+            "/registry/on-subscribe",
+            "messages/subscribe_response",
+            "registry.on-subscribe",
+        ),
+        Callback(
+            "on-unsubscribe",
+            "/registry/on-unsubscribe",
+            "messages/unsubscribe_response",
+            "registry.on-unsubscribe",
+        ),
+        Callback(
+            "txn-on-status",
+            "/registry/txn/on-status",
+            "messages/txn_status_response",
+            "registry.txn.on-status",
+        ),
+        Callback("notify", "/registry/notify", "messages/notify_event_request", "registry.notify"),
     )
 }

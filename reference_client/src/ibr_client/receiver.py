@@ -1,20 +1,27 @@
 """The callback receiver: the SP-MIS side of the spec (on-search, on-subscribe, on-unsubscribe,
-txn/on-status, notify).
+txn/on-status, notify), plus our token endpoint and JWKS for the IBR.
 
-For each body: normalise DCI variants, verify the IBR's signature, check ``header.message_ts``
-against our clock (security profile §5: ±300 s by default), decrypt, validate against spec/,
-store durably, then ACK and wake the waiting handles and hooks. An invalid body gets ERR with its
-DCI code and nothing is stored. The window check is safe for late retries because the IBR gives
-every delivery attempt a fresh ``message_id`` and ``message_ts`` (IBR-CB-003). A callback
-delivered twice (the IBR retried after a lost ACK: the same message under a new header, or for
-notify the same ``transaction_id`` and event ``reference_id``) is ACKed again but stored and
-handed on once.
+Each callback passes, in the order of IBR-SEC-009, the first failure being the answer:
+
+    body size (413) -> media type (415) -> JSON depth + parse -> access token + scope (401/403)
+    -> sender binding: token client = header.sender_id (403) -> header.version
+    -> header.receiver_id -> IBR signature (401) -> message_ts window -> message_id replay
+    -> decryption -> schema -> store -> ACK (wake waiting handles and hooks)
+
+An invalid body gets ERR with its DCI code and nothing is stored. The window check is safe for
+late retries because the IBR gives every delivery attempt a fresh ``message_id`` and
+``message_ts`` (IBR-CB-003); the same ``message_id`` twice is a replay and refused
+(IBR-REPLAY-002), remembered in the SQLite store for twice the window so a restart does not
+forget it. A callback redelivered under a new header (the IBR retried after a lost ACK: the
+same message, or for notify the same ``transaction_id`` and event ``reference_id``) is ACKed
+again but stored and handed on once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,41 +29,93 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 import ibr_protocol as proto
+from ibr_client.callback_auth import (
+    TOKEN_PATH,
+    TokenEndpoint,
+    missing_secret_warning,
+    public_jwks,
+    token_service,
+)
+from ibr_client.config import ClientConfig
 from ibr_client.envelopes import EnvelopeCodec
 from ibr_client.handles import CallbackHub
+from ibr_client.limits import (
+    CallbackRefused,
+    check_media_type,
+    parse_json_limited,
+    read_body_limited,
+)
 from ibr_client.operations import CALLBACKS, Callback
-from ibr_protocol.clock import DEFAULT_WINDOW_SECONDS
+from ibr_protocol.tokens import AccessTokenError, TokenService, bearer_token
 
 __all__ = ["create_receiver_app", "status_for_error"]
 
 log = logging.getLogger(__name__)
 
-_UNAUTHENTICATED = frozenset({proto.ErrorCode.SIGNATURE_MISSING, proto.ErrorCode.SIGNATURE_INVALID})
+_STATUS_BY_CODE = {
+    proto.ErrorCode.REQUEST_UNAUTHORIZED: 401,
+    proto.ErrorCode.SIGNATURE_MISSING: 401,
+    proto.ErrorCode.SIGNATURE_INVALID: 401,
+    proto.ErrorCode.REQUEST_FORBIDDEN: 403,
+    proto.ErrorCode.SENDER_ID_INVALID: 403,
+}
+_MAX_MESSAGE_ID = 99
 
 
 def status_for_error(exc: proto.IbrProtocolError) -> int:
-    """HTTP status of an ERR: 401 for signature problems, 400 for anything else in the body."""
-    return 401 if exc.code in _UNAUTHENTICATED else 400
+    """HTTP status of an ERR: 401 token/signature, 403 scope/sender, 413/415 transport, else 400."""
+    if isinstance(exc, CallbackRefused):
+        return exc.http_status
+    return _STATUS_BY_CODE.get(exc.code, 400)
+
+
+@dataclass(frozen=True)
+class _Receiver:
+    hub: CallbackHub
+    codec: EnvelopeCodec
+    tokens: TokenService
+    ibr_client_id: str
+    window_seconds: int
+    max_body_bytes: int
+    max_json_depth: int
 
 
 def create_receiver_app(
     hub: CallbackHub,
     codec: EnvelopeCodec,
+    config: ClientConfig,
     *,
     trigger: FastAPI | None = None,
-    window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> FastAPI:
     """The receiver as an ASGI app; ``trigger`` (optional) is mounted under ``/trigger``."""
+    tokens = token_service(config)
+    receiver = _Receiver(
+        hub=hub,
+        codec=codec,
+        tokens=tokens,
+        ibr_client_id=config.effective_ibr_client_id,
+        window_seconds=config.callback_window_seconds,
+        max_body_bytes=config.max_body_bytes,
+        max_json_depth=config.max_json_depth,
+    )
+    warning = missing_secret_warning(config)
+    if warning is not None:
+        log.error(warning)
     app = FastAPI(title="IBR reference SP-MIS receiver", docs_url=None, redoc_url=None)
-
     for callback in CALLBACKS.values():
         app.add_api_route(
             callback.path,
-            _endpoint(hub, codec, callback, window_seconds),
+            _endpoint(receiver, callback),
             methods=["POST"],
             name=callback.action,
             summary=f"Receive {callback.action} from the IBR",
         )
+    app.add_api_route(TOKEN_PATH, TokenEndpoint(config, tokens), methods=["POST"], name="token")
+    jwks = public_jwks(config)
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    def keys() -> dict[str, Any]:
+        return jwks
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -67,57 +126,142 @@ def create_receiver_app(
     return app
 
 
-def _endpoint(
-    hub: CallbackHub, codec: EnvelopeCodec, callback: Callback, window_seconds: int
-) -> Any:
+def _endpoint(receiver: _Receiver, callback: Callback) -> Any:
     # The checks run in a worker thread, so signature checks, key fetches and SQLite writes
     # never block the event loop.
     async def endpoint(request: Request) -> JSONResponse:
-        body = await request.body()
+        try:
+            body = await read_body_limited(
+                request.headers.get("content-length"), request.stream(), receiver.max_body_bytes
+            )
+            check_media_type(request.headers.get("content-type"))
+            raw = parse_json_limited(body, max_depth=receiver.max_json_depth)
+        except CallbackRefused as exc:
+            return _refusal(exc, callback, None)
         return await run_in_threadpool(
-            handle_callback, hub, codec, callback, body, window_seconds=window_seconds
+            _handle_callback, receiver, callback, raw, request.headers.get("authorization")
         )
 
     endpoint.__name__ = f"receive_{callback.action.replace('-', '_')}"
     return endpoint
 
 
-def handle_callback(
-    hub: CallbackHub,
-    codec: EnvelopeCodec,
-    callback: Callback,
-    body: bytes,
-    *,
-    window_seconds: int = DEFAULT_WINDOW_SECONDS,
+def _handle_callback(
+    receiver: _Receiver, callback: Callback, raw: Any, authorization: str | None
 ) -> JSONResponse:
-    """Check, store and acknowledge one callback body (the whole receiver logic)."""
+    """Check, store and acknowledge one parsed callback body."""
+    now = datetime.now(UTC)
+    correlation_id = _correlation_id(raw) if isinstance(raw, dict) else None
     try:
-        raw = json.loads(body)
-    except ValueError:
-        return _err(proto.ErrorCode.REQUEST_BAD, "the body is not JSON", None, 400)
-    if not isinstance(raw, dict):
-        return _err(proto.ErrorCode.REQUEST_BAD, "the body is not a JSON object", None, 400)
-    correlation_id = _correlation_id(raw)
+        if not isinstance(raw, dict):
+            raise CallbackRefused("the body is not a JSON object (an envelope)", field="body")
+        callback = _dispatched(raw, callback)
+        access = receiver.tokens.validate(bearer_token(authorization), now=now)
+        if access.client_id != receiver.ibr_client_id:
+            raise AccessTokenError(f"the token's client {access.client_id!r} is not the IBR")
+        access.require_scope(callback.scope)
+        envelope = _normalised(raw)
+        header = envelope.get("header")
+        if not isinstance(header, dict):
+            raise CallbackRefused("header must be a JSON object", field="header")
+        _check_header(header, token_client=access.client_id, our_id=receiver.codec.sender_id)
+        signed_by = receiver.codec.verify(envelope)
+        # After the signature (a forger cannot make us log a bogus time or fill the replay memory).
+        proto.check_message_ts(
+            str(header.get("message_ts", "")), now=now, window_seconds=receiver.window_seconds
+        )
+        proto.check_not_replayed(
+            receiver.hub.store,
+            str(header["sender_id"]),
+            str(header["message_id"]),
+            now + timedelta(seconds=2 * receiver.window_seconds),
+        )
+        opened = receiver.codec.read_verified(
+            envelope, callback.message_schema, signed_by=signed_by
+        )
+    except proto.IbrProtocolError as exc:
+        return _refusal(exc, callback, correlation_id)
+    stored = receiver.hub.store.record_callback(callback.action, opened.header, opened.message)
+    if stored is not None:
+        receiver.hub.publish(stored)
+    return JSONResponse(proto.ack(correlation_id or str(opened.header["message_id"])))
+
+
+def _normalised(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return proto.normalise_envelope(raw)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        # The normaliser assumes DCI shapes; a body of the wrong shape is a bad request, and
+        # the schema step would have refused it anyway.
+        raise CallbackRefused(
+            f"the envelope has a shape no DCI variant has ({type(exc).__name__})", field="body"
+        ) from exc
+
+
+def _dispatched(raw: dict[str, Any], by_path: Callback) -> Callback:
     # Dispatch on header.action, not on the path: an IBR may POST every callback of a
     # subscription (on-subscribe and later notify) to the one sender_uri it was given.
     header = raw.get("header")
     action = header.get("action") if isinstance(header, dict) else None
-    if isinstance(action, str) and action in CALLBACKS:
-        callback = CALLBACKS[action]
-    try:
-        opened = codec.open(raw, callback.message_schema)
-        # After the signature (a forger cannot make us log a bogus time), before storing.
-        proto.check_message_ts(
-            str(opened.header.get("message_ts", "")), window_seconds=window_seconds
+    return CALLBACKS[action] if isinstance(action, str) and action in CALLBACKS else by_path
+
+
+def _check_header(header: dict[str, Any], *, token_client: str, our_id: str) -> None:
+    if header.get("sender_id") != token_client:
+        raise CallbackRefused(
+            f"header.sender_id {header.get('sender_id')!r} is not the client of the access "
+            f"token ({token_client!r})",
+            http_status=403,
+            code=proto.ErrorCode.SENDER_ID_INVALID,
+            field="header.sender_id",
         )
-    except proto.IbrProtocolError as exc:
-        log.info("rejected %s: %s", callback.path, exc.reason)
-        body_err = proto.ack_for_error(exc, correlation_id=correlation_id)
-        return JSONResponse(body_err, status_code=status_for_error(exc))
-    stored = hub.store.record_callback(callback.action, opened.header, opened.message)
-    if stored is not None:
-        hub.publish(stored)
-    return JSONResponse(proto.ack(correlation_id or str(opened.header["message_id"])))
+    version = header.get("version")
+    if version not in (None, "", proto.PROTOCOL_VERSION):
+        raise CallbackRefused(
+            f"header.version {str(version)[:40]!r} is not supported; this SP-MIS speaks "
+            f"{proto.PROTOCOL_VERSION}",
+            code=proto.ErrorCode.VERSION_NOT_SUPPORTED,
+            field="header.version",
+        )
+    receiver_id = header.get("receiver_id")
+    if receiver_id is not None and receiver_id != our_id:
+        raise CallbackRefused(
+            f"header.receiver_id {str(receiver_id)[:100]!r} is not this SP-MIS ({our_id!r})",
+            code=proto.ErrorCode.RECEIVER_ID_INVALID,
+            field="header.receiver_id",
+        )
+    message_id = header.get("message_id")
+    # The replay memory stores it, so it must be storable; its full rule is the schema's.
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= _MAX_MESSAGE_ID:
+        raise CallbackRefused(
+            f"header.message_id must be a string of 1 to {_MAX_MESSAGE_ID} characters",
+            field="header.message_id",
+        )
+
+
+def _refusal(
+    exc: proto.IbrProtocolError, callback: Callback, correlation_id: str | None
+) -> JSONResponse:
+    log.info("rejected %s: %s", callback.path, exc.reason)
+    status = status_for_error(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AccessTokenError) else None
+    code = exc.code if exc.code in proto.DCI_ERROR_CODES else proto.ErrorCode.REQUEST_BAD
+    body = proto.err(code, _public_message(exc), correlation_id=correlation_id)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _public_message(exc: proto.IbrProtocolError) -> str:
+    """The ERR message: where and which rule, never the offending value (IBR-ERR-003), since
+    a callback's values are personal data (names, identifiers, birth dates)."""
+    where = f" (field {exc.field})" if exc.field else ""
+    if isinstance(exc, proto.SchemaValidationError):
+        rules = "; ".join(f"{e.path} breaks '{e.keyword}'" for e in exc.errors[:5])
+        more = f" (+{len(exc.errors) - 5} more)" if len(exc.errors) > 5 else ""
+        return f"{exc.reason}{where}: does not match schema {exc.schema}: {rules}{more}"
+    if isinstance(exc, proto.NormalisationError):
+        rule = f" (rule {exc.rule})" if exc.rule else ""
+        return f"{exc.reason}{where}: the value has no canonical form{rule}"
+    return str(exc)
 
 
 def _correlation_id(raw: dict[str, Any]) -> str | None:
@@ -130,9 +274,3 @@ def _correlation_id(raw: dict[str, Any]) -> str | None:
     if isinstance(header, dict) and isinstance(header.get("message_id"), str):
         return str(header["message_id"]) or None
     return None
-
-
-def _err(
-    code: proto.ErrorCode, message: str, correlation_id: str | None, status: int
-) -> JSONResponse:
-    return JSONResponse(proto.err(code, message, correlation_id=correlation_id), status_code=status)

@@ -56,12 +56,7 @@ class ReferenceSpMis:
 
     def receiver_app(self) -> FastAPI:
         trigger = create_trigger_app(self.client) if self._trigger else None
-        return create_receiver_app(
-            self.hub,
-            self.client.codec,
-            trigger=trigger,
-            window_seconds=self.config.callback_window_seconds,
-        )
+        return create_receiver_app(self.hub, self.client.codec, self.config, trigger=trigger)
 
     def start_receiver(self, *, host: str | None = None, port: int | None = None) -> Self:
         """Serve the receiver in a background thread (port 0: any free port)."""

@@ -1,5 +1,5 @@
-"""The SP-MIS's durable memory, one SQLite file: callbacks received, async requests sent, and
-push checkpoints.
+"""The SP-MIS's durable memory, one SQLite file: callbacks received, the message ids of verified
+callbacks (replay memory), async requests sent, and push checkpoints.
 
 SQLite in WAL mode lets the receiver (which writes) and a CLI or SDK process (which waits for a
 callback) share the file. Every write is its own transaction, so a crash loses nothing that was
@@ -35,6 +35,13 @@ CREATE TABLE IF NOT EXISTS callback (
     UNIQUE (sender_id, message_id)
 );
 CREATE INDEX IF NOT EXISTS ix_callback_txn ON callback (transaction_id, action);
+CREATE TABLE IF NOT EXISTS seen_message (
+    sender_id       TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    expires_at      REAL NOT NULL,
+    PRIMARY KEY (sender_id, message_id)
+);
+CREATE INDEX IF NOT EXISTS ix_seen_message_expiry ON seen_message (expires_at);
 CREATE TABLE IF NOT EXISTS sent_request (
     transaction_id  TEXT PRIMARY KEY,
     operation       TEXT NOT NULL,
@@ -204,6 +211,23 @@ class ClientStore:
             )
             for row in rows
         ]
+
+    # -- replay memory ------------------------------------------------------------------------
+
+    def remember(self, sender_id: str, message_id: str, expires_at: datetime) -> bool:
+        """Record a verified message id until ``expires_at``; False when it was seen before.
+
+        This is :class:`ibr_protocol.ReplayGuard` over the store, so it survives restarts.
+        """
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM seen_message WHERE expires_at <= ?", (datetime.now(UTC).timestamp(),)
+            )
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO seen_message VALUES (?, ?, ?)",
+                (sender_id, message_id, expires_at.timestamp()),
+            )
+            return cursor.rowcount == 1
 
     # -- async requests sent ------------------------------------------------------------------
 
