@@ -7,7 +7,19 @@ from typing import Any
 
 import pytest
 
-from ibr_protocol import NormalisationError, normalise_envelope, normalise_record, validate
+from ibr_protocol import (
+    NormalisationError,
+    build_callback,
+    encrypt_message,
+    generate_encryption_key,
+    generate_signing_key,
+    normalise_envelope,
+    normalise_record,
+    public_jwk,
+    sign_envelope,
+    validate,
+    verify_envelope,
+)
 from ibr_protocol.models import model_for_schema
 from ibr_protocol.normalise import compat_profile, normalise_envelope_report
 
@@ -135,3 +147,33 @@ def test_a_header_that_is_not_an_object_is_left_for_the_schema_to_reject(header:
     raw = {"header": header, "message": {"transaction_id": "", "search_request": []}}
     normalised = normalise_envelope(raw)
     assert normalised["header"] == header
+
+
+def test_an_empty_string_under_an_opaque_key_is_kept() -> None:
+    """Fuzzing found schema-valid searches refused with 400: C-EMPTY dropped an
+    `attribute_value` of "" (a legitimate operand), which then failed `required`."""
+    predicate = {"attribute_name": "given_name", "operator": "eq", "attribute_value": ""}
+    raw = {"header": {}, "message": {"query": [{"expression1": predicate}], "death_date": ""}}
+    normalised = normalise_envelope_report(raw)
+    assert normalised.value["message"]["query"] == [{"expression1": predicate}]
+    assert "death_date" not in normalised.value["message"]
+    assert [r.rule for r in normalised.applied].count("C-EMPTY") == 1
+
+
+def test_an_encrypted_message_is_left_as_signed() -> None:
+    """Adding transaction_id/correlation_id to the ciphertext's members would break the signature
+    of every encrypted message (encrypt, then sign: IBR-ENC-004)."""
+    signing, enc = generate_signing_key("s-1"), generate_encryption_key("e-1")
+    env = build_callback(
+        action="on-search",
+        message={"transaction_id": "t-1", "correlation_id": "c-1", "search_response": []},
+        status="succ",
+        sender_id="IBR",
+        receiver_id="sp",
+    )
+    env["message"] = encrypt_message(env["message"], public_jwk(enc))
+    env["header"]["is_msg_encrypted"] = True
+    signed = sign_envelope(env, signing)
+    normalised = normalise_envelope(signed)
+    assert normalised["message"] == signed["message"]
+    verify_envelope(normalised, {"s-1": public_jwk(signing)}.get)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ibr_protocol.codes import code_for, code_list
-from ibr_protocol.envelope import envelope_schema
+from ibr_protocol.envelope import envelope_schema, is_encrypted_message
 from ibr_protocol.errors import NormalisationError
 from ibr_protocol.signing import DCI_PLACEHOLDER_PREFIX
 from ibr_protocol.spec import read_yaml, spec_dir
@@ -40,6 +40,8 @@ _MONEY = re.compile(
 _NUMBER = re.compile(r"^\s*-?\d+\s*$")
 # Values under these keys are implementer-defined: never rewritten.
 _OPAQUE = frozenset({"@context", "meta", "value", "attribute_value"})
+# A query operand "" is a value to compare with, not a DCI placeholder for "absent".
+_EMPTY_IS_DATA = frozenset({"attribute_value"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ class _Run:
         for raw_key, raw in value.items():
             key = self.rename(raw_key, value, path)
             where = f"{path}.{key}"
-            if raw is None or raw == "":
+            if raw is None or (raw == "" and key not in _EMPTY_IS_DATA):
                 self.log("C-EMPTY", where)
                 continue
             if key in self.profile.dropped_fields:
@@ -574,8 +576,11 @@ def normalise_envelope_report(
     if isinstance(envelope.get("header"), dict):
         envelope["header"] = run.walk(envelope["header"], "$.header")
         run.c_action(envelope["header"])
-    if isinstance(envelope.get("message"), dict):
-        message = copy.deepcopy(envelope["message"])
+    message_value = envelope.get("message")
+    # An EncryptedMessage is signed as sent (encrypt, then sign: IBR-ENC-004); the receiver
+    # normalises the plain message it decrypts, never the ciphertext's members.
+    if isinstance(message_value, dict) and not is_encrypted_message(message_value):
+        message = copy.deepcopy(message_value)
         run.c_receipt(message)
         if isinstance(envelope.get("header"), dict):
             run.c_updates_request_header(envelope["header"], message)

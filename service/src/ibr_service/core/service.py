@@ -339,6 +339,14 @@ class IbrCore:
                 "with a matching attribute_value",
                 field=f"{field}.attribute_type",
             )
+        # Only search, subscribe and receipt transactions have a status to report (IBR-TXN-001),
+        # and only of the kind asked: fuzzing found a txn-status transaction answered as a search.
+        asked = request.get("txn_type")
+        txns = [
+            t
+            for t in txns
+            if _txn_type(t.action) is not None and asked in (None, _txn_type(t.action))
+        ]
         if not txns:
             # Another sender's transaction is unknown to the asker too (IBR-TXN-003).
             raise TxnNotFoundError(
@@ -351,15 +359,16 @@ class IbrCore:
                 },
             )
         txn = txns[-1]
-        txn_type = str(request.get("txn_type") or _txn_type(txn.action))
+        txn_type = str(_txn_type(txn.action))
+        results = _TXN_RESULTS[txn_type]
         status: JsonDict
-        if txn.response is not None:
+        if txn.response is not None and results in txn.response:
             status = dict(txn.response)
         else:
             status = {
                 "transaction_id": txn.transaction_id,
                 "correlation_id": txn.correlation_id,
-                "search_response": [
+                results: [
                     {
                         "reference_id": ref,
                         "timestamp": format_timestamp(txn.updated_at),
@@ -679,10 +688,19 @@ def _caller_from_doc(doc: Any, sender_id: str) -> Caller:
     )
 
 
-def _txn_type(action: str) -> str:
-    return {"search": "search", "subscribe": "subscribe", "unsubscribe": "subscribe"}.get(
-        action, "receipt"
+def _txn_type(action: str) -> str | None:
+    """The txn_type of a transaction's action; None when txn/status does not report it."""
+    return {"search": "search", "subscribe": "subscribe", "enrollment-updates": "receipt"}.get(
+        action
     )
+
+
+# txn_type -> the list of results in its response message (IBR-TXN-002).
+_TXN_RESULTS = {
+    "search": "search_response",
+    "subscribe": "subscribe_response",
+    "receipt": "enrolled_response",
+}
 
 
 def _callback_reason(action: str, exc: Exception) -> str:
