@@ -66,6 +66,7 @@ def run_suite(suite_key_file: Path, catalogue: RequirementCatalogue, ibr: RealIb
                 "foreign_programme": "OTHER-PROG",
                 "phases": (Phase.ENVELOPE, Phase.SECURITY, Phase.SCENARIOS),
                 "callback_timeout": 4.0,
+                **ibr.receiver_settings(),
                 **overrides,
             }
         )

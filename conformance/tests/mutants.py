@@ -50,6 +50,8 @@ class Mutant:
     response: Callable[[Call, int, Json], tuple[int, Json]] | None = None
     callback: Callable[[Json], list[Json]] | None = None
     """Maps one callback to those actually delivered (0, 1 or more)."""
+    callback_auth: bool = True
+    """False: callbacks are delivered without the IBR's Authorization header."""
     jwks: Callable[[list[dict[str, Any]]], None] | None = None
     """Rewrites the published keys in place."""
     check: str | None = None
@@ -96,9 +98,11 @@ def build_proxy(state: ProxyState, mutant: Mutant, public_url: Callable[[], str]
     async def callback(request: Request) -> Response:
         target = unquote(request.path_params["target"])
         body = await request.json()
+        auth = request.headers.get("authorization")
+        headers = {"authorization": auth} if auth and mutant.callback_auth else {}
         for out in mutant.callback(body) if mutant.callback else [body]:
             async with client() as http:
-                await http.post(target, json=out)
+                await http.post(target, json=out, headers=headers)
         return JSONResponse({"message": {"ack_status": "ACK"}})
 
     async def forward(request: Request) -> Response:
@@ -544,4 +548,11 @@ CATALOGUE: list[Mutant] = [
         check="token_then_signature_errors_come_first",
     ),
     Mutant("decrypts_before_verifying", "IBR-ENC-007", request=_decrypts_first),
+    Mutant(
+        "callback_without_token",
+        "IBR-SEC-004",
+        callback=lambda b: [b],
+        callback_auth=False,
+        check="callbacks_carry_a_token_the_receiver_issued",
+    ),
 ]

@@ -1,7 +1,9 @@
 """Start the real standalone IBR (`ibr` CLI) on a free loopback port with a temp SQLite file.
 
 The suite never imports `ibr_service`: it starts it only through its command line, as the
-architecture allows for self-validation.
+architecture allows for self-validation. The suite's clients are registered with the callback
+receiver's token endpoint (a port fixed here), so the IBR's callbacks carry a bearer token the
+receiver issued (IBR-SEC-004); every run against this IBR must bind its receiver there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ibr_protocol import public_jwk
 from .servers import free_port
 
 _SECRET = re.compile(r"client_secret:\s*(\S+)")
+CALLBACK_CLIENT_ID = "IBR"
+CALLBACK_CLIENT_SECRET = "ibr-at-suite-receiver-secret"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,16 @@ class RealIbr:
     url: str
     secrets: dict[str, str]
     """sender_id -> client secret."""
+    callback_port: int
+    """Where the suite's callback receiver must listen (its token URL is registered)."""
+
+    def receiver_settings(self) -> dict[str, object]:
+        """The run settings that let the receiver issue the tokens the IBR asks for."""
+        return {
+            "callback_port": self.callback_port,
+            "callback_client_id": CALLBACK_CLIENT_ID,
+            "callback_client_secret": CALLBACK_CLIENT_SECRET,
+        }
 
 
 def _ibr() -> str:
@@ -67,7 +81,18 @@ def real_ibr(workdir: Path, suite_key: dict[str, Any]) -> Iterator[RealIbr]:
     key_file = workdir / "suite.pub.jwk"
     key_file.write_text(json.dumps(public_jwk(suite_key)))
     subprocess.run([_ibr(), "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
-    loopback = ("--callback-host", "127.0.0.1", "--allow-private-callbacks")
+    callback_port = free_port()
+    loopback = (
+        "--callback-host",
+        "127.0.0.1",
+        "--allow-private-callbacks",
+        "--callback-token-url",
+        f"http://127.0.0.1:{callback_port}/oauth2/client/token",
+        "--callback-client-id",
+        CALLBACK_CLIENT_ID,
+        "--callback-client-secret",
+        CALLBACK_CLIENT_SECRET,
+    )
     secrets = {
         "conf-main": _add_client(env, "conf-main", key_file, *loopback, "--programme", "CONF-PROG"),
         "conf-second": _add_client(
@@ -94,7 +119,7 @@ def real_ibr(workdir: Path, suite_key: dict[str, Any]) -> Iterator[RealIbr]:
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"ibr serve did not start; see {workdir / 'serve.log'}")
-        yield RealIbr(url=url, secrets=secrets)
+        yield RealIbr(url=url, secrets=secrets, callback_port=callback_port)
     finally:
         proc.terminate()
         try:

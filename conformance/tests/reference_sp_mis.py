@@ -25,6 +25,8 @@ from .servers import free_port
 
 SP_MIS_ID = "conf-sp-mis"
 MOCK_CLIENT_SECRET = "mock-ibr-secret"
+IBR_CLIENT_SECRET = "ibr-at-sp-mis-secret"
+"""The suite's (the IBR's) secret at the SP-MIS's token endpoint; its client id is "IBR"."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def reference_sp_mis(workdir: Path, *, ibr_port: int | None = None) -> Iterator[
                 f'sender_id = "{SP_MIS_ID}"',
                 f'signing_key_file = "{key_file}"',
                 f'callback_url = "{url}"',
+                f'ibr_client_secret = "{IBR_CLIENT_SECRET}"',
                 f'state_dir = "{workdir / "state"}"',
                 "retries = 0",
                 "timeout = 10",

@@ -21,6 +21,11 @@ from starlette.routing import Route
 Json = Any
 Mutator = Callable[[str, Json], Json]
 """(request path, parsed JSON body) -> the body to pass on."""
+HeaderMutator = Callable[[str, dict[str, str]], dict[str, str]]
+"""(request path, answer headers passed on) -> the headers to send back."""
+
+_PASSED_ON = ("cache-control", "pragma", "www-authenticate")
+"""Answer headers the suite judges, passed on by the proxy besides content-type."""
 
 
 @dataclass
@@ -33,13 +38,22 @@ class SpMisMutant:
     """Rewrites the SP-MIS's answers to the suite (callback ACKs, trigger API)."""
     request: Mutator | None = None
     """Rewrites the requests the SP-MIS sends to the (mock) IBR."""
+    answer_headers: HeaderMutator | None = None
+    """Rewrites the headers of the SP-MIS's answers to the suite."""
     seen: dict[str, Any] = field(default_factory=dict)
     """Scratch state of a stateful mutator."""
 
 
-def build_forwarder(upstream: Callable[[], str], mutate: Mutator | None, *, on: str) -> Starlette:
+def build_forwarder(
+    upstream: Callable[[], str],
+    mutate: Mutator | None,
+    *,
+    on: str,
+    mutate_headers: HeaderMutator | None = None,
+) -> Starlette:
     """Forward every request to `upstream`; `mutate` rewrites the JSON of `on` ("request" or
-    "answer"); headers other than content-type and authorization are not passed on."""
+    "answer"), `mutate_headers` the answer's headers; request headers other than content-type
+    and authorization are not passed on."""
 
     async def forward(request: Request) -> Response:
         raw = await request.body()
@@ -57,7 +71,10 @@ def build_forwarder(upstream: Callable[[], str], mutate: Mutator | None, *, on: 
         if mutate and on == "answer":
             content = _rewrite(content, lambda body: mutate(path, body))
         media = resp.headers.get("content-type", "application/json")
-        return Response(content, status_code=resp.status_code, media_type=media)
+        passed = {k: v for k, v in resp.headers.items() if k in _PASSED_ON}
+        if mutate_headers:
+            passed = mutate_headers(path, passed)
+        return Response(content, status_code=resp.status_code, media_type=media, headers=passed)
 
     return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST"])])
 
@@ -135,6 +152,55 @@ def _reuse_message_id(mutant: SpMisMutant) -> Mutator:
     return _header(keep_first)
 
 
+def _drop_no_store(path: str, headers: dict[str, str]) -> dict[str, str]:
+    if path.startswith("/oauth2/client/token"):
+        return {k: v for k, v in headers.items() if k not in ("cache-control", "pragma")}
+    return headers
+
+
+def _auth_catalogue() -> list[SpMisMutant]:
+    """Callback authentication (IBR-SEC-002..005, -009): the SP-MIS's token endpoint and the
+    token checks of its callback endpoints."""
+    return [
+        SpMisMutant(
+            "accepts_callback_without_token",
+            "IBR-SEC-004",
+            "callback_without_token_is_refused_with_401",
+            answer=_err_to_ack("err.request.unauthorized"),
+        ),
+        SpMisMutant(
+            "accepts_forged_token",
+            "IBR-SEC-004",
+            "callback_with_forged_or_expired_token_is_refused_with_401",
+            answer=_err_to_ack("err.request.unauthorized"),
+        ),
+        SpMisMutant(
+            "ignores_token_scope",
+            "IBR-SEC-004",
+            "callback_token_without_the_scope_is_refused_with_403",
+            answer=_err_to_ack("err.request.forbidden"),
+        ),
+        SpMisMutant(
+            "ignores_sender_binding",
+            "IBR-SEC-005",
+            "callback_from_another_sender_than_the_token_is_refused",
+            answer=_err_to_ack("err.sender_id.invalid"),
+        ),
+        SpMisMutant(
+            "checks_signature_before_token",
+            "IBR-SEC-009",
+            "callback_checks_come_in_order",
+            answer=_err_code("err.request.unauthorized", "err.signature.invalid"),
+        ),
+        SpMisMutant(
+            "token_response_cacheable",
+            "IBR-SEC-003",
+            "sp_mis_token_endpoint",
+            answer_headers=_drop_no_store,
+        ),
+    ]
+
+
 def _catalogue() -> list[SpMisMutant]:
     reuse = SpMisMutant("reuses_message_id", "IBR-HDR-007", "triggered_requests_follow_the_spec")
     reuse.request = _reuse_message_id(reuse)
@@ -204,6 +270,7 @@ def _catalogue() -> list[SpMisMutant]:
             request=_header(lambda h: h.update(message_ts=str(h.get("message_ts", ""))[:19])),
         ),
         reuse,
+        *_auth_catalogue(),
     ]
 
 

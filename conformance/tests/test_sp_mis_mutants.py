@@ -13,7 +13,13 @@ from ibr_conformance.config import RunConfig
 from ibr_conformance.requirements import RequirementCatalogue
 from ibr_conformance.runner import run
 
-from .reference_sp_mis import MOCK_CLIENT_SECRET, SP_MIS_ID, ReferenceSpMis, reference_sp_mis
+from .reference_sp_mis import (
+    IBR_CLIENT_SECRET,
+    MOCK_CLIENT_SECRET,
+    SP_MIS_ID,
+    ReferenceSpMis,
+    reference_sp_mis,
+)
 from .servers import free_port, serve
 from .sp_mis_mutants import CATALOGUE, Mutator, SpMisMutant, build_forwarder
 
@@ -30,6 +36,10 @@ class _Current:
     def request(self, path: str, body: object) -> object:
         fn = self.mutant.request if self.mutant else None
         return fn(path, body) if fn else body
+
+    def answer_headers(self, path: str, headers: dict[str, str]) -> dict[str, str]:
+        fn = self.mutant.answer_headers if self.mutant else None
+        return fn(path, headers) if fn else headers
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +59,15 @@ def proxied_sp_mis(
             serve(build_forwarder(lambda: mock, request, on="request"), port=to_ibr_port)
         )
         front = stack.enter_context(
-            serve(build_forwarder(lambda: sp_mis.url, answer, on="answer"), port=to_sp_mis_port)
+            serve(
+                build_forwarder(
+                    lambda: sp_mis.url,
+                    answer,
+                    on="answer",
+                    mutate_headers=current.answer_headers,
+                ),
+                port=to_sp_mis_port,
+            )
         )
         yield sp_mis, front, current
 
@@ -75,6 +93,7 @@ def test_sp_mis_mutant_catalogue_is_detected(
                 "mock_ibr_port": sp_mis.mock_ibr_port,
                 "mock_client_id": SP_MIS_ID,
                 "mock_client_secret": MOCK_CLIENT_SECRET,
+                "client_secret": IBR_CLIENT_SECRET,
                 "sender_id": SP_MIS_ID,
                 "signing_key": str(suite_key_file),
                 "callback_timeout": 5.0,

@@ -14,17 +14,12 @@ from ibr_conformance.requirements import RequirementCatalogue
 from ibr_conformance.results import Outcome
 from ibr_conformance.runner import run
 
-from .reference_sp_mis import MOCK_CLIENT_SECRET, SP_MIS_ID, ReferenceSpMis, reference_sp_mis
-
-# Failures of the reference SP-MIS the suite reports today; each is recorded under "Requests
-# from conformance" in reference_client/README.md. Remove an id once the SP-MIS is fixed.
-KNOWN_SP_MIS_DEVIATIONS = frozenset(
-    {
-        "IBR-ENV-005",  # accepts a text/plain callback
-        "IBR-REPLAY-002",  # ACKs a replayed message_id instead of err.request.bad
-        "IBR-SEC-004",  # callbacks need no bearer token
-        "IBR-ACK-001",  # ERR echoes a correlation_id longer than the ACK schema allows
-    }
+from .reference_sp_mis import (
+    IBR_CLIENT_SECRET,
+    MOCK_CLIENT_SECRET,
+    SP_MIS_ID,
+    ReferenceSpMis,
+    reference_sp_mis,
 )
 
 
@@ -47,6 +42,7 @@ def sp_mis_run(
             "mock_ibr_port": sp_mis.mock_ibr_port,
             "mock_client_id": SP_MIS_ID,
             "mock_client_secret": MOCK_CLIENT_SECRET,
+            "client_secret": IBR_CLIENT_SECRET,
             "sender_id": SP_MIS_ID,
             "signing_key": str(suite_key_file),
             "callback_timeout": 5.0,
@@ -60,32 +56,32 @@ def _failed(final: RunFinished) -> set[str]:
     return {rid for r in final.results for f in r.failures for rid in f.requirement_ids}
 
 
-def test_reference_sp_mis_fails_only_known_recorded_deviations(sp_mis_run: RunFinished) -> None:
-    """If this fails, the suite reports the reference SP-MIS broken beyond the recorded
-    deviations (or cannot drive it): a regression of the SP-MIS or a false failure."""
+def test_reference_sp_mis_passes_with_zero_failures(sp_mis_run: RunFinished) -> None:
+    """If this fails, the suite reports the reference SP-MIS broken (or cannot drive it): a
+    regression of the SP-MIS or a false failure vendors would get too."""
     errors = [(r.check, r.reason[:300]) for r in sp_mis_run.results if r.outcome is Outcome.ERROR]
     assert errors == []
-    unexpected = _failed(sp_mis_run) - KNOWN_SP_MIS_DEVIATIONS
-    assert unexpected == set(), [
-        (r.check, [f.message[:300] for f in r.failures])
-        for r in sp_mis_run.results
-        if {rid for f in r.failures for rid in f.requirement_ids} & unexpected
+    failed = _failed(sp_mis_run)
+    assert failed == set(), [
+        (r.check, [f.message[:300] for f in r.failures]) for r in sp_mis_run.results if r.failures
     ]
-    print(
-        json.dumps(
-            {
-                "sp_mis_known_deviations_now_passing": sorted(
-                    KNOWN_SP_MIS_DEVIATIONS - _failed(sp_mis_run)
-                )
-            }
-        )
-    )
+    print(json.dumps({"sp_mis_profile_seconds": round(sp_mis_run.duration_ms / 1000, 1)}))
     passed = {r.check for r in sp_mis_run.results if r.outcome is Outcome.PASS}
-    # The checks that prove the endpoints and the client behaviour really ran and passed.
+    # The checks that prove the endpoints, their authentication and the client behaviour
+    # really ran and passed (a skip would hide a missing token endpoint).
     assert {
         "valid_callbacks_are_acknowledged",
         "unsigned_callback_is_refused",
         "tampered_callback_is_refused",
         "stale_callback_is_refused",
+        "replayed_callback_is_refused",
+        "callback_of_another_media_type_gets_415",
         "triggered_requests_follow_the_spec",
+        "sp_mis_token_endpoint",
+        "callback_without_token_is_refused_with_401",
+        "callback_with_forged_or_expired_token_is_refused_with_401",
+        "callback_token_without_the_scope_is_refused_with_403",
+        "callback_from_another_sender_than_the_token_is_refused",
+        "callback_checks_come_in_order",
+        "sp_mis_callbacks_survive_schema_driven_fuzzing",
     } <= passed

@@ -22,7 +22,14 @@ from ibr_conformance.profiles import Profile
 __all__ = ["RunConfig", "load_config"]
 
 _SECRET_FIELDS = frozenset(
-    {"client_secret", "token", "signing_key", "certificate_key", "mock_client_secret"}
+    {
+        "client_secret",
+        "token",
+        "signing_key",
+        "certificate_key",
+        "mock_client_secret",
+        "callback_client_secret",
+    }
 )
 
 
@@ -40,7 +47,11 @@ class RunConfig(BaseSettings):
     token_url: str = Field(
         default="", description="OAuth2 token endpoint; default <base>/oauth2/client/token"
     )
-    client_id: str = Field(default="", description="OAuth2 client id (client credentials)")
+    client_id: str = Field(
+        default="",
+        description="OAuth2 client id (client credentials); sp-mis profile: the IBR's client id "
+        "at the SP-MIS's token endpoint, default ibr_id",
+    )
     client_secret: str = Field(default="", description="OAuth2 client secret")
     second_client_id: str = Field(
         default="", description="A second client of another programme (isolation checks)"
@@ -76,18 +87,39 @@ class RunConfig(BaseSettings):
     callback_public_url: str = Field(
         default="", description="URL the target reaches the receiver at (default: bound address)"
     )
+    callback_client_id: str = Field(
+        default="",
+        description="ibr profile: client id the IBR uses at the receiver's token endpoint "
+        "(default: receiver_id, the IBR's id)",
+    )
+    callback_client_secret: str = Field(
+        default="",
+        description="ibr profile: its secret; set, the receiver issues tokens and the suite "
+        "checks that callbacks carry one (IBR-SEC-004)",
+    )
     callback_timeout: float = Field(
         default=15.0, gt=0, description="Seconds to wait for a callback"
     )
     timeout: float = Field(default=15.0, gt=0, description="HTTP timeout in seconds")
     seed: int = Field(default=20240501, description="Seed of every random choice (fuzzing too)")
     capabilities: tuple[str, ...] = Field(
-        default=("sync", "async", "subscriptions", "txn-status", "signing", "encryption"),
+        default=(
+            "sync",
+            "async",
+            "subscriptions",
+            "txn-status",
+            "signing",
+            "encryption",
+            "callback-auth",
+        ),
         description="Capabilities the target claims; checks of others are skipped",
     )
     phases: tuple[Phase, ...] = Field(default=tuple(Phase), description="Phases to run")
     checks: tuple[str, ...] = Field(default=(), description="Only these checks (default: all)")
     fuzz_max_examples: int = Field(default=8, ge=1, description="Examples per fuzzed operation")
+    fuzz_operations: tuple[str, ...] = Field(
+        default=(), description="Only fuzz these operations, e.g. txn/status (default: all)"
+    )
     max_body_bytes: int = Field(
         default=11 * 1024 * 1024, ge=1024, description="Size of the oversized-body probe"
     )
@@ -127,8 +159,24 @@ class RunConfig(BaseSettings):
         return value if not value or value.startswith("/") else "/" + value
 
     def effective_sender_id(self) -> str:
-        """The token subject must equal header.sender_id (IBR-SEC-005), so default to client_id."""
+        """The token subject must equal header.sender_id (IBR-SEC-005), so default to client_id.
+
+        sp-mis profile: the SP-MIS's id (its client id at the mock IBR); client_id there is
+        the suite's own id, as the IBR, at the SP-MIS's token endpoint.
+        """
+        if self.profile is Profile.SP_MIS:
+            return self.sender_id or self.mock_client_id or "conformance-sp-mis"
         return self.sender_id or self.client_id or "conformance-suite"
+
+    def effective_client_id(self) -> str:
+        """Who the suite is at the target's token endpoint (sp-mis profile: the IBR)."""
+        if self.profile is Profile.SP_MIS:
+            return self.client_id or self.ibr_id
+        return self.client_id
+
+    def effective_callback_client_id(self) -> str:
+        """Who the IBR is at the callback receiver's token endpoint (ibr profile)."""
+        return self.callback_client_id or self.receiver_id
 
     def root_url(self) -> str:
         return self.base_url + self.base_path

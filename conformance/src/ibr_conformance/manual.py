@@ -63,6 +63,22 @@ NOT_AUTOMATED: dict[str, ManualRequirement] = {
             "Key retirement and the publication period of retired keys need the operator's key "
             "rotation record; a black box shows only the keys published today.",
         ),
+        ManualRequirement(
+            "IBR-HDR-008",
+            _M,
+            "sp-mis profile: the trigger API drives only the SP-MIS's async requests (search, "
+            "subscribe, unsubscribe), which must carry sender_uri; that its sync requests "
+            "(sync/search, enrolled, enrollments/updates) omit it shows only in what it sends "
+            "to a real IBR. Inspect its request log or code. (The ibr profile checks the "
+            "receiver half: sync_operation_ignores_sender_uri.)",
+        ),
+        ManualRequirement(
+            "IBR-UPDATES-006",
+            _M,
+            "sp-mis profile: the trigger API cannot make the SP-MIS report enrolment updates, "
+            "so the header of its enrollments/updates requests (request header, action notify) "
+            "is assessed from its request log or code.",
+        ),
     )
 }
 

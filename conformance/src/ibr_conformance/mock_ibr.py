@@ -3,7 +3,8 @@
 It issues tokens to the configured client, publishes the suite's public key (so the SP-MIS can
 verify the callbacks the suite signs as the IBR), records every request the SP-MIS sends,
 answers each per spec (an ACK with a fresh correlation id for async operations), and then sends
-the signed callback of each async request to its `header.sender_uri`. The checks of
+the signed callback of each async request to its `header.sender_uri`, with the bearer token the
+SP-MIS's own token endpoint issued to the suite (IBR-SEC-004). The checks of
 `checks/spmis.py` judge what was recorded; the mock itself never refuses a request, so that a
 broken SP-MIS is reported by a check naming the requirement rather than by a harness error.
 """
@@ -23,11 +24,13 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ibr_conformance.background import BackgroundServer, free_port
+from ibr_conformance.errors import HarnessError
 from ibr_protocol import ack, build_callback, public_jwk, sign_envelope, spec_dir
 
 __all__ = ["ASYNC_CALLBACKS", "MockIbr", "RecordedRequest", "callback_example"]
@@ -98,6 +101,7 @@ class MockIbr:
         port: int = 0,
         registry_prefix: str = "/registry",
         build_message: Callable[[str, dict[str, Any], str], dict[str, Any]] = _callback_message,
+        callback_token: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.host, self.port = host, port or free_port(host)
         self.url = f"http://{host}:{self.port}"
@@ -107,6 +111,7 @@ class MockIbr:
         """(callback URL, HTTP status, body) of every callback the mock sent."""
         self._key = signing_key
         self._build_message = build_message
+        self._callback_token = callback_token
         self._requests: list[RecordedRequest] = []
         self._cond = threading.Condition()
         app = Starlette(
@@ -180,8 +185,15 @@ class MockIbr:
         if self._key:
             envelope = sign_envelope(envelope, self._key)
         try:
+            # The token fetch is blocking HTTP (the suite's Target): keep it off the event loop.
+            token = await run_in_threadpool(self._callback_token)
+        except HarnessError as exc:
+            self.callback_answers.append((uri, 0, f"no token for the callback: {exc}"))
+            return
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        try:
             async with httpx.AsyncClient(timeout=15) as http:
-                resp = await http.post(uri, json=envelope)
+                resp = await http.post(uri, json=envelope, headers=headers)
             answer: Any = resp.json() if resp.content else None
             self.callback_answers.append((uri, resp.status_code, answer))
         except (httpx.HTTPError, ValueError) as exc:

@@ -134,6 +134,7 @@ def _mock_ibr(config: RunConfig, target: Target) -> Iterator[MockIbr | None]:
         host=config.mock_ibr_host,
         port=config.mock_ibr_port,
         registry_prefix=config.registry_prefix,
+        callback_token=target.access_token,
     ) as mock:
         yield mock
 
@@ -141,7 +142,11 @@ def _mock_ibr(config: RunConfig, target: Target) -> Iterator[MockIbr | None]:
 @contextlib.contextmanager
 def _receiver(config: RunConfig) -> Iterator[CallbackReceiver]:
     with CallbackReceiver(
-        host=config.callback_host, port=config.callback_port, public_url=config.callback_public_url
+        host=config.callback_host,
+        port=config.callback_port,
+        public_url=config.callback_public_url,
+        token_client_id=config.effective_callback_client_id(),
+        token_client_secret=config.callback_client_secret,
     ) as rx:
         yield rx
 

@@ -13,6 +13,7 @@ import httpx
 
 from ibr_conformance.config import RunConfig
 from ibr_conformance.errors import ConfigError, HarnessError
+from ibr_conformance.profiles import Profile
 from ibr_conformance.results import Exchange
 from ibr_protocol import build_request, sign_envelope
 
@@ -51,7 +52,8 @@ class Target:
             timeout=config.timeout, transport=transport, headers=config.extra_headers
         )
         self.recorder: Callable[[Exchange], None] | None = None
-        self._tokens: dict[Client, str] = {}
+        self._tokens: dict[Client, tuple[str, float]] = {}
+        """who -> (token, monotonic time to fetch a new one)."""
         self._signing_key = self._load_signing_key(config.signing_key)
 
     @staticmethod
@@ -86,10 +88,13 @@ class Target:
     def _credentials(self, who: Client) -> tuple[str, str]:
         c = self.config
         return {
-            Client.PRIMARY: (c.client_id, c.client_secret),
+            Client.PRIMARY: (c.effective_client_id(), c.client_secret),
             Client.SECOND: (c.second_client_id, c.second_client_secret),
             Client.LIMITED: (c.limited_client_id, c.limited_client_secret),
         }[who]
+
+    def client_id(self, who: Client = Client.PRIMARY) -> str:
+        return self._credentials(who)[0]
 
     def has_client(self, who: Client) -> bool:
         if who is Client.PRIMARY and self.config.token:
@@ -99,29 +104,58 @@ class Target:
     def token_url(self) -> str:
         return self.config.token_url or f"{self.config.root_url()}/oauth2/client/token"
 
-    def access_token(self, who: Client = Client.PRIMARY) -> str | None:
-        """Bearer token of `who`: the fixed token, or one from client credentials (cached)."""
-        if who is Client.PRIMARY and self.config.token:
-            return self.config.token
-        if who in self._tokens:
-            return self._tokens[who]
-        client_id, secret = self._credentials(who)
-        if not client_id:
-            return None
-        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
-        if self.config.scope:
-            form["scope"] = self.config.scope
+    def request_token(
+        self,
+        who: Client = Client.PRIMARY,
+        *,
+        scope: str = "",
+        secret: str | None = None,
+        as_json: bool = False,
+    ) -> httpx.Response:
+        """One client-credentials request to the token endpoint, answered as it comes."""
+        client_id, configured_secret = self._credentials(who)
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": configured_secret if secret is None else secret,
+        }
+        if scope or self.config.scope:
+            form["scope"] = scope or self.config.scope
         try:
-            resp = self.http.post(self.token_url(), data=form)
+            if as_json:
+                return self.http.post(self.token_url(), json=form)
+            return self.http.post(self.token_url(), data=form)
         except httpx.HTTPError as exc:
             raise HarnessError(f"token endpoint {self.token_url()} unreachable: {exc}") from exc
+
+    def access_token(self, who: Client = Client.PRIMARY) -> str | None:
+        """Bearer token of `who`: the fixed token, or one from client credentials (cached).
+
+        sp-mis profile without a client_secret: None, so the callbacks go without a token and
+        a receiver that demands one (as it must, IBR-SEC-004) refuses them visibly.
+        """
+        if who is Client.PRIMARY and self.config.token:
+            return self.config.token
+        cached, renew_at = self._tokens.get(who, ("", 0.0))
+        if cached and time.monotonic() < renew_at:
+            return cached
+        client_id, secret = self._credentials(who)
+        if not client_id or (self.config.profile is Profile.SP_MIS and not secret):
+            return None
+        resp = self.request_token(who)
         if resp.status_code != 200 or "access_token" not in resp.text:
             raise HarnessError(
                 f"token endpoint {self.token_url()} refused client {client_id!r}: "
                 f"HTTP {resp.status_code} {resp.text[:200]}"
             )
-        token = str(resp.json()["access_token"])
-        self._tokens[who] = token
+        body = resp.json()
+        token = str(body["access_token"])
+        try:
+            lifetime = float(body.get("expires_in", 300))
+        except (TypeError, ValueError):
+            lifetime = 300.0
+        # Renew with a margin: a long run (fuzzing) must not send a token about to expire.
+        self._tokens[who] = (token, time.monotonic() + lifetime - min(30.0, lifetime / 2))
         return token
 
     # -- messages ---------------------------------------------------------------------------

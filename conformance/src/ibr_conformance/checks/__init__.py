@@ -12,5 +12,8 @@ from ibr_conformance.checks import (  # noqa: F401
     precedence,
     security,
     spmis,
+    spmis_auth,
+    spmis_keys,
+    spmis_receiver,
     workflows,
 )

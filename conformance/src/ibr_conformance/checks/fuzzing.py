@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -61,12 +62,14 @@ _DISABLED = (
     "allow_header_conformance",
 )
 
+_LOG = logging.getLogger(__name__)
 _REQUIREMENTS = tuple(dict.fromkeys(r for ids in SCHEMATHESIS_CHECKS.values() for r in ids))
 _FAILURES_PER_CHECK = 3
 
 
-def _side_document(side: str, registry_prefix: str) -> dict[str, Any]:
-    """spec/openapi.yaml reduced to `side`'s /registry operations, JSON bodies only.
+def _side_document(side: str, registry_prefix: str, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    """spec/openapi.yaml reduced to `side`'s /registry operations (or those in `only`, e.g.
+    `txn/status`), JSON bodies only.
 
     multipart/form-data uploads are optional (IBR-ENV-006, a MAY), so they are not fuzzed.
     """
@@ -74,6 +77,8 @@ def _side_document(side: str, registry_prefix: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, item in raw.get("paths", {}).items():
         if not path.startswith("/registry/"):
+            continue
+        if only and path.removeprefix("/registry/") not in only:
             continue
         ops = {
             method: op
@@ -129,16 +134,19 @@ def _is_negative(case: Any) -> bool:
     )
 
 
-def _callback_uri(ctx: CheckContext, action: str) -> str | None:
-    if ctx.receiver is None:
+def _callback_uri(ctx: CheckContext, operation_path: str) -> str | None:
+    """Our receiver's callback URL of an async operation (IBR-HDR-008: none on sync ones)."""
+    if ctx.receiver is None or "/sync/" in operation_path:
         return None
-    return f"{ctx.receiver.url}{ctx.config.registry_prefix}/on-{action}"
+    head, _, last = operation_path.rpartition("/")
+    return f"{ctx.receiver.url}{head}/on-{last}"
 
 
 def fuzz_schema(ctx: CheckContext, side: str) -> OpenApiSchema:
     """The schemathesis schema of `side`, with our auth and envelope hooks."""
     schema = schemathesis.openapi.from_dict(
-        _side_document(side, ctx.config.registry_prefix), config=_schemathesis_config(ctx)
+        _side_document(side, ctx.config.registry_prefix, ctx.config.fuzz_operations),
+        config=_schemathesis_config(ctx),
     )
     # Relative $refs (./schemas/...) resolve against the spec file.
     schema.location = (spec_dir() / "openapi.yaml").absolute().as_uri()
@@ -180,7 +188,9 @@ def fuzz_schema(ctx: CheckContext, side: str) -> OpenApiSchema:
                 message=copy.deepcopy(dict(message)),
                 sender_id=ctx.config.effective_sender_id(),
                 receiver_id=ctx.config.receiver_id,
-                sender_uri=_callback_uri(ctx, action) if "sender_uri" in header else None,
+                # Always a callback URL on async operations: without one an IBR may refuse
+                # the case (IBR-CB-001) before it reaches the business validation fuzzed here.
+                sender_uri=_callback_uri(ctx, case.path),
             )
         case.body = target.sign(envelope)
         return case
@@ -235,12 +245,14 @@ def run_fuzzing(ctx: CheckContext, side: str) -> Iterator[Failure]:
     schema = fuzz_schema(ctx, side)
     sync_paths = frozenset(p for p in schema.raw_schema["paths"] if "/sync/" in p)
     per_check: dict[tuple[str, str], int] = {}
+    cases = 0
     for event in from_schema(schema).execute():
         if isinstance(event, events.FatalError):
             raise RuntimeError(f"schemathesis stopped: {event.exception}")
         if not isinstance(event, (events.ScenarioFinished, events.FuzzScenarioFinished)):
             continue
         recorder = event.recorder
+        cases += len(recorder.interactions)
         for case_id, nodes in recorder.checks.items():
             for node in nodes:
                 info = node.failure_info
@@ -260,6 +272,9 @@ def run_fuzzing(ctx: CheckContext, side: str) -> Iterator[Failure]:
                         node.name, label, sync_paths, failure.message or ""
                     ),
                 )
+    # The size of the run, for the timing figure of a certification run.
+    operations = len(schema.raw_schema["paths"])
+    _LOG.info("fuzzing %s: %d cases over %d operations", side, cases, operations)
 
 
 @REGISTRY.check(phase=Phase.FUZZING, profile=Profile.IBR, requirements=_REQUIREMENTS)

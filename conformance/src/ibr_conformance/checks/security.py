@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from ibr_conformance.context import CheckContext
 from ibr_conformance.phases import Phase
 from ibr_conformance.profiles import Profile
 from ibr_conformance.registry import REGISTRY
-from ibr_conformance.results import Failure
+from ibr_conformance.results import Exchange, Failure
 from ibr_conformance.target import Client
 from ibr_protocol import build_request, canonical_bytes, generate_signing_key, sign_envelope
 
@@ -48,23 +48,41 @@ def _require_signing(ctx: CheckContext) -> None:
         ctx.skip("no signing_key configured")
 
 
+SendWithToken = Callable[[str | None, str], Exchange]
+"""(bearer token or None, note) -> the exchange of one valid, signed message to the target."""
+
+
+def missing_token_is_refused(ctx: CheckContext, send: SendWithToken) -> Iterator[Failure]:
+    """Failures unless a valid message without a bearer token gets 401 err.request.unauthorized."""
+    ex = send(None, "no Authorization header")
+    yield from expect_refused(ctx, ex, "no token", status=401, code="err.request.unauthorized")
+
+
+def forged_tokens_are_refused(ctx: CheckContext, send: SendWithToken) -> Iterator[Failure]:
+    """Failures unless forged, alg-none, expired and garbage tokens each get 401."""
+    for label, token in _FORGED_TOKENS.items():
+        ex = send(token, f"{label} token")
+        yield from expect_refused(
+            ctx, ex, f"{label} token", status=401, code="err.request.unauthorized"
+        )
+
+
+def _send_search(ctx: CheckContext) -> SendWithToken:
+    return lambda token, note: ctx.target.send(_OP, _valid(ctx), token=token, note=note)
+
+
 @REGISTRY.check(phase=_SEC, profile=_IBR, requirements=("IBR-SEC-004", "IBR-ERR-001"))
 def request_without_token_is_refused_with_401(ctx: CheckContext) -> Iterator[Failure]:
     """A request without a bearer token is refused with HTTP 401 err.request.unauthorized."""
     ctx.target.access_token()  # our credentials work, so a refusal is about the missing token
-    ex = ctx.target.send(_OP, _valid(ctx), token=None, note="no Authorization header")
-    yield from expect_refused(ctx, ex, "no token", status=401, code="err.request.unauthorized")
+    yield from missing_token_is_refused(ctx, _send_search(ctx))
 
 
 @REGISTRY.check(phase=_SEC, profile=_IBR, requirements=("IBR-SEC-004",))
 def forged_or_expired_token_is_refused_with_401(ctx: CheckContext) -> Iterator[Failure]:
     """Forged, alg-none, expired and garbage tokens are each refused with HTTP 401."""
     ctx.target.access_token()  # the suite's own credentials work, so a refusal means the token
-    for label, token in _FORGED_TOKENS.items():
-        ex = ctx.target.send(_OP, _valid(ctx), token=token, note=f"{label} token")
-        yield from expect_refused(
-            ctx, ex, f"{label} token", status=401, code="err.request.unauthorized"
-        )
+    yield from forged_tokens_are_refused(ctx, _send_search(ctx))
 
 
 @REGISTRY.check(phase=_SEC, profile=_IBR, requirements=("IBR-SEC-004",))
@@ -77,34 +95,34 @@ def token_without_the_scope_is_refused_with_403(ctx: CheckContext) -> Iterator[F
     yield from expect_refused(ctx, ex, "wrong scope", status=403, code="err.request.forbidden")
 
 
-@REGISTRY.check(
-    phase=_SEC, profile=_IBR, requirements=("IBR-SEC-002", "IBR-SEC-003"), name="token_endpoint"
-)
-def token_endpoint_issues_short_lived_signed_jwts(ctx: CheckContext) -> Iterator[Failure]:
-    """Token endpoint: form and JSON; signed JWTs with the claims; no-store; no refresh."""
-    cfg = ctx.config
-    if cfg.token or not cfg.client_id:
-        ctx.skip("a fixed token is configured; no client credentials to exercise the endpoint")
-    creds = {
-        "grant_type": "client_credentials",
-        "client_id": cfg.client_id,
-        "client_secret": cfg.client_secret,
-    }
-    url = ctx.target.token_url()
+def token_endpoint_failures(ctx: CheckContext) -> Iterator[Failure]:
+    """Token endpoint: form and JSON; the answer's shape; signed JWTs with the claims; no-store;
+    no refresh token; a wrong secret gets 401 (IBR-SEC-002, IBR-SEC-003)."""
+    if ctx.config.token or not ctx.target.has_client(Client.PRIMARY):
+        ctx.skip("no client credentials (client_id / client_secret) to exercise the endpoint")
     for kind in ("form", "json"):
-        resp = (
-            ctx.target.http.post(url, data=creds)
-            if kind == "form"
-            else ctx.target.http.post(url, json=creds)
-        )
-        body: Any = resp.json() if "json" in resp.headers.get("content-type", "") else {}
+        resp = ctx.target.request_token(as_json=kind == "json")
+        try:
+            body: Any = resp.json()
+        except ValueError:
+            body = None
         if resp.status_code != 200 or not isinstance(body, Mapping):
             yield ctx.failure(
                 f"{kind} token request refused",
-                f"HTTP {resp.status_code}",
+                f"POST {ctx.target.token_url()} ({kind}): HTTP {resp.status_code} "
+                f"{resp.text[:200]}",
                 requirements=["IBR-SEC-002"],
             )
             continue
+        if str(body.get("token_type", "")).lower() != "bearer" or not isinstance(
+            body.get("expires_in"), int
+        ):
+            yield ctx.failure(
+                "token response of the wrong shape",
+                f"token_type {body.get('token_type')!r}, expires_in {body.get('expires_in')!r}; "
+                "expected Bearer and an integer number of seconds",
+                requirements=["IBR-SEC-002"],
+            )
         if "no-store" not in resp.headers.get("cache-control", ""):
             yield ctx.failure(
                 "token response cacheable",
@@ -118,6 +136,21 @@ def token_endpoint_issues_short_lived_signed_jwts(ctx: CheckContext) -> Iterator
                 requirements=["IBR-SEC-003"],
             )
         yield from _jwt_claims(ctx, str(body.get("access_token", "")))
+    wrong = ctx.target.request_token(secret="not-the-secret-" + probes.fresh_id())
+    if wrong.status_code != 401:
+        yield ctx.failure(
+            "wrong client secret not refused with 401",
+            f"HTTP {wrong.status_code} {wrong.text[:200]}; RFC 6749 §5.2 invalid_client is 401",
+            requirements=["IBR-SEC-002"],
+        )
+
+
+@REGISTRY.check(
+    phase=_SEC, profile=_IBR, requirements=("IBR-SEC-002", "IBR-SEC-003"), name="token_endpoint"
+)
+def token_endpoint_issues_short_lived_signed_jwts(ctx: CheckContext) -> Iterator[Failure]:
+    """Token endpoint: form and JSON; signed JWTs with the claims; no-store; no refresh."""
+    yield from token_endpoint_failures(ctx)
 
 
 def _jwt_claims(ctx: CheckContext, token: str) -> Iterator[Failure]:
@@ -144,12 +177,51 @@ def _jwt_claims(ctx: CheckContext, token: str) -> Iterator[Failure]:
             f"exp - iat = {lifetime} s (max 3600)",
             requirements=["IBR-SEC-003"],
         )
-    if claims.get("sub") != ctx.config.client_id:
+    client_id = ctx.target.client_id()
+    if claims.get("sub") != client_id:
         yield ctx.failure(
             "token subject is not the client",
-            f"sub {claims.get('sub')!r} != client_id {ctx.config.client_id!r}",
+            f"sub {claims.get('sub')!r} != client_id {client_id!r}",
             requirements=["IBR-SEC-003"],
         )
+
+
+@REGISTRY.check(phase=_SEC, profile=_IBR, requirements=("IBR-SEC-004",), capability="callback-auth")
+def callbacks_carry_a_token_the_receiver_issued(ctx: CheckContext) -> Iterator[Failure]:
+    """The IBR fetches a token at the receiver's token endpoint (callback_client_id/secret) and
+    sends it as Authorization: Bearer on its callbacks, with the callback's scope."""
+    rx = ctx.require_receiver()
+    if not rx.issues_tokens:
+        ctx.skip(
+            "no callback_client_secret configured: register the suite's client at the IBR "
+            f"with callback token URL {rx.token_url} and that secret to check callback tokens"
+        )
+    if not ctx.claims("async"):
+        ctx.skip("capability 'async' not claimed: the IBR sends no callbacks")
+    uri = f"{rx.url}{ctx.config.registry_prefix}/on-search"
+    env = ctx.target.envelope("search", probes.search_request(), sender_uri=uri)
+    txn = env["message"]["transaction_id"]
+    ex = ctx.target.send("search", env, note="async search to get a callback")
+    if probes.is_rejected(ex):
+        ctx.skip(f"the async search was refused (HTTP {ex.status}); no callback to inspect")
+    got = rx.wait_for(
+        lambda cb: (
+            isinstance(cb.body, Mapping)
+            and isinstance(cb.body.get("message"), Mapping)
+            and cb.body["message"].get("transaction_id") == txn
+        ),
+        timeout=ctx.config.callback_timeout,
+    )
+    if not got:
+        ctx.skip(f"no on-search callback arrived within {ctx.config.callback_timeout} s")
+    for cb in got:
+        problem = rx.token_problem(cb)
+        if problem:
+            yield ctx.failure(
+                "callback without a valid bearer token",
+                f"{cb.path}: {problem} (tokens issued by the receiver: {rx.tokens_issued})",
+                evidence=[ex],
+            )
 
 
 @REGISTRY.check(
