@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -9,12 +10,17 @@ import pytest
 
 from ibr_protocol import ErrorCode, generate_signing_key
 from ibr_protocol.tokens import (
+    NO_STORE_HEADERS,
     AccessTokenError,
+    OAuthError,
     TokenCache,
     TokenEndpointError,
+    TokenRequest,
     TokenScopeError,
     TokenService,
     bearer_token,
+    read_token_request,
+    token_response,
 )
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -115,3 +121,74 @@ def test_cache_explains_a_failed_token_request(status: int, body: object, refuse
         cache.accept(_answer(status, body))
     assert failed.value.refused is refused
     assert cache.current() is None
+
+
+def _read(content_type: str, body: bytes, authorization: str | None = None) -> TokenRequest:
+    return read_token_request(
+        content_type=content_type, body=body, authorization=authorization, max_depth=8
+    )
+
+
+def test_token_request_is_read_from_a_form_json_or_http_basic() -> None:
+    form = _read(
+        "application/x-www-form-urlencoded",
+        b"grant_type=client_credentials&client_id=ibr&client_secret=s&scope=a+b",
+    )
+    assert (form.client_id, form.client_secret, form.scopes) == ("ibr", "s", frozenset("ab"))
+    as_json = _read(
+        "application/json; charset=utf-8",
+        b'{"grant_type": "client_credentials", "client_id": "ibr", "client_secret": "s"}',
+    )
+    assert (as_json.client_id, as_json.scopes) == ("ibr", None)
+    basic = _read(
+        "application/x-www-form-urlencoded",
+        b"grant_type=client_credentials",
+        "Basic " + base64.b64encode(b"ibr:s").decode(),
+    )
+    assert (basic.client_id, basic.client_secret) == ("ibr", "s")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "authorization", "error", "status"),
+    [
+        ("text/plain", b"grant_type=client_credentials", None, "invalid_request", 400),
+        ("application/json", b'{"grant_type": ', None, "invalid_request", 400),
+        ("application/json", b"[]", None, "invalid_request", 400),
+        (
+            "application/x-www-form-urlencoded",
+            b"grant_type=password",
+            None,
+            "unsupported_grant_type",
+            400,
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"grant_type=client_credentials",
+            None,
+            "invalid_request",
+            400,
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"grant_type=client_credentials",
+            "Basic %%%",
+            "invalid_client",
+            401,
+        ),
+    ],
+)
+def test_bad_token_requests_get_the_rfc_6749_error(
+    content_type: str, body: bytes, authorization: str | None, error: str, status: int
+) -> None:
+    with pytest.raises(OAuthError) as refused:
+        _read(content_type, body, authorization)
+    assert (refused.value.error, refused.value.status_code) == (error, status)
+    headers = refused.value.headers("x")
+    assert headers["Cache-Control"] == "no-store"
+    assert ("WWW-Authenticate" in headers) is (status == 401)
+
+
+def test_token_response_has_the_rfc_6749_members() -> None:
+    body = token_response("t", lifetime_seconds=900, scopes=["b", "a"])
+    assert body == {"access_token": "t", "token_type": "Bearer", "expires_in": 900, "scope": "a b"}
+    assert NO_STORE_HEADERS["Cache-Control"] == "no-store"

@@ -6,6 +6,8 @@ SP-MIS clients, each SP-MIS for the IBR's callbacks and notifications [IBR-SEC-0
 - :class:`TokenService` issues and validates the receiver's tokens: Ed25519 JWTs (joserfc) with
   ``iss``/``aud`` (the issuer's id), ``sub`` (the client, which must equal ``header.sender_id``),
   ``iat``, ``nbf``, ``exp``, ``jti`` and ``scope``.
+- :func:`read_token_request` and :func:`token_response` are the token endpoint's wire format
+  (RFC 6749 §4.4 and §5.2), for whatever web framework hosts it.
 - :func:`bearer_token` reads ``Authorization: Bearer <token>``.
 - :class:`TokenCache` is the caller's side, sans I/O: it builds the token request, reads the
   answer and says when a new token is needed; the caller does the HTTP with its own client.
@@ -16,12 +18,15 @@ and 403 ``err.request.forbidden`` (reason ``err.token.scope``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 from joserfc import jwt
@@ -29,18 +34,26 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
 from ibr_protocol.errors import ErrorCode, IbrProtocolError
+from ibr_protocol.limits import RequestRefusedError, parse_json_limited
 
 __all__ = [
+    "NO_STORE_HEADERS",
     "AccessToken",
     "AccessTokenError",
+    "OAuthError",
     "TokenCache",
     "TokenEndpointError",
+    "TokenRequest",
     "TokenScopeError",
     "TokenService",
     "bearer_token",
+    "read_token_request",
+    "token_response",
 ]
 
 _ALGORITHM = "Ed25519"
+NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+"""Headers of every token endpoint answer (RFC 6749 §5.1)."""
 _REFRESH_MARGIN_SECONDS = 30.0
 _DEFAULT_LIFETIME_SECONDS = 300.0
 
@@ -164,6 +177,102 @@ class TokenService:
             expires_at=expires_at,
             token_id=str(claims["jti"]),
         )
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error of a token endpoint (``invalid_request``, ``invalid_client``, ...)."""
+
+    def __init__(self, error: str, description: str, *, status_code: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status_code = status_code
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+    def headers(self, realm: str) -> dict[str, str]:
+        # A 401 invalid_client answer carries WWW-Authenticate (RFC 6749 §5.2).
+        challenge = (
+            {"WWW-Authenticate": f'Basic realm="{realm}"'} if self.status_code == 401 else {}
+        )
+        return {**NO_STORE_HEADERS, **challenge}
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """A well-formed client-credentials request; the caller still checks the credentials."""
+
+    client_id: str
+    client_secret: str
+    scopes: frozenset[str] | None
+    """The scopes asked for; None when the request names none (grant the client's default)."""
+
+
+def read_token_request(
+    *, content_type: str | None, body: bytes, authorization: str | None, max_depth: int
+) -> TokenRequest:
+    """Read a token request: form-encoded (DCI) or JSON; credentials in it or as HTTP Basic."""
+    fields = _token_fields(content_type, body, max_depth)
+    if fields.get("grant_type") != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "grant_type must be 'client_credentials'")
+    client_id, client_secret = _credentials(authorization, fields)
+    scope = fields.get("scope")
+    scopes = frozenset(str(scope).split()) if scope else None
+    return TokenRequest(client_id, client_secret, scopes)
+
+
+def token_response(
+    access_token: str, *, lifetime_seconds: int, scopes: Iterable[str]
+) -> dict[str, Any]:
+    """The body of a successful token answer (send it with :data:`NO_STORE_HEADERS`)."""
+    return {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime_seconds,
+        "scope": " ".join(sorted(scopes)),
+    }
+
+
+def _token_fields(content_type: str | None, body: bytes, max_depth: int) -> dict[str, Any]:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == "application/json":
+        try:
+            data = parse_json_limited(body, max_depth=max_depth)
+        except RequestRefusedError as exc:
+            raise OAuthError("invalid_request", exc.message) from exc
+        if not isinstance(data, dict):
+            raise OAuthError("invalid_request", "the JSON body must be an object")
+        return data
+    if media_type == "application/x-www-form-urlencoded":
+        try:
+            return dict(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=8))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise OAuthError("invalid_request", f"the form body cannot be read: {exc}") from exc
+    raise OAuthError(
+        "invalid_request",
+        "send application/x-www-form-urlencoded (or application/json) with grant_type, "
+        "client_id and client_secret",
+    )
+
+
+def _credentials(authorization: str | None, fields: dict[str, Any]) -> tuple[str, str]:
+    header = (authorization or "").strip()
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise OAuthError(
+                "invalid_client", "malformed HTTP Basic credentials", status_code=401
+            ) from exc
+        basic_id, _, basic_secret = decoded.partition(":")
+        return basic_id, basic_secret
+    client_id, client_secret = fields.get("client_id"), fields.get("client_secret")
+    if not isinstance(client_id, str) or not isinstance(client_secret, str):
+        raise OAuthError(
+            "invalid_request", "client_id and client_secret are required (body or HTTP Basic)"
+        )
+    return client_id, client_secret
 
 
 @dataclass(frozen=True)

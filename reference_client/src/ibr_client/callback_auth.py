@@ -9,8 +9,6 @@ is no accept-anything mode [IBR-SEC-006].
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 import os
@@ -18,16 +16,21 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 import ibr_protocol as proto
 from ibr_client.config import ClientConfig, load_jwk
-from ibr_client.limits import CallbackRefused, parse_json_limited, read_body_limited
 from ibr_client.operations import CALLBACKS
-from ibr_protocol.tokens import TokenService
+from ibr_protocol.limits import RequestRefusedError, read_body_limited
+from ibr_protocol.tokens import (
+    NO_STORE_HEADERS,
+    OAuthError,
+    TokenService,
+    read_token_request,
+    token_response,
+)
 
 __all__ = [
     "CALLBACK_SCOPES",
@@ -42,7 +45,6 @@ __all__ = [
 TOKEN_PATH = "/oauth2/client/token"  # noqa: S105 (a URL path, not a password)
 TOKEN_LIFETIME_SECONDS = 900
 CALLBACK_SCOPES = frozenset(callback.scope for callback in CALLBACKS.values())
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def token_service(config: ClientConfig) -> TokenService:
@@ -82,14 +84,6 @@ def public_jwks(config: ClientConfig) -> dict[str, Any]:
     return {"keys": keys}
 
 
-class _OAuthError(Exception):
-    def __init__(self, error: str, description: str, *, status_code: int = 400) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.status_code = status_code
-
-
 class TokenEndpoint:
     """``POST /oauth2/client/token``: client-credentials grant for the IBR (RFC 6749 §4.4)."""
 
@@ -108,100 +102,47 @@ class TokenEndpoint:
     async def __call__(self, request: Request) -> JSONResponse:
         try:
             granted = await self._grant(request)
-        except _OAuthError as exc:
+        except OAuthError as exc:
             return JSONResponse(
-                {"error": exc.error, "error_description": exc.description},
-                status_code=exc.status_code,
-                headers={**_NO_STORE, **_challenge(exc)},
+                exc.body(), status_code=exc.status_code, headers=exc.headers("ibr-client")
             )
         token = self._tokens.issue(client_id=self._client_id, scopes=granted, now=datetime.now(UTC))
         return JSONResponse(
-            {
-                "access_token": token,
-                "token_type": "Bearer",
-                "expires_in": self._tokens.lifetime_seconds,
-                "scope": " ".join(sorted(granted)),
-            },
-            headers=_NO_STORE,
+            token_response(token, lifetime_seconds=self._tokens.lifetime_seconds, scopes=granted),
+            headers=NO_STORE_HEADERS,
         )
 
     async def _grant(self, request: Request) -> frozenset[str]:
-        fields = await self._fields(request)
-        if fields.get("grant_type") != "client_credentials":
-            raise _OAuthError("unsupported_grant_type", "grant_type must be 'client_credentials'")
-        client_id, client_secret = _credentials(request, fields)
+        try:
+            body = await read_body_limited(
+                request.headers.get("content-length"), request.stream(), self._max_body_bytes
+            )
+        except RequestRefusedError as exc:
+            raise OAuthError("invalid_request", exc.message) from exc
+        asked = read_token_request(
+            content_type=request.headers.get("content-type"),
+            body=body,
+            authorization=request.headers.get("authorization"),
+            max_depth=self._max_json_depth,
+        )
         if not self._secret:
-            raise _OAuthError(
+            raise OAuthError(
                 "invalid_client",
                 "this SP-MIS has no ibr_client_secret configured; it issues no tokens",
                 status_code=401,
             )
-        known_id = hmac.compare_digest(client_id.encode(), self._client_id.encode())
-        known_secret = hmac.compare_digest(client_secret.encode(), self._secret)
+        known_id = hmac.compare_digest(asked.client_id.encode(), self._client_id.encode())
+        known_secret = hmac.compare_digest(asked.client_secret.encode(), self._secret)
         if not (known_id and known_secret):
-            raise _OAuthError("invalid_client", "unknown client or wrong secret", status_code=401)
-        scope = fields.get("scope")
-        requested = frozenset(str(scope).split()) if scope else CALLBACK_SCOPES
+            raise OAuthError("invalid_client", "unknown client or wrong secret", status_code=401)
+        requested = asked.scopes if asked.scopes is not None else CALLBACK_SCOPES
         if not requested <= CALLBACK_SCOPES:
-            raise _OAuthError(
+            raise OAuthError(
                 "invalid_scope",
                 f"scope(s) {sorted(requested - CALLBACK_SCOPES)} are not offered; "
                 f"ask for some of {sorted(CALLBACK_SCOPES)}",
             )
         return requested
-
-    async def _fields(self, request: Request) -> dict[str, Any]:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        try:
-            body = await read_body_limited(
-                request.headers.get("content-length"), request.stream(), self._max_body_bytes
-            )
-            if content_type == "application/json":
-                data = parse_json_limited(body, max_depth=self._max_json_depth)
-            elif content_type == "application/x-www-form-urlencoded":
-                data = dict(_form_fields(body))
-            else:
-                raise _OAuthError(
-                    "invalid_request",
-                    "send application/x-www-form-urlencoded (or application/json) with "
-                    "grant_type, client_id and client_secret",
-                )
-        except CallbackRefused as exc:
-            raise _OAuthError("invalid_request", exc.message) from exc
-        if not isinstance(data, dict):
-            raise _OAuthError("invalid_request", "the JSON body must be an object")
-        return data
-
-
-def _form_fields(body: bytes) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=8)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _OAuthError("invalid_request", f"the form body cannot be read: {exc}") from exc
-
-
-def _credentials(request: Request, fields: dict[str, Any]) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise _OAuthError(
-                "invalid_client", "malformed HTTP Basic credentials", status_code=401
-            ) from exc
-        basic_id, _, basic_secret = decoded.partition(":")
-        return basic_id, basic_secret
-    client_id, client_secret = fields.get("client_id"), fields.get("client_secret")
-    if not isinstance(client_id, str) or not isinstance(client_secret, str):
-        raise _OAuthError(
-            "invalid_request", "client_id and client_secret are required (body or HTTP Basic)"
-        )
-    return client_id, client_secret
-
-
-def _challenge(exc: _OAuthError) -> dict[str, str]:
-    # RFC 6749 §5.2: a 401 invalid_client answer carries WWW-Authenticate.
-    return {"WWW-Authenticate": 'Basic realm="ibr-client"'} if exc.status_code == 401 else {}
 
 
 def missing_secret_warning(config: ClientConfig) -> str | None:

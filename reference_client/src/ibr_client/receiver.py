@@ -39,13 +39,13 @@ from ibr_client.callback_auth import (
 from ibr_client.config import ClientConfig
 from ibr_client.envelopes import EnvelopeCodec
 from ibr_client.handles import CallbackHub
-from ibr_client.limits import (
-    CallbackRefused,
+from ibr_client.operations import CALLBACKS, Callback
+from ibr_protocol.limits import (
+    RequestRefusedError,
     check_media_type,
     parse_json_limited,
     read_body_limited,
 )
-from ibr_client.operations import CALLBACKS, Callback
 from ibr_protocol.tokens import AccessTokenError, TokenService, bearer_token
 
 __all__ = ["create_receiver_app", "status_for_error"]
@@ -64,7 +64,7 @@ _MAX_MESSAGE_ID = 99
 
 def status_for_error(exc: proto.IbrProtocolError) -> int:
     """HTTP status of an ERR: 401 token/signature, 403 scope/sender, 413/415 transport, else 400."""
-    if isinstance(exc, CallbackRefused):
+    if isinstance(exc, RequestRefusedError):
         return exc.http_status
     return _STATUS_BY_CODE.get(exc.code, 400)
 
@@ -136,7 +136,7 @@ def _endpoint(receiver: _Receiver, callback: Callback) -> Any:
             )
             check_media_type(request.headers.get("content-type"))
             raw = parse_json_limited(body, max_depth=receiver.max_json_depth)
-        except CallbackRefused as exc:
+        except RequestRefusedError as exc:
             return _refusal(exc, callback, None)
         return await run_in_threadpool(
             _handle_callback, receiver, callback, raw, request.headers.get("authorization")
@@ -154,7 +154,7 @@ def _handle_callback(
     correlation_id = _correlation_id(raw) if isinstance(raw, dict) else None
     try:
         if not isinstance(raw, dict):
-            raise CallbackRefused("the body is not a JSON object (an envelope)", field="body")
+            raise RequestRefusedError("the body is not a JSON object (an envelope)", field="body")
         callback = _dispatched(raw, callback)
         access = receiver.tokens.validate(bearer_token(authorization), now=now)
         if access.client_id != receiver.ibr_client_id:
@@ -163,7 +163,7 @@ def _handle_callback(
         envelope = _normalised(raw)
         header = envelope.get("header")
         if not isinstance(header, dict):
-            raise CallbackRefused("header must be a JSON object", field="header")
+            raise RequestRefusedError("header must be a JSON object", field="header")
         _check_header(header, token_client=access.client_id, our_id=receiver.codec.sender_id)
         signed_by = receiver.codec.verify(envelope)
         # After the signature (a forger cannot make us log a bogus time or fill the replay memory).
@@ -193,7 +193,7 @@ def _normalised(raw: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # The normaliser assumes DCI shapes; a body of the wrong shape is a bad request, and
         # the schema step would have refused it anyway.
-        raise CallbackRefused(
+        raise RequestRefusedError(
             f"the envelope has a shape no DCI variant has ({type(exc).__name__})", field="body"
         ) from exc
 
@@ -208,7 +208,7 @@ def _dispatched(raw: dict[str, Any], by_path: Callback) -> Callback:
 
 def _check_header(header: dict[str, Any], *, token_client: str, our_id: str) -> None:
     if header.get("sender_id") != token_client:
-        raise CallbackRefused(
+        raise RequestRefusedError(
             f"header.sender_id {header.get('sender_id')!r} is not the client of the access "
             f"token ({token_client!r})",
             http_status=403,
@@ -217,7 +217,7 @@ def _check_header(header: dict[str, Any], *, token_client: str, our_id: str) -> 
         )
     version = header.get("version")
     if version not in (None, "", proto.PROTOCOL_VERSION):
-        raise CallbackRefused(
+        raise RequestRefusedError(
             f"header.version {str(version)[:40]!r} is not supported; this SP-MIS speaks "
             f"{proto.PROTOCOL_VERSION}",
             code=proto.ErrorCode.VERSION_NOT_SUPPORTED,
@@ -225,7 +225,7 @@ def _check_header(header: dict[str, Any], *, token_client: str, our_id: str) -> 
         )
     receiver_id = header.get("receiver_id")
     if receiver_id is not None and receiver_id != our_id:
-        raise CallbackRefused(
+        raise RequestRefusedError(
             f"header.receiver_id {str(receiver_id)[:100]!r} is not this SP-MIS ({our_id!r})",
             code=proto.ErrorCode.RECEIVER_ID_INVALID,
             field="header.receiver_id",
@@ -233,7 +233,7 @@ def _check_header(header: dict[str, Any], *, token_client: str, our_id: str) -> 
     message_id = header.get("message_id")
     # The replay memory stores it, so it must be storable; its full rule is the schema's.
     if not isinstance(message_id, str) or not 0 < len(message_id) <= _MAX_MESSAGE_ID:
-        raise CallbackRefused(
+        raise RequestRefusedError(
             f"header.message_id must be a string of 1 to {_MAX_MESSAGE_ID} characters",
             field="header.message_id",
         )

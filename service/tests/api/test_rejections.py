@@ -254,3 +254,14 @@ def test_expression_query_carrying_sql_is_harmless(
         assert reply.status_code == 400
         assert body["error"]["code"] == "err.request.bad"
     assert row_counts(ibr, data_only=True) == before
+
+
+def test_token_request_with_broken_json_gets_the_oauth_error(any_ibr: Sandbox) -> None:
+    """RFC 6749 §5.2: the token endpoint answers with its own error body, never an ERR ACK."""
+    reply = any_ibr.spmis.http.post(
+        f"{any_ibr.url}/oauth2/client/token",
+        content=b'{"grant_type": ',
+        headers={"content-type": "application/json"},
+    )
+    assert reply.status_code == 400
+    assert reply.json()["error"] == "invalid_request"

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from ibr_protocol import ErrorCode
+from ibr_protocol.limits import RequestRefusedError, check_body_size, parse_json_limited
 from ibr_service.outbox import retry_delay
 from ibr_service.security.callbacks import check_callback_url, host_matches
 from ibr_service.security.client_secrets import hash_secret, verify_secret
-from ibr_service.security.errors import ForbiddenError, RequestRejectedError
-from ibr_service.security.limits import check_body_size, parse_json_limited
+from ibr_service.security.errors import ForbiddenError
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -85,17 +85,17 @@ def test_wildcard_host_pattern_matches_subdomains_only() -> None:
 
 def test_body_size_and_depth_limits() -> None:
     """If this fails, a huge or deeply nested body reaches the parser and the database."""
-    with pytest.raises(RequestRejectedError) as caught:
+    with pytest.raises(RequestRefusedError) as caught:
         check_body_size(2049, 2048)
     assert caught.value.http_status == 413
-    with pytest.raises(RequestRejectedError, match="deeper than 4"):
+    with pytest.raises(RequestRefusedError, match="deeper than 4"):
         parse_json_limited(b'{"a":[[[[1]]]]}', max_depth=4)
     # Brackets inside strings do not count.
     assert parse_json_limited(b'{"a":"[[[[[[[[", "b":"\\"[["}', max_depth=2) == {
         "a": "[[[[[[[[",
         "b": '"[[',
     }
-    with pytest.raises(RequestRejectedError, match="not valid JSON"):
+    with pytest.raises(RequestRefusedError, match="not valid JSON"):
         parse_json_limited(b'{"a":', max_depth=4)
 
 

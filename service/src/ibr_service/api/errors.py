@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ibr_protocol import ErrorCode, IbrProtocolError, SchemaValidationError, err
 from ibr_protocol.errors import DCI_ERROR_CODES
+from ibr_protocol.limits import RequestRefusedError
+from ibr_protocol.tokens import OAuthError
 from ibr_service.core.errors import IbrCoreError
 from ibr_service.security.errors import HostSecurityError
 
@@ -41,16 +43,6 @@ _STATUS_BY_CODE: dict[str, int] = {
 _WIRE_CODES = frozenset(code.value for code in DCI_ERROR_CODES)
 
 
-class OAuthError(Exception):
-    """An RFC 6749 section 5.2 error of the token endpoint (``invalid_client``, ...)."""
-
-    def __init__(self, error: str, description: str, *, status_code: int = 400) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.status_code = status_code
-
-
 def status_for_code(code: str) -> int:
     """The HTTP status that goes with a DCI error code (400 when nothing more specific fits)."""
     return _STATUS_BY_CODE.get(code, 400)
@@ -68,7 +60,10 @@ def _err_response(request: Request, code: str, message: str, status: int) -> JSO
 
 async def _protocol_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IbrProtocolError)
-    status = exc.http_status if isinstance(exc, HostSecurityError) else status_for_code(exc.code)
+    if isinstance(exc, HostSecurityError | RequestRefusedError):
+        status = exc.http_status
+    else:
+        status = status_for_code(exc.code)
     if isinstance(exc, SchemaValidationError):
         status = 400
     code = exc.code if exc.code in _WIRE_CODES else ErrorCode.REQUEST_BAD
@@ -105,14 +100,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _oauth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OAuthError)
-    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-    if exc.status_code == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="ibr"'
-    return JSONResponse(
-        {"error": exc.error, "error_description": exc.description},
-        status_code=exc.status_code,
-        headers=headers,
-    )
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers("ibr"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -45,6 +45,8 @@ from ibr_protocol import (
     normalise_envelope,
     validate,
 )
+from ibr_protocol.limits import RequestRefusedError, parse_json_limited
+from ibr_protocol.limits import read_body_limited as read_limited
 from ibr_protocol.tokens import AccessToken, TokenService
 from ibr_protocol.tokens import bearer_token as protocol_bearer_token
 from ibr_service.api.batch_skeleton import BatchItems, detach_items, validate_skeleton
@@ -61,7 +63,6 @@ from ibr_service.security.errors import (
     RequestRejectedError,
 )
 from ibr_service.security.keys import IbrKeys
-from ibr_service.security.limits import check_body_size, parse_json_limited
 from ibr_service.security.verification import SignatureCheck, check_message_security
 from ibr_service.settings import Settings
 
@@ -98,16 +99,7 @@ class InboundRequest:
 
 async def read_body_limited(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) as soon as it grows past ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        check_body_size(int(declared), limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        check_body_size(size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_limited(request.headers.get("content-length"), request.stream(), limit)
 
 
 def bearer_token(request: Request) -> str:
@@ -347,7 +339,7 @@ def _envelope_from_jsonl(content: bytes, settings: Settings) -> dict[str, Any]:
     for number, line in enumerate(lines[1:], start=2):
         try:
             items.append(parse_json_limited(line, max_depth=settings.max_json_depth))
-        except RequestRejectedError as exc:
+        except RequestRefusedError as exc:
             raise RequestRejectedError(exc.message, field=f"fileName:{number}") from exc
     return envelope
 

@@ -7,8 +7,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ibr_protocol import err
-from ibr_service.security.errors import RequestRejectedError
-from ibr_service.security.limits import check_body_size
+from ibr_protocol.limits import RequestRefusedError, check_body_size
 
 __all__ = ["BodySizeLimit"]
 
@@ -32,7 +31,7 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit():
             try:
                 check_body_size(int(declared), self.limit)
-            except RequestRejectedError as exc:
+            except RequestRefusedError as exc:
                 await _too_large(send, exc)
                 return
         received = 0
@@ -48,7 +47,7 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, send)
 
 
-async def _too_large(send: Send, exc: RequestRejectedError) -> None:
+async def _too_large(send: Send, exc: RequestRefusedError) -> None:
     body = json.dumps(err(exc.code, str(exc))).encode()
     await send(
         {

@@ -1,8 +1,8 @@
-"""Transport limits of the receiver, applied before any parsing: body size, media type, depth.
+"""Transport rules every receiver applies before reading a body: size, media type, JSON depth.
 
-The same rules as the IBR's inbound pipeline (413 for a body over the limit, 415 for anything
-but JSON, 400 for JSON nested deeper than allowed); written here because ``ibr_client`` never
-imports the service.
+Both sides of the wire use them (the IBR's inbound pipeline and an SP-MIS's callback receiver):
+413 for a body over the limit [IBR-ENV-007], 415 for anything but JSON [IBR-ENV-005], 400 for
+JSON that does not parse or nests deeper than allowed.
 """
 
 from __future__ import annotations
@@ -12,20 +12,26 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import ibr_protocol as proto
+from ibr_protocol.errors import ErrorCode, IbrProtocolError
 
-__all__ = ["CallbackRefused", "check_media_type", "parse_json_limited", "read_body_limited"]
+__all__ = [
+    "RequestRefusedError",
+    "check_body_size",
+    "check_media_type",
+    "parse_json_limited",
+    "read_body_limited",
+]
 
 
-class CallbackRefused(proto.IbrProtocolError):
-    """A callback broke a transport or header rule; answered with ``http_status``."""
+class RequestRefusedError(IbrProtocolError):
+    """A request broke a transport or header rule; the receiver answers ``http_status``."""
 
     def __init__(
         self,
         message: str,
         *,
         http_status: int = 400,
-        code: proto.ErrorCode = proto.ErrorCode.REQUEST_BAD,
+        code: ErrorCode = ErrorCode.REQUEST_BAD,
         reason: str | None = None,
         field: str | None = None,
     ) -> None:
@@ -33,9 +39,10 @@ class CallbackRefused(proto.IbrProtocolError):
         self.http_status = http_status
 
 
-def _check_size(size: int, limit: int) -> None:
+def check_body_size(size: int, limit: int) -> None:
+    """Refuse a body larger than ``limit`` bytes (HTTP 413)."""
     if size > limit:
-        raise CallbackRefused(
+        raise RequestRefusedError(
             f"request body is {size} bytes; the limit is {limit} bytes",
             http_status=413,
             reason="err.request.too_large",
@@ -46,14 +53,14 @@ def _check_size(size: int, limit: int) -> None:
 async def read_body_limited(
     declared_length: str | None, chunks: AsyncIterator[bytes], limit: int
 ) -> bytes:
-    """The body, refusing (413) as soon as it is declared or grows past ``limit`` bytes."""
+    """The body, refused (413) as soon as it is declared or grows past ``limit`` bytes."""
     if declared_length is not None and declared_length.isdigit():
-        _check_size(int(declared_length), limit)
+        check_body_size(int(declared_length), limit)
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         size += len(chunk)
-        _check_size(size, limit)
+        check_body_size(size, limit)
         parts.append(chunk)
     return b"".join(parts)
 
@@ -65,7 +72,7 @@ def check_media_type(content_type: str | None) -> None:
         media_type.startswith("application/") and media_type.endswith("+json")
     ):
         return
-    raise CallbackRefused(
+    raise RequestRefusedError(
         f"Content-Type {media_type or 'none'!r} is not accepted here; send application/json",
         http_status=415,
         reason="err.request.media_type",
@@ -83,7 +90,7 @@ def parse_json_limited(body: bytes, *, max_depth: int) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CallbackRefused(f"request body is not valid JSON: {exc}", field="body") from exc
+        raise RequestRefusedError(f"request body is not valid JSON: {exc}", field="body") from exc
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -99,6 +106,8 @@ def _check_depth(body: bytes, max_depth: int) -> None:
         if byte in (0x5B, 0x7B):
             depth += 1
             if depth > max_depth:
-                raise CallbackRefused(f"JSON nests deeper than {max_depth} levels", field="body")
+                raise RequestRefusedError(
+                    f"JSON nests deeper than {max_depth} levels", field="body"
+                )
         else:
             depth -= 1
