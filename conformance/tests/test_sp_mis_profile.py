@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from ibr_conformance.cli import app
 from ibr_conformance.config import RunConfig
 from ibr_conformance.events import RunFinished
 from ibr_conformance.requirements import RequirementCatalogue
@@ -85,3 +88,35 @@ def test_reference_sp_mis_passes_with_zero_failures(sp_mis_run: RunFinished) -> 
         "callback_checks_come_in_order",
         "sp_mis_callbacks_survive_schema_driven_fuzzing",
     } <= passed
+
+
+def test_cli_run_against_the_reference_sp_mis_is_conformant(
+    sp_mis_run: RunFinished, sp_mis: ReferenceSpMis, suite_key_file: Path, tmp_path: Path
+) -> None:
+    """If this fails, a vendor running `ibr-conformance run --profile sp-mis` from the command
+    line gets a different verdict (or no reports) than the API run above. Fuzzing is left out
+    here: the API run covers it, after which this run reuses the mock IBR's port."""
+    out = tmp_path / "out"
+    settings = {
+        "profile": "sp-mis",
+        "base_url": sp_mis.url,
+        "trigger_url": sp_mis.trigger_url,
+        "sp_mis_jwks": str(sp_mis.jwks_file),
+        "mock_ibr_port": sp_mis.mock_ibr_port,
+        "mock_client_id": SP_MIS_ID,
+        "mock_client_secret": MOCK_CLIENT_SECRET,
+        "client_secret": IBR_CLIENT_SECRET,
+        "sender_id": SP_MIS_ID,
+        "signing_key": str(suite_key_file),
+        "callback_timeout": 5.0,
+        "phases": ["envelope", "security", "scenarios"],
+        "output_dir": str(out),
+    }
+    config = tmp_path / "conformance-sp-mis.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 0, result.output[-2000:]
+    doc = json.loads((out / "report.json").read_text())
+    assert (doc["profile"], doc["conformant"], doc["summary"]["fail"]) == ("sp-mis", True, 0)
+    assert {"junit.xml", "report.html", "evidence.zip"} <= {p.name for p in out.iterdir()}
+    assert IBR_CLIENT_SECRET not in (out / "report.json").read_text()

@@ -10,25 +10,20 @@ by that check naming the requirement, not as lost callbacks in every scenario.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ibr_conformance.background import BackgroundServer, free_port
+from ibr_conformance.token_endpoint import TOKEN_PATH, SuiteTokenEndpoint
 from ibr_protocol import IbrProtocolError, ack
-from ibr_protocol.tokens import TokenService, bearer_token
 
 __all__ = ["CALLBACK_SCOPES", "CallbackReceiver", "ReceivedCallback"]
 
@@ -40,9 +35,6 @@ CALLBACK_SCOPES = {
     "notify": "registry.notify",
 }
 """Callback header.action -> its `x-oauth2-scope` in spec/openapi.yaml."""
-
-TOKEN_PATH = "/oauth2/client/token"  # noqa: S105 - a URL path
-_NO_STORE = {"cache-control": "no-store"}
 
 
 @dataclass(frozen=True)
@@ -58,19 +50,6 @@ class ReceivedCallback:
     def action(self) -> str:
         header = self.body.get("header") if isinstance(self.body, Mapping) else None
         return str(header.get("action", "")) if isinstance(header, Mapping) else ""
-
-
-def _token_key(client_id: str, secret: str) -> dict[str, Any]:
-    """An Ed25519 key derived from the credentials: a token the IBR cached during an earlier
-    run with the same settings still verifies, as it would at a real SP-MIS."""
-    seed = hashlib.sha256(f"ibr-conformance-callback-tokens\0{client_id}\0{secret}".encode())
-    private = Ed25519PrivateKey.from_private_bytes(seed.digest())
-    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-    def b64(raw: bytes) -> str:
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    return {"kty": "OKP", "crv": "Ed25519", "d": b64(seed.digest()), "x": b64(public), "kid": "cb"}
 
 
 class CallbackReceiver:
@@ -91,60 +70,31 @@ class CallbackReceiver:
         self.token_url = f"{self.url}{TOKEN_PATH}"
         self.token_client_id = token_client_id
         self._secret = token_client_secret
-        self._tokens = (
-            TokenService(
-                private_jwk=_token_key(token_client_id, token_client_secret),
-                issuer="conformance-callback-receiver",
-                lifetime_seconds=600,
-            )
-            if token_client_secret
-            else None
+        # Without a secret the endpoint refuses everyone (there is no accept-any mode).
+        self._tokens = SuiteTokenEndpoint(
+            purpose="callback-tokens",
+            issuer="conformance-callback-receiver",
+            client_id=token_client_id,
+            client_secret=token_client_secret,
+            scopes=CALLBACK_SCOPES.values(),
         )
-        self.tokens_issued = 0
         self._received: list[ReceivedCallback] = []
         self._cond = threading.Condition()
         app = Starlette(
             routes=[
-                Route(TOKEN_PATH, self._token, methods=["POST"]),
+                Route(TOKEN_PATH, self._tokens.endpoint, methods=["POST"]),
                 Route("/{path:path}", self._receive, methods=["POST"]),
             ]
         )
         self._background = BackgroundServer(app, host=host, port=self.port)
 
     @property
-    def issues_tokens(self) -> bool:
-        return self._tokens is not None
+    def tokens_issued(self) -> int:
+        return self._tokens.tokens_issued
 
-    async def _token(self, request: Request) -> JSONResponse:
-        if request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                form: dict[str, Any] = dict(await request.json())
-            except (ValueError, TypeError):
-                form = {}
-        else:
-            form = {k: str(v) for k, v in (await request.form()).items()}
-        if form.get("grant_type") != "client_credentials":
-            return JSONResponse(
-                {"error": "unsupported_grant_type"}, status_code=400, headers=_NO_STORE
-            )
-        if self._tokens is None or (form.get("client_id"), form.get("client_secret")) != (
-            self.token_client_id,
-            self._secret,
-        ):
-            return JSONResponse({"error": "invalid_client"}, status_code=401, headers=_NO_STORE)
-        asked = set(str(form.get("scope") or "").split()) or set(CALLBACK_SCOPES.values())
-        scopes = sorted(asked & set(CALLBACK_SCOPES.values()))
-        token = self._tokens.issue(
-            client_id=self.token_client_id, scopes=scopes, now=datetime.now(UTC)
-        )
-        self.tokens_issued += 1
-        body = {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": self._tokens.lifetime_seconds,
-            "scope": " ".join(scopes),
-        }
-        return JSONResponse(body, headers=_NO_STORE)
+    @property
+    def issues_tokens(self) -> bool:
+        return bool(self._secret)
 
     async def _receive(self, request: Request) -> JSONResponse:
         try:
@@ -163,12 +113,10 @@ class CallbackReceiver:
 
     def token_problem(self, callback: ReceivedCallback) -> str | None:
         """Why `callback` is not authenticated by a token we issued (None: it is)."""
-        if self._tokens is None:
+        if not self.issues_tokens:
             return "the receiver issues no tokens (no callback_client_secret configured)"
         try:
-            token = self._tokens.validate(
-                bearer_token(callback.headers.get("authorization")), now=datetime.now(UTC)
-            )
+            token = self._tokens.validate(callback.headers.get("authorization"))
         except IbrProtocolError as exc:
             return f"Authorization: {exc}"
         if token.client_id != self.token_client_id:

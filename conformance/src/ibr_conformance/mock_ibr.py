@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import secrets
 import threading
 import time
 import uuid
@@ -31,6 +30,7 @@ from starlette.routing import Route
 
 from ibr_conformance.background import BackgroundServer, free_port
 from ibr_conformance.errors import HarnessError
+from ibr_conformance.token_endpoint import TOKEN_PATH, SuiteTokenEndpoint
 from ibr_protocol import ack, build_callback, public_jwk, sign_envelope, spec_dir
 
 __all__ = ["ASYNC_CALLBACKS", "MockIbr", "RecordedRequest", "callback_example"]
@@ -106,7 +106,13 @@ class MockIbr:
         self.host, self.port = host, port or free_port(host)
         self.url = f"http://{host}:{self.port}"
         self.client_id, self.client_secret, self.ibr_id = client_id, client_secret, ibr_id
-        self.issued_tokens: set[str] = set()
+        self.tokens = SuiteTokenEndpoint(
+            purpose="mock-ibr-tokens",
+            issuer=ibr_id,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        """Issues the SP-MIS's tokens; `tokens.problem(authorization)` judges a request's."""
         self.callback_answers: list[tuple[str, int, Any]] = []
         """(callback URL, HTTP status, body) of every callback the mock sent."""
         self._key = signing_key
@@ -116,7 +122,7 @@ class MockIbr:
         self._cond = threading.Condition()
         app = Starlette(
             routes=[
-                Route("/oauth2/client/token", self._token, methods=["POST"]),
+                Route(TOKEN_PATH, self.tokens.endpoint, methods=["POST"]),
                 Route("/.well-known/jwks.json", self._jwks, methods=["GET"]),
                 Route(registry_prefix + "/{op:path}", self._registry, methods=["POST"]),
             ]
@@ -124,23 +130,6 @@ class MockIbr:
         self._background = BackgroundServer(app, host=host, port=self.port)
 
     # -- endpoints ------------------------------------------------------------------------------
-
-    async def _token(self, request: Request) -> JSONResponse:
-        if request.headers.get("content-type", "").startswith("application/json"):
-            form: dict[str, Any] = dict(await request.json())
-        else:
-            form = dict(await request.form())
-        if (form.get("client_id"), form.get("client_secret")) != (
-            self.client_id,
-            self.client_secret,
-        ):
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        token = secrets.token_urlsafe(24)
-        self.issued_tokens.add(token)
-        return JSONResponse(
-            {"access_token": token, "token_type": "Bearer", "expires_in": 3600},
-            headers={"cache-control": "no-store"},
-        )
 
     async def _jwks(self, request: Request) -> JSONResponse:
         keys = [public_jwk(self._key)] if self._key else []

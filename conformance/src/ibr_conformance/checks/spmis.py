@@ -323,9 +323,9 @@ def _request_problems(
         yield "IBR-HDR-001", f"async request without an absolute sender_uri ({uri!r})"
     if header.get("receiver_id") != ctx.config.ibr_id:
         yield "IBR-HDR-001", f"receiver_id {header.get('receiver_id')!r} != {ctx.config.ibr_id!r}"
-    bearer = r.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if bearer not in ctx.require_mock_ibr().issued_tokens:
-        yield "IBR-SEC-004", "no Authorization: Bearer with a token the IBR issued"
+    token_problem = ctx.require_mock_ibr().tokens.problem(r.headers.get("authorization"))
+    if token_problem is not None:
+        yield "IBR-SEC-004", f"no valid bearer token the IBR issued: {token_problem}"
     signature = body.get("signature")
     if not isinstance(signature, str) or not signature:
         yield "IBR-SIG-005", "the request is unsigned"
