@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .mutants import Call, Json, Mutant, ProxyState, _always_ack, _drop, _on_ack, build_proxy
+from .mutants import Call, Json, Mutant, ProxyState, always_ack, build_proxy, drop, on_ack
 from .servers import free_port, serve
 
 Asgi = Callable[..., Any]
@@ -94,7 +94,7 @@ FUZZ_CATALOGUE: list[FuzzMutant] = [
         Mutant(
             "txn_status_ack_without_timestamp",
             "IBR-ACK-001",
-            response=_on_path("/registry/txn/status", _on_ack(_drop(["timestamp"]))),
+            response=_on_path("/registry/txn/status", on_ack(drop(["timestamp"]))),
         ),
         "txn/status",
     ),
@@ -102,7 +102,7 @@ FUZZ_CATALOGUE: list[FuzzMutant] = [
         Mutant(
             "subscribe_accepts_invalid_body",
             "IBR-ENV-004",
-            response=_on_path("/registry/subscribe", _always_ack),
+            response=_on_path("/registry/subscribe", always_ack),
         ),
         "subscribe",
     ),

@@ -167,7 +167,7 @@ def _is_ack(body: Json) -> bool:
     )
 
 
-def _on_ack(
+def on_ack(
     fn: Callable[[dict[str, Any]], None], status: str = "ACK"
 ) -> Callable[[Call, int, Json], tuple[int, Json]]:
     def mutate(call: Call, code: int, body: Json) -> tuple[int, Json]:
@@ -198,7 +198,7 @@ def _set(path: list[str], value: Any) -> Callable[[dict[str, Any]], None]:
     return apply
 
 
-def _drop(path: list[str]) -> Callable[[dict[str, Any]], None]:
+def drop(path: list[str]) -> Callable[[dict[str, Any]], None]:
     def apply(d: dict[str, Any]) -> None:
         for key in path[:-1]:
             d = d[key]
@@ -270,10 +270,10 @@ def _cb_set(path: list[str], value: Any, action: str = "on-search") -> Callable[
 def _err_mutate(
     fn: Callable[[dict[str, Any]], None],
 ) -> Callable[[Call, int, Json], tuple[int, Json]]:
-    return _on_ack(fn, status="ERR")
+    return on_ack(fn, status="ERR")
 
 
-def _always_ack(call: Call, code: int, body: Json) -> tuple[int, Json]:
+def always_ack(call: Call, code: int, body: Json) -> tuple[int, Json]:
     if (
         _is_ack(body)
         and body["message"]["ack_status"] == "ERR"
@@ -366,30 +366,28 @@ CATALOGUE: list[Mutant] = [
             (202, b) if _is_ack(b) and b["message"]["ack_status"] == "ACK" else (s, b)
         ),
     ),
-    Mutant(
-        "ack_without_correlation_id", "IBR-ACK-001", response=_on_ack(_drop(["correlation_id"]))
-    ),
-    Mutant("ack_with_extra_field", "IBR-ACK-001", response=_on_ack(_set(["debug"], "x"))),
+    Mutant("ack_without_correlation_id", "IBR-ACK-001", response=on_ack(drop(["correlation_id"]))),
+    Mutant("ack_with_extra_field", "IBR-ACK-001", response=on_ack(_set(["debug"], "x"))),
     Mutant(
         "ack_zoneless_timestamp",
         "IBR-ACK-001",
-        response=_on_ack(lambda m: m.update(timestamp=m["timestamp"][:19])),
+        response=on_ack(lambda m: m.update(timestamp=m["timestamp"][:19])),
     ),
-    Mutant("ack_error_null", "IBR-ACK-002", response=_on_ack(_set(["error"], None))),
-    Mutant("ack_says_nack", "IBR-ACK-001", response=_on_ack(_set(["ack_status"], "NACK"))),
+    Mutant("ack_error_null", "IBR-ACK-002", response=on_ack(_set(["error"], None))),
+    Mutant("ack_says_nack", "IBR-ACK-001", response=on_ack(_set(["ack_status"], "NACK"))),
     Mutant("err_error_null", "IBR-ACK-002", response=_err_mutate(_set(["error"], None))),
     Mutant(
         "err_wrong_code",
         "IBR-ENV-004",
         response=_err_mutate(lambda m: m["error"].update(code="err.service.unavailable")),
     ),
-    Mutant("accepts_invalid_message", "IBR-ENV-004", response=_always_ack),
+    Mutant("accepts_invalid_message", "IBR-ENV-004", response=always_ack),
     Mutant(
         "constant_correlation_id",
         "IBR-ACK-003",
-        response=_on_ack(_set(["correlation_id"], "fixed")),
+        response=on_ack(_set(["correlation_id"], "fixed")),
     ),
-    Mutant("sync_without_header", "IBR-ENV-001", response=_on_envelope(_drop(["header"]))),
+    Mutant("sync_without_header", "IBR-ENV-001", response=_on_envelope(drop(["header"]))),
     Mutant(
         "sync_extra_field_in_message",
         "IBR-ENV-001",
@@ -427,7 +425,7 @@ CATALOGUE: list[Mutant] = [
             lambda b: [i.pop("reference_id", None) for i in b["message"].get("search_response", [])]
         ),
     ),
-    Mutant("unsigned_response", "IBR-SIG-005", response=_on_envelope(_drop(["signature"]))),
+    Mutant("unsigned_response", "IBR-SIG-005", response=_on_envelope(drop(["signature"]))),
     Mutant(
         "response_signature_stale",
         "IBR-SIG-001",

@@ -121,7 +121,7 @@ def _err_code(old: str, new: str) -> Mutator:
     return apply
 
 
-def _header(fn: Callable[[dict[str, Any]], None]) -> Mutator:
+def header_mutator(fn: Callable[[dict[str, Any]], None]) -> Mutator:
     """Apply `fn` to the header of every registry request the SP-MIS sends."""
 
     def apply(path: str, body: Json) -> Json:
@@ -149,7 +149,7 @@ def _reuse_message_id(mutant: SpMisMutant) -> Mutator:
     def keep_first(header: dict[str, Any]) -> None:
         header["message_id"] = mutant.seen.setdefault("message_id", header.get("message_id"))
 
-    return _header(keep_first)
+    return header_mutator(keep_first)
 
 
 def _drop_no_store(path: str, headers: dict[str, str]) -> dict[str, str]:
@@ -255,19 +255,21 @@ def _catalogue() -> list[SpMisMutant]:
             "omits_sender_uri",
             "IBR-HDR-001",
             client_check,
-            request=_header(lambda h: h.pop("sender_uri", None)),
+            request=header_mutator(lambda h: h.pop("sender_uri", None)),
         ),
         SpMisMutant(
             "wrong_action_in_header",
             "IBR-HDR-003",
             client_check,
-            request=_header(lambda h: h.update(action="on-search")),
+            request=header_mutator(lambda h: h.update(action="on-search")),
         ),
         SpMisMutant(
             "zoneless_message_ts",
             "IBR-ENV-002",
             client_check,
-            request=_header(lambda h: h.update(message_ts=str(h.get("message_ts", ""))[:19])),
+            request=header_mutator(
+                lambda h: h.update(message_ts=str(h.get("message_ts", ""))[:19])
+            ),
         ),
         reuse,
         *_auth_catalogue(),

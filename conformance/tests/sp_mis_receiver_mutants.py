@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from .sp_mis_mutants import Json, SpMisMutant, _header
+from .sp_mis_mutants import Json, SpMisMutant, header_mutator
 
 Rewrite = Callable[[str, Json, int, Json], tuple[int, Json]]
 """(path, the suite's request body, the SP-MIS's status, its answer) -> (status, answer)."""
@@ -381,7 +381,7 @@ def _catalogue() -> list[ReceiverMutant]:
             "integer_beyond_double_precision",
             "IBR-SIG-013",
             sig_check,
-            request=_header(lambda h: h.update(total_count=2**53 + 1)),
+            request=header_mutator(lambda h: h.update(total_count=2**53 + 1)),
         ),
         ReceiverMutant(
             "refuses_encrypted_callbacks",

@@ -250,7 +250,7 @@ _TRIGGERS: dict[str, dict[str, Any]] = {
 }
 
 
-def _trigger(ctx: CheckContext, action: str) -> tuple[str, RecordedRequest]:
+def trigger_request(ctx: CheckContext, action: str) -> tuple[str, RecordedRequest]:
     """Ask the SP-MIS to perform `action`; return its transaction id and what the IBR got."""
     if not ctx.config.trigger_url:
         ctx.skip("no trigger_url configured: the SP-MIS's client behaviour cannot be driven")
@@ -279,7 +279,7 @@ def _sp_mis_keys(ctx: CheckContext) -> Jwks:
     return Jwks.from_dict(json.loads(Path(source).read_text(encoding="utf-8")))
 
 
-def _as_exchange(r: RecordedRequest, note: str) -> Exchange:
+def as_exchange(r: RecordedRequest, note: str) -> Exchange:
     return Exchange.build(
         method="POST",
         url=r.path,
@@ -354,8 +354,8 @@ def triggered_requests_follow_the_spec(ctx: CheckContext) -> Iterator[Failure]:
     """search, subscribe and unsubscribe sent by the SP-MIS: schema, signature, token, header."""
     seen_ids: dict[str, str] = {}
     for action in ("search", "subscribe", "unsubscribe"):
-        txn, got = _trigger(ctx, action)
-        ex = _as_exchange(got, f"what the SP-MIS sent for trigger/{action}")
+        txn, got = trigger_request(ctx, action)
+        ex = as_exchange(got, f"what the SP-MIS sent for trigger/{action}")
         for rid, problem in _request_problems(ctx, got, action):
             yield ctx.failure(
                 f"{action} request breaks the spec", problem, evidence=[ex], requirements=[rid]

@@ -16,7 +16,7 @@ from typing import Any
 
 from ibr_conformance.checks import probes
 from ibr_conformance.checks.expect import expect_refused
-from ibr_conformance.checks.spmis import _as_exchange, _trigger, callback, post_callback
+from ibr_conformance.checks.spmis import as_exchange, callback, post_callback, trigger_request
 from ibr_conformance.context import CheckContext
 from ibr_conformance.phases import Phase
 from ibr_conformance.profiles import Profile
@@ -172,8 +172,8 @@ def _signature_problems(signature: Any, sig_kids: set[str]) -> Iterator[tuple[st
 )
 def sp_mis_requests_carry_a_detached_jws_over_i_json(ctx: CheckContext) -> Iterator[Failure]:
     """A search the SP-MIS sends: compact detached JWS {alg, kid, typ}, published kid, I-JSON."""
-    _, got = _trigger(ctx, "search")
-    ex = _as_exchange(got, "what the SP-MIS sent for trigger/search")
+    _, got = trigger_request(ctx, "search")
+    ex = as_exchange(got, "what the SP-MIS sent for trigger/search")
     body = got.body if isinstance(got.body, Mapping) else {}
     sig_kids = {str(k.get("kid")) for k in _published_keys(ctx) if k.get("use") == "sig"}
     for rid, problem in _signature_problems(body.get("signature"), sig_kids):

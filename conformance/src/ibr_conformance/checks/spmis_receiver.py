@@ -16,7 +16,7 @@ from typing import Any
 
 from ibr_conformance.checks import probes
 from ibr_conformance.checks.expect import expect_refused
-from ibr_conformance.checks.spmis import _trigger, callback, post_callback
+from ibr_conformance.checks.spmis import callback, post_callback, trigger_request
 from ibr_conformance.context import CheckContext
 from ibr_conformance.phases import Phase
 from ibr_conformance.profiles import Profile
@@ -196,7 +196,7 @@ def redelivered_callback_is_acknowledged_and_handled_once(ctx: CheckContext) -> 
 
 
 def _handled_once(ctx: CheckContext) -> Iterator[Failure]:
-    txn, _ = _trigger(ctx, "search")
+    txn, _ = trigger_request(ctx, "search")
     url = f"{ctx.config.trigger_url}/transactions/{txn}"
     stored = _wait_for_transaction(ctx, url)
     if stored is None:
