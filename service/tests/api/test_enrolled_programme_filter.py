@@ -13,6 +13,7 @@ from ibr_protocol import validate
 from ibr_service.cli.demo import builtin_beneficiaries
 from ibr_service.cli.sandbox import Sandbox
 from ibr_service.cli.spmis import enrollment_message
+from ibr_service.core.samples import programme_check, programme_expression
 
 from .conftest import assert_matches_openapi
 
@@ -28,33 +29,6 @@ def loaded(ibr: Sandbox) -> Sandbox:
     )
     assert reply.status_code == 200, reply.text
     return ibr
-
-
-def _check(reference_id: str, nid: str, programme_query: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "reference_id": reference_id,
-        "query_type": "predicate",
-        "query": [
-            {
-                "seq_num": 1,
-                "expression1": {
-                    "attribute_name": "member_identifier",
-                    "operator": "eq",
-                    "attribute_value": nid,
-                },
-                "condition": "and",
-                "expression2": programme_query,
-            }
-        ],
-    }
-
-
-def _programme(operator: str, value: Any) -> dict[str, Any]:
-    return {
-        "attribute_name": "programme_identifier",
-        "operator": operator,
-        "attribute_value": value,
-    }
 
 
 def _ask(box: Sandbox, openapi: OpenAPI, checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -74,8 +48,8 @@ def test_unknown_programme_is_rejected_per_check(loaded: Sandbox, openapi: OpenA
         loaded,
         openapi,
         [
-            _check("c-unknown", NID, _programme("eq", "NO-SUCH-PROGRAMME")),
-            _check("c-known", NID, _programme("eq", "DEMO-CT")),
+            programme_check("c-unknown", NID, programme_expression("eq", "NO-SUCH-PROGRAMME")),
+            programme_check("c-known", NID, programme_expression("eq", "DEMO-CT")),
         ],
     )
     unknown, known = answers
@@ -95,7 +69,9 @@ def test_unknown_programme_is_rejected_per_check(loaded: Sandbox, openapi: OpenA
 def test_unknown_programme_in_an_in_list_is_rejected(loaded: Sandbox, openapi: OpenAPI) -> None:
     """If this fails, an `in` filter hides an unknown programme among known ones."""
     (answer,) = _ask(
-        loaded, openapi, [_check("c1", NID, _programme("in", ["DEMO-CT", "NO-SUCH-PROGRAMME"]))]
+        loaded,
+        openapi,
+        [programme_check("c1", NID, programme_expression("in", ["DEMO-CT", "NO-SUCH-PROGRAMME"]))],
     )
     assert (answer["status"], answer["status_reason_code"]) == ("rjct", "rjct.programme.unknown")
 
@@ -103,7 +79,9 @@ def test_unknown_programme_in_an_in_list_is_rejected(loaded: Sandbox, openapi: O
 def test_known_programme_without_this_person_is_no(loaded: Sandbox, openapi: OpenAPI) -> None:
     """If this fails, the programme check rejects a known programme when the person is simply
     not enrolled in it (that is `succ` / `no`)."""
-    (answer,) = _ask(loaded, openapi, [_check("c1", "999999999", _programme("eq", "DEMO-CT"))])
+    (answer,) = _ask(
+        loaded, openapi, [programme_check("c1", "999999999", programme_expression("eq", "DEMO-CT"))]
+    )
     assert (answer["status"], answer["enrolled_status"]) == ("succ", "no")
 
 

@@ -3,42 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ibr_protocol import validate
 from ibr_service.core import IbrCore, NotFoundError, TxnNotFoundError
-from ibr_service.core.samples import enrollment_message, person_beneficiary
+from ibr_service.core.samples import (
+    enrollment_message,
+    person_beneficiary,
+    programme_check,
+    programme_expression,
+)
 
 from .conftest import SP
-
-
-def _programme_check(reference_id: str, nid: str, query: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "reference_id": reference_id,
-        "query_type": "predicate",
-        "query": [
-            {
-                "seq_num": 1,
-                "expression1": {
-                    "attribute_name": "member_identifier",
-                    "operator": "eq",
-                    "attribute_value": nid,
-                },
-                "condition": "and",
-                "expression2": query,
-            }
-        ],
-    }
-
-
-def _programme(operator: str, value: Any) -> dict[str, Any]:
-    return {
-        "attribute_name": "programme_identifier",
-        "operator": operator,
-        "attribute_value": value,
-    }
 
 
 def test_enrolled_programme_filter_rejects_only_unknown_programmes(core: IbrCore) -> None:
@@ -48,11 +24,11 @@ def test_enrolled_programme_filter_rejects_only_unknown_programmes(core: IbrCore
         enrollment_message([person_beneficiary("7", programme="P1")]), caller=SP
     )
     checks = [
-        _programme_check("eq-unknown", "7", _programme("eq", "P-NONE")),
-        _programme_check("ne-unknown", "7", _programme("ne", "P-NONE")),
-        _programme_check("in-mixed", "7", _programme("in", ["P1", "P-NONE"])),
-        _programme_check("eq-known", "7", _programme("eq", "P1")),
-        _programme_check("in-known", "8", _programme("in", ["P1"])),
+        programme_check("eq-unknown", "7", programme_expression("eq", "P-NONE")),
+        programme_check("ne-unknown", "7", programme_expression("ne", "P-NONE")),
+        programme_check("in-mixed", "7", programme_expression("in", ["P1", "P-NONE"])),
+        programme_check("eq-known", "7", programme_expression("eq", "P1")),
+        programme_check("in-known", "8", programme_expression("in", ["P1"])),
     ]
     answer = core.enrolled({"transaction_id": "T", "enrolled_criteria": checks}, caller=SP)
     validate(answer, "messages/enrolled_response")

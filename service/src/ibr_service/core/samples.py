@@ -10,7 +10,14 @@ from typing import Any
 
 from ibr_service.core.records import JsonDict
 
-__all__ = ["enrollment_message", "group_beneficiary", "person_beneficiary", "search_message"]
+__all__ = [
+    "enrollment_message",
+    "group_beneficiary",
+    "person_beneficiary",
+    "programme_check",
+    "programme_expression",
+    "search_message",
+]
 
 
 def person_beneficiary(
@@ -139,4 +146,34 @@ def search_message(
                 "search_criteria": criteria,
             }
         ],
+    }
+
+
+def programme_check(reference_id: str, nid: str, programme: JsonDict) -> JsonDict:
+    """One sync/enrolled check: is the person with ``nid`` enrolled, filtered by ``programme``
+    (an expression from :func:`programme_expression`)."""
+    return {
+        "reference_id": reference_id,
+        "query_type": "predicate",
+        "query": [
+            {
+                "seq_num": 1,
+                "expression1": {
+                    "attribute_name": "member_identifier",
+                    "operator": "eq",
+                    "attribute_value": nid,
+                },
+                "condition": "and",
+                "expression2": programme,
+            }
+        ],
+    }
+
+
+def programme_expression(operator: str, value: Any) -> JsonDict:
+    """A ``programme_identifier`` expression (``eq`` one code, ``in`` a list)."""
+    return {
+        "attribute_name": "programme_identifier",
+        "operator": operator,
+        "attribute_value": value,
     }
