@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -32,26 +33,28 @@ def sp_mis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReferenceSpMis]
         yield server
 
 
+def _settings(sp_mis: ReferenceSpMis, suite_key_file: Path) -> dict[str, Any]:
+    """The sp-mis profile's settings for the reference SP-MIS (as a vendor's config file)."""
+    return {
+        "profile": "sp-mis",
+        "base_url": sp_mis.url,
+        "trigger_url": sp_mis.trigger_url,
+        "sp_mis_jwks": str(sp_mis.jwks_file),
+        "mock_ibr_port": sp_mis.mock_ibr_port,
+        "mock_client_id": SP_MIS_ID,
+        "mock_client_secret": MOCK_CLIENT_SECRET,
+        "client_secret": IBR_CLIENT_SECRET,
+        "sender_id": SP_MIS_ID,
+        "signing_key": str(suite_key_file),
+        "callback_timeout": 5.0,
+    }
+
+
 @pytest.fixture(scope="module")
 def sp_mis_run(
     sp_mis: ReferenceSpMis, suite_key_file: Path, catalogue: RequirementCatalogue
 ) -> RunFinished:
-    config = RunConfig.model_validate(
-        {
-            "profile": "sp-mis",
-            "base_url": sp_mis.url,
-            "trigger_url": sp_mis.trigger_url,
-            "sp_mis_jwks": str(sp_mis.jwks_file),
-            "mock_ibr_port": sp_mis.mock_ibr_port,
-            "mock_client_id": SP_MIS_ID,
-            "mock_client_secret": MOCK_CLIENT_SECRET,
-            "client_secret": IBR_CLIENT_SECRET,
-            "sender_id": SP_MIS_ID,
-            "signing_key": str(suite_key_file),
-            "callback_timeout": 5.0,
-            "fuzz_max_examples": 3,
-        }
-    )
+    config = RunConfig.model_validate({**_settings(sp_mis, suite_key_file), "fuzz_max_examples": 3})
     return run(config, catalogue=catalogue)
 
 
@@ -98,17 +101,7 @@ def test_cli_run_against_the_reference_sp_mis_is_conformant(
     here: the API run covers it, after which this run reuses the mock IBR's port."""
     out = tmp_path / "out"
     settings = {
-        "profile": "sp-mis",
-        "base_url": sp_mis.url,
-        "trigger_url": sp_mis.trigger_url,
-        "sp_mis_jwks": str(sp_mis.jwks_file),
-        "mock_ibr_port": sp_mis.mock_ibr_port,
-        "mock_client_id": SP_MIS_ID,
-        "mock_client_secret": MOCK_CLIENT_SECRET,
-        "client_secret": IBR_CLIENT_SECRET,
-        "sender_id": SP_MIS_ID,
-        "signing_key": str(suite_key_file),
-        "callback_timeout": 5.0,
+        **_settings(sp_mis, suite_key_file),
         "phases": ["envelope", "security", "scenarios"],
         "output_dir": str(out),
     }
