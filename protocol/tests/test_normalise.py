@@ -177,3 +177,13 @@ def test_an_encrypted_message_is_left_as_signed() -> None:
     normalised = normalise_envelope(signed)
     assert normalised["message"] == signed["message"]
     verify_envelope(normalised, {"s-1": public_jwk(signing)}.get)
+
+
+def test_a_body_of_a_shape_no_dci_variant_has_is_a_normalisation_error() -> None:
+    """If this fails, every receiver must guard the normaliser itself or answer 500."""
+    env = {
+        "header": {"message_id": "m", "action": "on-search", "status": "succ"},
+        "message": {"transaction_id": "t", "search_response": [{"data": {"reg_records": True}}]},
+    }
+    with pytest.raises(NormalisationError, match="shape no DCI variant has"):
+        normalise_envelope(env)

@@ -571,6 +571,17 @@ def normalise_envelope_report(
     `zone` reads zone-less instants (default: the profile's, UTC).
     """
     run = _Run(unmapped_codes=unmapped_codes, zone=zone)
+    try:
+        return _normalise(raw, run)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # The rules read DCI shapes; a body of another shape (a list where DCI has an object,
+        # true where it has a list) is a bad request, not a crash of the receiver.
+        raise NormalisationError(
+            f"the envelope has a shape no DCI variant has ({type(exc).__name__})"
+        ) from exc
+
+
+def _normalise(raw: Mapping[str, Any], run: _Run) -> Normalised:
     envelope: dict[str, Any] = copy.deepcopy(dict(raw))
     run.c_signature_placeholder(envelope)
     if isinstance(envelope.get("header"), dict):
