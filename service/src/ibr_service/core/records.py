@@ -22,6 +22,7 @@ __all__ = [
     "JsonDict",
     "OutboxJob",
     "ProgrammeRecord",
+    "ReadProgrammes",
     "SigningKeyRecord",
     "StatusChange",
     "StoredBeneficiary",
@@ -34,6 +35,8 @@ __all__ = [
 JsonDict = dict[str, Any]
 SubjectKind = Literal["person", "group"]
 """A person (DCI Member, assistance unit "1") or a group/household (assistance units "2", "3")."""
+ReadProgrammes = frozenset[str] | Literal["own", "all"]
+"""A client's programme read scope: the programmes it writes, a list, or every programme."""
 
 
 # --- registry data --------------------------------------------------------------------------
@@ -241,6 +244,16 @@ class ClientRecord:
     """Our client id at that endpoint; None = the IBR's own ``receiver_id`` setting."""
     callback_client_secret: str | None = None
     """Kept in clear, because the IBR must present it (not encrypted at rest)."""
+    read_programmes: ReadProgrammes = "own"
+    """Whose enrolments searches and notifications may reveal (IBR-SEARCH-006, IBR-SUB-004)."""
+    read_areas: frozenset[str] | None = None
+    """Areas (codes at any level) whose subjects it may read; None = no area restriction."""
+    purposes: frozenset[str] | None = None
+    """Purpose codes its searches may declare; None = any purpose."""
+    signature_policy: Literal["required", "optional"] = "required"
+    """`optional` for a peer that cannot sign yet: DCI placeholder signatures count as none."""
+    callback_base_url: str | None = None
+    """Registered callback base URL, used when a request has no `sender_uri` (IBR-CB-001)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,6 +309,13 @@ def client_row(c: ClientRecord) -> Row:
         "callback_token_url": c.callback_token_url,
         "callback_client_id": c.callback_client_id,
         "callback_client_secret": c.callback_client_secret,
+        "read_programmes": c.read_programmes
+        if isinstance(c.read_programmes, str)
+        else sorted(c.read_programmes),
+        "read_areas": None if c.read_areas is None else sorted(c.read_areas),
+        "purposes": None if c.purposes is None else sorted(c.purposes),
+        "signature_policy": c.signature_policy,
+        "callback_base_url": c.callback_base_url,
     }
 
 
@@ -442,6 +449,7 @@ def outbox_job(m: Mapping[Any, Any]) -> OutboxJob:
 
 def client(m: Mapping[Any, Any]) -> ClientRecord:
     programmes = m["allowed_programmes"]
+    read = m["read_programmes"]
     return ClientRecord(
         sender_id=m["sender_id"],
         secret_hash=m["secret_hash"],
@@ -455,6 +463,11 @@ def client(m: Mapping[Any, Any]) -> ClientRecord:
         callback_token_url=m["callback_token_url"],
         callback_client_id=m["callback_client_id"],
         callback_client_secret=m["callback_client_secret"],
+        read_programmes=read if isinstance(read, str) else frozenset(read),
+        read_areas=None if m["read_areas"] is None else frozenset(m["read_areas"]),
+        purposes=None if m["purposes"] is None else frozenset(m["purposes"]),
+        signature_policy=m["signature_policy"],
+        callback_base_url=m["callback_base_url"],
     )
 
 

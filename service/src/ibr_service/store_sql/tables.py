@@ -243,6 +243,11 @@ clients = Table(
     Column("callback_token_url", String(2000), comment="the SP-MIS token endpoint for callbacks"),
     Column("callback_client_id", String(200)),
     Column("callback_client_secret", String(500), comment="in clear: the IBR must present it"),
+    Column("read_programmes", Json, nullable=False, comment='"own", "all" or a list'),
+    Column("read_areas", Json, comment="null = no area restriction"),
+    Column("purposes", Json, comment="null = any purpose"),
+    Column("signature_policy", String(20), nullable=False, comment="required or optional"),
+    Column("callback_base_url", String(2000), comment="used when sender_uri is absent"),
 )
 
 signing_keys = Table(
