@@ -167,11 +167,7 @@ def accept_envelope(
         _check_schema(envelope, operation, batch)
     if batch is not None:
         batch.attach(envelope["message"])
-    caller = Caller(
-        sender_id=client.sender_id,
-        scopes=access.scopes,
-        allowed_programmes=client.allowed_programmes,
-    )
+    caller = Caller.from_client(client, access.scopes)
     return InboundRequest(
         operation=operation,
         envelope=envelope,

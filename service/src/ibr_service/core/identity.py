@@ -17,14 +17,34 @@ A deployment replaces the defaults with a YAML or JSON file (`IBR_IDENTIFIER_TYP
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from ibr_protocol.check_digits import CHECK_DIGITS
+from ibr_service.core.query import (
+    And,
+    Attribute,
+    Comparison,
+    Expr,
+    IdentifierIs,
+    Not,
+    Or,
+    Scalar,
+)
 from ibr_service.core.records import IdentifierRecord
 
-__all__ = ["DEFAULT_IDENTIFIER_TYPES", "IdentifierType", "IdentifierTypes", "Normalised"]
+__all__ = [
+    "DEFAULT_IDENTIFIER_TYPES",
+    "IdentifierType",
+    "IdentifierTypes",
+    "Normalised",
+    "load_identifier_types",
+    "normalise_query",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +178,56 @@ DEFAULT_IDENTIFIER_TYPES = IdentifierTypes(
 """The spec's identifier types (codes/identifier_type), national ID first, without check digits
 (they differ by country): a deployment declares its own in the file, as
 `service/identifier-types.mock.yaml` does for the mock countries (Verhoeff national IDs)."""
+
+
+def normalise_query(expr: Expr, types: IdentifierTypes) -> Expr:
+    """`expr` with identifier types and values spelled as the registry stores them."""
+    if isinstance(expr, IdentifierIs):
+        known = types.canonical(expr.identifier_type) if expr.identifier_type else None
+        if known is not None:
+            return IdentifierIs(known.code, known.normalise(expr.identifier_value))
+        if expr.identifier_type is None:
+            return IdentifierIs(None, _DEFAULT.normalise(expr.identifier_value))
+        return IdentifierIs(expr.identifier_type.strip().upper(), expr.identifier_value.strip())
+    if isinstance(expr, Comparison) and expr.attribute is Attribute.IDENTIFIER_TYPE:
+        return replace(expr, value=_map(expr.value, lambda v: _type_code(v, types)))
+    if isinstance(expr, Comparison) and expr.attribute is Attribute.IDENTIFIER_VALUE:
+        return replace(expr, value=_map(expr.value, _DEFAULT.normalise))
+    if isinstance(expr, And):
+        return And(tuple(normalise_query(e, types) for e in expr.items))
+    if isinstance(expr, Or):
+        return Or(tuple(normalise_query(e, types) for e in expr.items))
+    if isinstance(expr, Not):
+        return Not(normalise_query(expr.item, types))
+    return expr
+
+
+_DEFAULT = IdentifierType("*")
+"""Spaces, hyphens and case: what most types strip, used when a query names no type."""
+
+
+def _type_code(value: str, types: IdentifierTypes) -> str:
+    known = types.canonical(value)
+    return known.code if known is not None else value.strip().upper()
+
+
+def _map(
+    value: Scalar | tuple[Scalar, ...], fn: Callable[[str], str]
+) -> Scalar | tuple[Scalar, ...]:
+    if isinstance(value, tuple):
+        return tuple(fn(v) if isinstance(v, str) else v for v in value)
+    return fn(value) if isinstance(value, str) else value
+
+
+def load_identifier_types(path: Path) -> IdentifierTypes:
+    """The registry of a YAML or JSON file; ValueError says which file and what is wrong."""
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"identifier types file {path}: {exc}") from None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"identifier types file {path}: a non-empty list of types is expected")
+    try:
+        return IdentifierTypes.from_config(entries)
+    except ValueError as exc:
+        raise ValueError(f"identifier types file {path}: {exc}") from None

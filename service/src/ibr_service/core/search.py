@@ -12,6 +12,7 @@ from ibr_protocol import load_schema
 from ibr_service.core.caller import Caller, ReadScope
 from ibr_service.core.dates import utc_date
 from ibr_service.core.errors import QueryError
+from ibr_service.core.identity import normalise_query
 from ibr_service.core.query import (
     And,
     Attribute,
@@ -83,8 +84,11 @@ def search_item(
         criteria = raw["search_criteria"]
         where = f"{field}.search_criteria"
         _check_purpose(criteria, caller, settings, field=where)
-        expr = parse_query(
-            str(criteria.get("query_type", "")), criteria.get("query"), field=f"{where}.query"
+        expr = normalise_query(
+            parse_query(
+                str(criteria.get("query_type", "")), criteria.get("query"), field=f"{where}.query"
+            ),
+            settings.identifier_types,
         )
         sort = parse_sort(criteria.get("sort"), field=f"{where}.sort")
         # pagination belongs in search_criteria; DCI samples also put it on the item
@@ -124,7 +128,10 @@ def enrolled_item(
     try:
         if not isinstance(raw, Mapping):
             raise QueryError("enrolled_criteria must be an object", field=field)
-        expr = _enrolled_query(raw.get("query_type"), raw.get("query"), field=f"{field}.query")
+        expr = normalise_query(
+            _enrolled_query(raw.get("query_type"), raw.get("query"), field=f"{field}.query"),
+            settings.identifier_types,
+        )
         kind = _record_kind(raw.get("response_entity"), field=f"{field}.response_entity")
         _require_known_programmes(tx, expr, field=f"{field}.query")
     except QueryError as exc:

@@ -196,9 +196,7 @@ class IbrCore:
     def _notify(
         self, tx: StoreTransaction, result: BatchResult, correlation_id: str, now: datetime
     ) -> None:
-        matched = matching_notifications(
-            tx, result.applied, deaths=result.newly_deceased, now=now
-        )
+        matched = matching_notifications(tx, result.applied, deaths=result.newly_deceased, now=now)
         for code, (subscription, records) in matched.items():
             message = notify_message(
                 subscription,

@@ -272,9 +272,7 @@ def matching_notifications(
             except QueryError:
                 # validated at subscribe time; a later whitelist change must not break ingest
                 continue
-            records = [
-                _record(u) for u in event_updates if _visible(u, read) and matches(expr, u)
-            ]
+            records = [_record(u) for u in event_updates if _visible(u, read) and matches(expr, u)]
             if records:
                 found.setdefault(subscription.code, (subscription, []))[1].extend(records)
     return found
