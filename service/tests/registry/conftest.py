@@ -13,8 +13,9 @@ import pytest
 
 from ibr_protocol.clock import utc_now
 from ibr_service.cli.sandbox import Sandbox, sandbox
-from ibr_service.cli.spmis import ScriptedSpMis, enrollment_message
+from ibr_service.cli.spmis import ScriptedSpMis, enrolled_message, enrollment_message
 from ibr_service.core.records import JsonDict, ReadProgrammes
+from ibr_service.core.samples import programme_check, programme_expression
 from ibr_service.security.clients import register_client
 
 from ..api.conftest import fast_settings, fresh_pg_database
@@ -90,18 +91,42 @@ def search(client: ScriptedSpMis, query_type: str, query: Any, **criteria: Any) 
 
 def enrolled(client: ScriptedSpMis, nid: str, programme: str | None = None) -> str:
     """`yes` or `no`: is the person with national ID `nid` enrolled (in `programme`)?"""
-    query: JsonDict = {"identifier_value": {"eq": nid}}
-    if programme is not None:
-        query = {"$and": [query, {"programme_identifier": {"eq": programme}}]}
-    message = {
-        "transaction_id": f"t-{uuid.uuid4().hex[:8]}",
-        "enrolled_criteria": [
-            {"reference_id": "e1", "query_type": "expression", "query": query}
-        ],
-    }
-    response = client.send("/registry/sync/enrolled", "enrolled", message)
+    if programme is None:
+        message = enrolled_message(nid)
+    else:
+        check = programme_check("e1", nid, programme_expression("eq", programme))
+        message = {"transaction_id": f"t-{uuid.uuid4().hex[:8]}", "enrolled_criteria": [check]}
+    response = client.send("/registry/sync/enrolled", "search", message)
     assert response.status_code == 200, response.text
-    return str(response.json()["message"]["enrolled_response"][0]["enrolled_status"])
+    answers = response.json()["message"]["enrolled_response"]
+    answer = answers[0] if isinstance(answers, list) else answers
+    assert answer["status"] == "succ", answer
+    return str(answer["enrolled_status"])
+
+
+def where(*conditions: tuple[str, str, Any], condition: str = "and") -> list[JsonDict]:
+    """A DCI predicate query: each (attribute, operator, value), joined by `condition`."""
+    out: list[JsonDict] = []
+    for i in range(0, len(conditions), 2):
+        first = conditions[i]
+        item: JsonDict = {
+            "seq_num": i // 2 + 1,
+            "expression1": {
+                "attribute_name": first[0],
+                "operator": first[1],
+                "attribute_value": first[2],
+            },
+        }
+        if i + 1 < len(conditions):
+            second = conditions[i + 1]
+            item["condition"] = condition
+            item["expression2"] = {
+                "attribute_name": second[0],
+                "operator": second[1],
+                "attribute_value": second[2],
+            }
+        out.append(item)
+    return out
 
 
 def records(item: JsonDict) -> list[JsonDict]:

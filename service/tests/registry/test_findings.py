@@ -12,7 +12,7 @@ from decimal import Decimal
 from ibr_service.core.query import IdentifierIs
 from ibr_service.core.samples import person_beneficiary as person
 
-from .conftest import Registry, enrolled, nid, push, records, search
+from .conftest import Registry, enrolled, nid, push, records, search, where
 
 
 def _subjects(registry: Registry, nid_value: str) -> list[str]:
@@ -37,7 +37,9 @@ def test_1_one_person_whatever_the_order_format_or_alias_of_identifiers(
     assert len(_subjects(registry, n)) == 1
     oversight = registry.spmis("oversight", (), read="all")
     (record,) = records(search(oversight, "idtype-value", {"type": "NID", "value": n}))
-    assert sorted(e["programme"]["programme_identifier"] for e in record["programme_identifier"]) == [
+    assert sorted(
+        e["programme"]["programme_identifier"] for e in record["programme_identifier"]
+    ) == [
         "PA",
         "PB",
         "PC",
@@ -91,7 +93,11 @@ def test_4_transitions_and_dates_are_validated_item_by_item(registry: Registry) 
     assert "enrolment_date" in results[2]["status_reason_message"]
     assert enrolled(a, good, "PA") == "yes"
     withdrawn = person(
-        dead, programme="PA", status="1", status_change_date="2024-04-02", status_reason="correction"
+        dead,
+        programme="PA",
+        status="1",
+        status_change_date="2024-04-02",
+        status_reason="correction",
     )
     assert [r["status"] for r in push(a, withdrawn)] == ["succ"]
 
@@ -162,14 +168,17 @@ def test_7_benefits_correct_reverse_and_stay_decimal(registry: Registry) -> None
             "benefit_value": {"amount": amount, "currency": "KES"},
         }
         if payment_status is not None:
-            benefit["disbursement"] = {"payment_status": payment_status}
+            benefit["disbursement"] = {
+                "payment_status": payment_status,
+                "disbursement_date": "2024-05-03",
+            }
         record["programme_identifier"][0]["benefits"] = [benefit]
         return record
 
     push(a, with_benefit("50.00"))
     push(a, with_benefit("55.00"))
     assert push(a, with_benefit("-5.00"))[0]["status"] == "rjct"
-    push(a, with_benefit("55.00", payment_status="5"))
+    assert push(a, with_benefit("55.00", payment_status="5"))[0]["status"] == "succ"
     key = f"p:NID:{n}|PA|R-{n}"
     with registry.box.host.store.transaction() as tx:
         (stored,) = tx.load_beneficiaries([f"p:NID:{n}"])
@@ -196,9 +205,9 @@ def test_8_region_is_searchable_and_moves_are_kept(registry: Registry) -> None:
             status_change_date="2024-06-01",
         ),
     )
-    found = records(search(a, "expression", {"region_code": {"eq": f"{region}X"}}))
+    found = records(search(a, "predicate", where(("region_code", "eq", f"{region}X"))))
     assert len(found) == 1
-    assert records(search(a, "expression", {"region_code": {"eq": region}})) == []
+    assert records(search(a, "predicate", where(("region_code", "eq", region)))) == []
     with registry.box.host.store.transaction() as tx:
         moves = tx.area_history(f"p:NID:{n}")
     assert [m.area_code for m in moves] == [f"{region}-D1", f"{region}X-D1"]
@@ -238,18 +247,21 @@ def test_11_every_searchable_attribute_sorts_and_dates_are_utc(registry: Registr
     n1, n2 = nid(16), nid(17)
     push(a, person(n1, programme="PA", record_id=f"B-{n1}", enrolment_date="2024-01-01"))
     push(a, person(n2, programme="PA", record_id=f"B-{n2}", enrolment_date="2024-03-01"))
-    by_record = records(search(a, "expression", {"beneficiary_programme_id": {"eq": f"B-{n2}"}}))
+    by_record = records(
+        search(a, "predicate", where(("beneficiary_programme_id", "eq", f"B-{n2}")))
+    )
     assert len(by_record) == 1
-    unit = search(a, "expression", {"assistance_unit": {"eq": "1"}})
+    unit = search(a, "predicate", where(("assistance_unit", "eq", "1")))
     assert unit["status"] == "succ"
     sort = [{"attribute_name": "enrolment_date", "sort_order": "desc"}]
-    both = {"$or": [{"identifier_value": {"eq": n1}}, {"identifier_value": {"eq": n2}}]}
-    ordered = records(search(a, "expression", both, sort=sort))
+    both = where(("identifier_value", "eq", n1), ("identifier_value", "eq", n2), condition="or")
+    ordered = records(search(a, "predicate", both, sort=sort))
     firsts = [r["member"]["member_identifier"][0]["identifier_value"] for r in ordered]
     assert firsts == [n2, n1]
     # 2024-02-29T23:30-05:00 is 2024-03-01 in UTC: n2 enrolled on or after it.
-    late = {"$and": [both, {"enrolment_date": {"ge": "2024-02-29T23:30:00-05:00"}}]}
-    found = records(search(a, "expression", late))
+    late = [*both, *where(("enrolment_date", "ge", "2024-02-29T23:30:00-05:00"))]
+    late[1]["seq_num"] = 2
+    found = records(search(a, "predicate", late))
     assert [r["member"]["member_identifier"][0]["identifier_value"] for r in found] == [n2]
-    recent = search(a, "expression", {"last_updated": {"ge": "2024-01-01"}})
+    recent = search(a, "predicate", where(("last_updated", "ge", "2024-01-01")))
     assert recent["status"] == "succ"
