@@ -533,11 +533,16 @@ def check_registry_write_round_trips(store: Store) -> None:
         states = tx.load_subject_states(["p:NID:1", "g:HH:7", "p:NID:404"])
         counts = tx.count_rows()
         tx.write_registry(write)
-        assert tx.count_rows() == counts, "writing the same RegistryWrite again added rows"
+        again = tx.count_rows()
+        assert again.pop("enrolment_status_history") == counts.pop("enrolment_status_history") + 1
+        assert again == counts, "writing the same keyed rows and links again added rows"
         assert tx.subjects_by_identifiers(
             [IdentifierRecord("BRN", "B-1"), IdentifierRecord("NID", "404")]
         ) == {IdentifierRecord("BRN", "B-1"): ("p:NID:1",)}
         assert tx.load_enrolments([e.enrolment_key, "nope"]) == {e.enrolment_key: e}
+        assert tx.subjects_by_sources(["SP-B|P2|R-9", "SP-B|P2|R-404"]) == {
+            "SP-B|P2|R-9": "p:NID:1"
+        }
         stored = tx.load_benefits([(e.enrolment_key, "b0"), (e.enrolment_key, "b1")])
         (loaded,) = tx.load_beneficiaries(["p:NID:1"])
     assert set(states) == {"p:NID:1", "g:HH:7"}
