@@ -32,6 +32,7 @@ from ibr_service.core.query import (
     Expr,
     IdentifierIs,
     Not,
+    Operator,
     Or,
     Scalar,
 )
@@ -170,12 +171,13 @@ DEFAULT_IDENTIFIER_TYPES = IdentifierTypes(
         IdentifierType("REFUGEE_ID"),
         IdentifierType("MRN"),
         IdentifierType("DRN"),
-        IdentifierType("SOCIAL_REGISTRY_ID"),
-        IdentifierType("HOUSEHOLD_ID", aliases=("HHID",)),
-        IdentifierType("BENEFICIARY_ID"),
+        IdentifierType("SOCIAL_REGISTRY_ID", strip=" "),
+        IdentifierType("HOUSEHOLD_ID", aliases=("HHID",), strip=" "),
+        IdentifierType("BENEFICIARY_ID", strip=" "),
     )
 )
 """The spec's identifier types (codes/identifier_type), national ID first, without check digits
+(programme-issued codes keep their hyphens)
 (they differ by country): a deployment declares its own in the file, as
 `service/identifier-types.mock.yaml` does for the mock countries (Verhoeff national IDs)."""
 
@@ -187,12 +189,21 @@ def normalise_query(expr: Expr, types: IdentifierTypes) -> Expr:
         if known is not None:
             return IdentifierIs(known.code, known.normalise(expr.identifier_value))
         if expr.identifier_type is None:
-            return IdentifierIs(None, _DEFAULT.normalise(expr.identifier_value))
+            variants = _variants(expr.identifier_value, types)
+            if len(variants) == 1:
+                return IdentifierIs(None, variants[0])
+            return Or(tuple(IdentifierIs(None, v) for v in variants))
         return IdentifierIs(expr.identifier_type.strip().upper(), expr.identifier_value.strip())
     if isinstance(expr, Comparison) and expr.attribute is Attribute.IDENTIFIER_TYPE:
         return replace(expr, value=_map(expr.value, lambda v: _type_code(v, types)))
     if isinstance(expr, Comparison) and expr.attribute is Attribute.IDENTIFIER_VALUE:
-        return replace(expr, value=_map(expr.value, _DEFAULT.normalise))
+        if expr.operator is Operator.EQ and isinstance(expr.value, str):
+            return replace(expr, operator=Operator.IN, value=_variants(expr.value, types))
+        if expr.operator is Operator.IN and isinstance(expr.value, tuple):
+            spelled = [
+                v for raw in expr.value if isinstance(raw, str) for v in _variants(raw, types)
+            ]
+            return replace(expr, value=tuple(dict.fromkeys(spelled)))
     if isinstance(expr, And):
         return And(tuple(normalise_query(e, types) for e in expr.items))
     if isinstance(expr, Or):
@@ -202,8 +213,10 @@ def normalise_query(expr: Expr, types: IdentifierTypes) -> Expr:
     return expr
 
 
-_DEFAULT = IdentifierType("*")
-"""Spaces, hyphens and case: what most types strip, used when a query names no type."""
+def _variants(value: str, types: IdentifierTypes) -> tuple[str, ...]:
+    """Every spelling `value` has under some type's normalisation: a query that names no type
+    matches an identifier of any type as stored."""
+    return tuple(sorted({t.normalise(value) for t in types.types} | {value.strip()}))
 
 
 def _type_code(value: str, types: IdentifierTypes) -> str:

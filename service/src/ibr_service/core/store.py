@@ -69,7 +69,7 @@ class StoreTransaction(Protocol):
         ...
 
     def load_subject_states(self, subject_keys: Sequence[str]) -> dict[str, SubjectState]:
-        """Stored subjects (consolidated row, identifiers, members) with all their source records."""
+        """Stored subjects (consolidated row, identifiers, members) with their source records."""
         ...
 
     def load_enrolments(self, enrolment_keys: Sequence[str]) -> dict[str, EnrolmentRecord]:

@@ -96,14 +96,14 @@ def check_apply_then_resend_changes_nothing(store: Store) -> None:
 def check_status_change_is_recorded_with_history(store: Store) -> None:
     with store.transaction() as tx:
         apply(tx, person_beneficiary("200"))
-    deceased = person_beneficiary("200", status="2", status_change_date="2024-06-01")
+    deceased = person_beneficiary("200", status="2", status_change_date="2024-04-30")
     with store.transaction() as tx:
         (outcome,) = apply(tx, deceased)
         history = tx.status_history("p:NID:200|DCI001")
     assert (outcome.result, outcome.previous_status, outcome.new_status) == ("updated", "1", "2")
     assert [h.enrolment_status for h in history] == ["1", "2"]
     assert history[1].status_change_date is not None
-    assert history[1].status_change_date.isoformat() == "2024-06-01"
+    assert history[1].status_change_date.isoformat() == "2024-04-30"
 
 
 def check_exception_rolls_back_everything(store: Store) -> None:
