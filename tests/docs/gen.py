@@ -1,4 +1,4 @@
-"""Import a module of the docs builder (`docs/_gen/`), which is a folder of scripts, not a package."""
+"""Import a module of the docs builder (`docs/_gen/`): a folder of scripts, not a package."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docs/settings.md is generated from the settings classes and lists every variable the code reads."""
+"""docs/settings.md is generated from the settings classes and lists every variable read."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from .gen import REPO, load
 
 settings_table = load("settings_table")
-SOURCE_DIRS = ("protocol/src", "service/src", "reference_client/src", "conformance/src", "mock_data/src")
+SOURCE_DIRS = ("protocol", "service", "reference_client", "conformance", "mock_data")
 # A literal IBR_ name not ending in "_" (a prefix such as "IBR_CLIENT_" is not a variable).
 VARIABLE = re.compile(r"[\"'`(= ](IBR_[A-Z0-9_]*[A-Z0-9])\b")
 
@@ -15,7 +15,7 @@ VARIABLE = re.compile(r"[\"'`(= ](IBR_[A-Z0-9_]*[A-Z0-9])\b")
 def _variables_in_source() -> set[str]:
     found: set[str] = set()
     for folder in SOURCE_DIRS:
-        for path in (REPO / folder).rglob("*.py"):
+        for path in (REPO / folder / "src").rglob("*.py"):
             found |= set(VARIABLE.findall(path.read_text(encoding="utf-8")))
     return found
 
