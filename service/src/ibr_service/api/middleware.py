@@ -8,6 +8,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ibr_protocol import err
 from ibr_protocol.limits import RequestRefusedError, check_body_size
+from ibr_protocol.tokens import NO_STORE_HEADERS
+from ibr_service.metrics import log_refusal
 
 __all__ = ["BodySizeLimit"]
 
@@ -32,7 +34,7 @@ class BodySizeLimit:
             try:
                 check_body_size(int(declared), self.limit)
             except RequestRefusedError as exc:
-                await _too_large(send, exc)
+                await _too_large(send, exc, token_endpoint=_is_token_path(scope))
                 return
         received = 0
 
@@ -47,16 +49,25 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, send)
 
 
-async def _too_large(send: Send, exc: RequestRefusedError) -> None:
-    body = json.dumps(err(exc.code, str(exc))).encode()
+def _is_token_path(scope: Scope) -> bool:
+    return str(scope.get("path", "")).endswith("/oauth2/client/token")
+
+
+async def _too_large(send: Send, exc: RequestRefusedError, *, token_endpoint: bool) -> None:
+    log_refusal(operation="body-size-limit", code=exc.code, reason=exc.reason, status=413)
+    headers = [(b"content-type", b"application/json")]
+    if token_endpoint:
+        # The token endpoint answers in RFC 6749's format, whatever the failure.
+        payload: dict[str, str] = {"error": "invalid_request", "error_description": exc.message}
+        body = json.dumps(payload).encode()
+        headers += [(k.lower().encode(), v.encode()) for k, v in NO_STORE_HEADERS.items()]
+    else:
+        body = json.dumps(err(exc.code, str(exc))).encode()
     await send(
         {
             "type": "http.response.start",
             "status": exc.http_status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -190,15 +191,23 @@ def _check_callback_auth(token_url: str, client_secret: str | None) -> None:
         raise ValueError("a callback token URL needs the client secret the SP-MIS issued")
 
 
+@cache
+def _decoy_hash() -> str:
+    return hash_secret(generate_client_secret())
+
+
 def authenticate_client(store: Store, sender_id: str, secret: str) -> ClientRecord:
     """The active client whose secret matches; ``AuthenticationError`` otherwise.
 
-    The message is the same for an unknown id and a wrong secret, so that it does not reveal
-    which client ids exist.
+    The message is the same for an unknown id and a wrong secret, and so is the cost: an
+    unknown or disabled client's secret is still hashed (against a decoy hash of the same
+    parameters), so that timing does not reveal which client ids exist.
     """
     with store.transaction() as tx:
         client = tx.get_client(sender_id)
-    if client is None or not client.active or not verify_secret(secret, client.secret_hash):
+    stored = client.secret_hash if client is not None else _decoy_hash()
+    matches = verify_secret(secret, stored)
+    if client is None or not client.active or not matches:
         raise AuthenticationError(
             "client_id or client_secret is wrong, or the client is disabled",
             reason="err.token.invalid",
