@@ -165,3 +165,48 @@ def test_async_client_runs_the_same_processes(
     published, enrolled = asyncio.run(run())
     assert published[0].enrolled_response[0].status == "succ"
     assert enrolled.enrolled_response[0].enrolled_status == "yes"
+
+
+def test_predicate_and_expression_searches_are_sent_in_the_spec_form(
+    make_config: Any, fake_ibr: Any
+) -> None:
+    """If this fails, the SDK can only search by identifier: a predicate query (a list) breaks
+    on dict(query) (sync and async SDK), or the query is not sent as given."""
+    predicate = [
+        {
+            "seq_num": 1,
+            "expression1": {
+                "attribute_name": "programme_identifier",
+                "operator": "eq",
+                "attribute_value": "OAP",
+            },
+        },
+        {
+            "seq_num": 2,
+            "expression1": {"attribute_name": "sex", "operator": "eq", "attribute_value": "female"},
+        },
+    ]
+    expression = {
+        "type": "expression",
+        "value": {"expression": {"query": {"programme_identifier": {"eq": "OAP"}}}},
+    }
+    with _client(make_config, fake_ibr) as client:
+        client.search([predicate], query_type="predicate")
+        client.search([expression], query_type="expression")
+
+    async def run_async() -> None:
+        async with AsyncIbrClient(
+            make_config(),
+            ibr_keys=fake_ibr.keys(),
+            http=httpx.AsyncClient(transport=fake_ibr.transport()),
+        ) as client:
+            await client.search([predicate], query_type="predicate")
+
+    asyncio.run(run_async())
+    sent = [
+        envelope["message"]["search_request"][0]["search_criteria"]
+        for _, envelope in fake_ibr.requests
+    ]
+    assert sent[0] == {"query_type": "predicate", "query": predicate}
+    assert sent[1] == {"query_type": "expression", "query": expression}
+    assert sent[2] == sent[0]

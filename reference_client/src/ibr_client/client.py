@@ -29,6 +29,7 @@ from ibr_client.errors import AuthError, ConfigError, ResponseInvalidError, Tran
 from ibr_client.handles import CallbackHandle, CallbackHub
 from ibr_client.keys import IbrKeys, ibr_keys_from_config
 from ibr_client.messages import (
+    Query,
     enrolled_request,
     enrollment_updates_request,
     idtype_query,
@@ -299,12 +300,14 @@ class IbrClient(_ClientCore):
 
     def search(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,
     ) -> Any:
-        """Synchronous search (``sync/search``); one result item per query."""
+        """Synchronous search (``sync/search``); one result item per query. A query is an
+        object (``idtype_query``, ``expression_query``) or, with ``query_type="predicate"``, a
+        list (``predicate_query``)."""
         message = search_request(
             new_transaction_id(), queries, query_type=query_type, page_size=page_size
         )
@@ -314,7 +317,7 @@ class IbrClient(_ClientCore):
 
     def search_async(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,
@@ -504,7 +507,7 @@ class AsyncIbrClient(_ClientCore):
 
     async def search(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,
@@ -518,7 +521,7 @@ class AsyncIbrClient(_ClientCore):
 
     async def search_async(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,

@@ -103,13 +103,14 @@ def create_receiver_app(
         log.error(warning)
     app = FastAPI(title="IBR reference SP-MIS receiver", docs_url=None, redoc_url=None)
     for callback in CALLBACKS.values():
-        app.add_api_route(
-            callback.path,
-            _endpoint(receiver, callback),
-            methods=["POST"],
-            name=callback.action,
-            summary=f"Receive {callback.action} from the IBR",
-        )
+        for path in callback.paths:
+            app.add_api_route(
+                path,
+                _endpoint(receiver, callback),
+                methods=["POST"],
+                name=f"{callback.action} {path}",
+                summary=f"Receive {callback.action} from the IBR",
+            )
     app.add_api_route(TOKEN_PATH, TokenEndpoint(config, tokens), methods=["POST"], name="token")
     jwks = public_jwks(config)
 
