@@ -241,6 +241,7 @@ def test_normalisation_keeps_a_real_dci_signature_and_drops_a_placeholder() -> N
     assert normalise_envelope(vector)["signature"] == vector["signature"]
     assert "signature" not in normalise_envelope({**vector, "signature": DCI_EXAMPLE})
     assert "signature" not in normalise_envelope({**vector, "signature": "unsigned-stub"})
+    assert "signature" not in normalise_envelope({**vector, "signature": ""})
 
 
 def test_direct_verify_needs_a_header_and_message(key: dict[str, Any]) -> None:

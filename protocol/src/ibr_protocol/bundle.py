@@ -94,7 +94,7 @@ class _Bundler:
         document = read_yaml(openapi_file)
         if not isinstance(document, dict):
             raise SpecError(f"{openapi_file} is not an OpenAPI document")
-        bundled = self.rewrite(copy.deepcopy(document), openapi_file)
+        bundled: dict[str, Any] = self.rewrite(copy.deepcopy(document), openapi_file)
         while self._pending:
             name, schema_file = self._pending.pop()
             self.components[name] = self.schema_component(schema_file)

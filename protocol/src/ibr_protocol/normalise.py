@@ -439,7 +439,7 @@ class _Run:
         signature = envelope.get("signature")
         # DCI's example string, `unsigned`, `unsigned-stub` sign nothing; a real DCI signature
         # string (security profile section 3b) stays, to be verified by the receiver.
-        if isinstance(signature, str) and signature and is_placeholder_signature(signature):
+        if isinstance(signature, str) and is_placeholder_signature(signature):
             self.log("C-SIGNATURE-PLACEHOLDER", "$.signature")
             del envelope["signature"]
 

@@ -95,13 +95,28 @@ def clients_add(
         str | None,
         typer.Option(envvar=CALLBACK_SECRET_ENV, show_envvar=True, help="Our client secret there"),
     ] = None,
+    signature: Annotated[
+        str,
+        typer.Option(help="Signature policy: required, or optional (a peer that cannot sign)"),
+    ] = "required",
+    callback_url: Annotated[
+        str | None, typer.Option(help="Callback base URL, used when a request has no sender_uri")
+    ] = None,
 ) -> None:
     """Register an SP-MIS; prints its client secret once."""
     from ibr_protocol.clock import utc_now
+    from ibr_service.security.client_interop import (
+        check_callback_base_url,
+        check_signature_policy,
+        set_client_interop,
+    )
     from ibr_service.security.clients import ALL_SCOPES, register_client
 
     store = _store(_settings())
     try:
+        check_signature_policy(signature)
+        if callback_url is not None:
+            check_callback_base_url(callback_url)
         client, secret = register_client(
             store,
             sender_id=sender_id,
@@ -115,10 +130,16 @@ def clients_add(
             callback_client_id=callback_client_id,
             callback_client_secret=callback_client_secret if callback_token_url else None,
         )
+        if signature != "required" or callback_url is not None:
+            client = set_client_interop(
+                store, sender_id, signature_policy=signature, callback_base_url=callback_url
+            )
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"registered [bold]{client.sender_id}[/bold]")
+    if client.signature_policy == "optional":
+        console.print("[yellow]signature policy optional: unsigned requests are accepted[/yellow]")
     if client.callback_token_url:
         console.print(f"callbacks authenticate at {client.callback_token_url}")
     console.print(
@@ -133,7 +154,15 @@ def clients_list() -> None:
     with store.transaction() as tx:
         clients = tx.list_clients()
     table = Table(
-        "sender_id", "active", "scopes", "keys", "callback hosts", "programmes", "callback auth"
+        "sender_id",
+        "active",
+        "scopes",
+        "keys",
+        "callback hosts",
+        "programmes",
+        "callback auth",
+        "signature",
+        "callback URL",
     )
     for client in clients:
         table.add_row(
@@ -147,8 +176,41 @@ def clients_list() -> None:
             if client.allowed_programmes is None
             else " ".join(sorted(client.allowed_programmes)),
             _callback_auth_summary(client),
+            client.signature_policy,
+            client.callback_base_url or "-",
         )
     console.print(table)
+
+
+@clients_app.command("interop")
+def clients_interop(
+    sender_id: Annotated[str, typer.Argument(help="The client's id = header.sender_id")],
+    signature: Annotated[
+        str | None, typer.Option(help="Signature policy: required or optional")
+    ] = None,
+    callback_url: Annotated[
+        str | None, typer.Option(help="Callback base URL, used when a request has no sender_uri")
+    ] = None,
+    no_callback_url: Annotated[bool, typer.Option(help="Remove the callback base URL")] = False,
+) -> None:
+    """Change a client's signature policy and callback base URL."""
+    from ibr_service.security.client_interop import set_client_interop
+
+    try:
+        client = set_client_interop(
+            _store(_settings()),
+            sender_id,
+            signature_policy=signature,
+            callback_base_url=callback_url,
+            clear_callback_base_url=no_callback_url,
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"{client.sender_id}: signature {client.signature_policy}, "
+        f"callback URL {client.callback_base_url or 'none'}"
+    )
 
 
 @clients_app.command("callback-auth")
