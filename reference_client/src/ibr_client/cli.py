@@ -2,7 +2,8 @@
 
 Configuration comes from ``--config FILE`` (TOML, or ``IBR_CLIENT_CONFIG``) and ``IBR_CLIENT_*``
 environment variables (see :mod:`ibr_client.config`). Every failure prints one line saying what
-to fix, never a traceback, and exits with status 1 (2 for usage errors).
+to fix, never a traceback, and exits with status 1 (2 for usage errors and malformed values, 130
+for Ctrl-C during a push).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The callback receiver: the SP-MIS side of the spec (on-search, on-subscribe, on-unsubscribe,
-txn/on-status, notify), plus our token endpoint and JWKS for the IBR.
+txn/on-status, notify; under ``/registry/`` and, for DCI's IBR scenarios, ``/ibr/``), plus our
+token endpoint and JWKS for the IBR.
 
 Each callback passes, in the order of IBR-SEC-009, the first failure being the answer:
 
