@@ -23,7 +23,7 @@ from ibr_protocol.clock import utc_now
 from ibr_protocol.tokens import TokenService
 from ibr_service.api import dependencies as deps
 from ibr_service.api.errors import install_error_handlers
-from ibr_service.api.middleware import BodySizeLimit
+from ibr_service.api.middleware import BodySizeLimit, RequestMetrics
 from ibr_service.api.routers import (
     enrolled,
     enrollment,
@@ -148,6 +148,7 @@ def create_app(host: Host, *, callback_http: httpx.AsyncClient | None = None) ->
     )
     include_ibr_routers(app, base_path=settings.base_path)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
     app.dependency_overrides.update(
         {
             deps.get_settings: lambda: settings,

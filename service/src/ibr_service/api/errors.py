@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ibr_protocol import ErrorCode, IbrProtocolError, err
 from ibr_protocol.tokens import NO_STORE_HEADERS, OAuthError
+from ibr_service.api.middleware import operation_label
 from ibr_service.core.errors import IbrCoreError
 from ibr_service.metrics import log_refusal
 from ibr_service.security.public_errors import (
@@ -30,7 +31,7 @@ from ibr_service.security.public_errors import (
     wire_code,
 )
 
-__all__ = ["OAuthError", "install_error_handlers", "operation_label", "status_for_code"]
+__all__ = ["OAuthError", "install_error_handlers", "status_for_code"]
 
 _log = logging.getLogger(__name__)
 
@@ -49,13 +50,6 @@ _OAUTH_ERROR_BY_STATUS = {401: "invalid_client"}
 _OAUTH_STATUSES = frozenset({400, 401, 413, 415})
 """Statuses the token endpoint answers in RFC 6749's format; 429 is an ERR and 500 an
 http_error_response there too (spec/openapi.yaml)."""
-
-
-def operation_label(request: Request) -> str:
-    """The route's path template (bounded cardinality), or ``other`` for an unknown path."""
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "other"
 
 
 def _is_token_endpoint(request: Request) -> bool:
@@ -78,7 +72,7 @@ def _answer(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     log_refusal(
-        operation=operation_label(request),
+        operation=operation_label(request.scope),
         code=code,
         reason=reason,
         status=status,
@@ -149,7 +143,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _oauth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OAuthError)
     log_refusal(
-        operation=operation_label(request),
+        operation=operation_label(request.scope),
         code=exc.error,
         reason=exc.error,
         status=exc.status_code,
@@ -159,9 +153,9 @@ async def _oauth_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The body is spec/openapi.yaml's InternalError (api/http_error_response), on every route.
-    _log.error("unexpected error on %s", operation_label(request), exc_info=exc)
+    _log.error("unexpected error on %s", operation_label(request.scope), exc_info=exc)
     log_refusal(
-        operation=operation_label(request),
+        operation=operation_label(request.scope),
         code="err.internal",
         reason=type(exc).__name__,
         status=500,

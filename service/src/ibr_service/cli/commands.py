@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ibr_service.cli.operator_errors import guard_commands, redact_url, require_existing_sqlite
 from ibr_service.settings import Settings
 
 app = typer.Typer(help="Integrated Beneficiary Registry (IBR) service.", no_args_is_help=True)
@@ -36,6 +37,7 @@ def _settings(**overrides: Any) -> Settings:
 def _store(settings: Settings) -> Any:
     from ibr_service.store_sql import SqlStore
 
+    require_existing_sqlite(settings.database_url)
     return SqlStore.from_url(settings.database_url)
 
 
@@ -50,6 +52,7 @@ def serve(
     from ibr_service.api import build_host, create_app
 
     settings = _settings()
+    require_existing_sqlite(settings.database_url)
     api = create_app(build_host(settings))
     console.print(
         f"IBR serving on http://{host}:{port}{settings.base_path} "
@@ -261,27 +264,99 @@ def clients_rotate(
     from ibr_service.security.clients import rotate_client
 
     store = _store(_settings())
-    client, secret = rotate_client(
-        store,
-        sender_id,
-        new_secret=not keep_secret,
-        add_public_keys=[_read_jwk(path) for path in add_key or []],
-        remove_kids=remove_kid or (),
-    )
+    try:
+        client, secret = rotate_client(
+            store,
+            sender_id,
+            new_secret=not keep_secret,
+            add_public_keys=[_read_jwk(path) for path in add_key or []],
+            remove_kids=remove_kid or (),
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     kids = ", ".join(key.get("kid", "?") for key in client.public_jwks.get("keys", []))
     console.print(f"rotated [bold]{client.sender_id}[/bold]; keys now: {kids or 'none'}")
     if secret:
         console.print(f"new client_secret: [bold yellow]{secret}[/bold yellow]  (shown once)")
 
 
-@audit_app.command("verify")
-def audit_verify_command() -> None:
-    """Check the audit log's hash chain; exit 1 when an entry was altered or removed."""
-    from ibr_service.core import audit_verify
+@clients_app.command("disable")
+def clients_disable(
+    sender_id: Annotated[str, typer.Argument(help="The client to disable")],
+) -> None:
+    """Refuse the client's tokens and requests at once (reversible with `enable`)."""
+    _set_client_state(sender_id, "disable")
 
-    result = audit_verify(_store(_settings()))
+
+@clients_app.command("enable")
+def clients_enable(
+    sender_id: Annotated[str, typer.Argument(help="The client to enable again")],
+) -> None:
+    """Accept a disabled client again."""
+    _set_client_state(sender_id, "enable")
+
+
+@clients_app.command("remove")
+def clients_remove(
+    sender_id: Annotated[str, typer.Argument(help="The client to remove")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Disable the client for good: its secret, keys and callback credentials are erased.
+
+    The record itself stays (marked inactive, with an audit entry), so that the history and
+    audit entries naming its sender_id keep their meaning; `enable` then needs `rotate` for a
+    new secret and keys.
+    """
+    if not yes and not typer.confirm(f"remove client {sender_id} (secret and keys erased)?"):
+        raise typer.Exit(1)
+    _set_client_state(sender_id, "remove")
+
+
+def _set_client_state(sender_id: str, change: str) -> None:
+    from ibr_protocol.clock import utc_now
+    from ibr_service.security.clients import set_client_state
+
+    try:
+        set_client_state(_store(_settings()), sender_id, change=change, now=utc_now())
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    done = {"disable": "disabled", "enable": "enabled", "remove": "removed"}[change]
+    console.print(f"[bold]{sender_id}[/bold] {done} (audited)")
+
+
+@audit_app.command("head")
+def audit_head_command() -> None:
+    """Print the audit log's head as SEQ:HASH; copy it off-site to detect a cut tail later."""
+    from ibr_service.core.audit import audit_head
+
+    head = audit_head(_store(_settings()))
+    if head is None:
+        console.print("the audit log is empty")
+        raise typer.Exit(1)
+    typer.echo(str(head))
+
+
+@audit_app.command("verify")
+def audit_verify_command(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH printed earlier by `ibr audit head`; detects a cut tail"),
+    ] = None,
+) -> None:
+    """Check the audit log's hash chain; exit 1 when an entry was altered or removed."""
+    from ibr_service.core.audit import audit_verify, parse_head
+
+    try:
+        expected = parse_head(expect_head) if expect_head is not None else None
+    except ValueError as exc:
+        console.print(f"[red]--expect-head: {exc}[/red]")
+        raise typer.Exit(2) from None
+    result = audit_verify(_store(_settings()), expect_head=expected)
     if result.ok:
-        console.print(f"[green]audit log intact[/green]: {result.entries} entries")
+        checked = f", head {expected.seq} matches" if expected else ""
+        console.print(f"[green]audit log intact[/green]: {result.entries} entries{checked}")
         return
     console.print(f"[red]audit log BROKEN[/red] at seq {result.first_bad_seq}: {result.problem}")
     raise typer.Exit(1)
@@ -296,6 +371,7 @@ def outbox_run(
     from ibr_service.outbox import OutboxDispatcher
 
     settings = _settings()
+    require_existing_sqlite(settings.database_url)
     host = build_host(settings)
     dispatcher = OutboxDispatcher(
         host.store, host.core, keys=host.keys, settings=settings, clock=host.clock
@@ -349,7 +425,7 @@ def _read_jwk(path: Path) -> dict[str, Any]:
 
 def _redact(url: str) -> str:
     # Never print a database password.
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    return redact_url(url)
+
+
+guard_commands(app)

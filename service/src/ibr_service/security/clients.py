@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ibr_protocol import Jwks
+from ibr_service.core.audit import append_audit
 from ibr_service.core.records import ClientRecord
 from ibr_service.core.store import Store
 from ibr_service.security.client_secrets import (
@@ -42,6 +43,7 @@ __all__ = [
     "register_client",
     "rotate_client",
     "set_callback_auth",
+    "set_client_state",
 ]
 
 # The scopes of spec/openapi.yaml (`x-oauth2-scope` of each IBR-side operation).
@@ -213,3 +215,40 @@ def authenticate_client(store: Store, sender_id: str, secret: str) -> ClientReco
             reason="err.token.invalid",
         )
     return client
+
+
+def set_client_state(store: Store, sender_id: str, *, change: str, now: datetime) -> ClientRecord:
+    """``disable``, ``enable`` or ``remove`` a client, with an audit entry in the same unit.
+
+    ``remove`` disables the client and erases its secret (replaced by the hash of a random
+    secret nobody knows), its public keys and its callback credentials; the record stays
+    because the store has no delete, and the sender_id remains named by history and audit.
+    """
+    if change not in ("disable", "enable", "remove"):
+        raise ValueError(f"unknown change {change!r}; use disable, enable or remove")
+    with store.transaction() as tx:
+        client = tx.get_client(sender_id)
+        if client is None:
+            raise ValueError(f"no client with sender_id {sender_id!r}")
+        if change == "remove":
+            updated = replace(
+                client,
+                active=False,
+                secret_hash=hash_secret(generate_client_secret()),
+                public_jwks={"keys": []},
+                callback_token_url=None,
+                callback_client_id=None,
+                callback_client_secret=None,
+            )
+        else:
+            updated = replace(client, active=change == "enable")
+        tx.put_client(updated)
+        append_audit(
+            tx,
+            at=now,
+            actor="operator",
+            action=f"client.{change}d" if change != "remove" else "client.removed",
+            subject=sender_id,
+            detail={},
+        )
+    return updated
