@@ -2,12 +2,12 @@
 
 The wheel is built from this checkout (hatchling, no build isolation) and installed with
 `--no-index` from a wheelhouse packed from this virtualenv (`wheelhouse.py`), so the test needs
-no network and installs exactly what the wheel's metadata asks for.
+no network and installs exactly what the wheel's metadata asks for (the wheelhouse also holds
+the `conformance` extra's packages, so their absence shows the extra is not installed).
 """
 
 from __future__ import annotations
 
-import email
 import os
 import socket
 import subprocess
@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .wheelhouse import build_wheelhouse
+from .conftest import wheel_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_TOOLS = {"pytest", "hypothesis", "schemathesis"}
@@ -34,38 +34,21 @@ def _run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str
     )
 
 
-def _wheel_metadata(wheel: Path) -> email.message.Message:
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        return email.message_from_bytes(archive.read(name))
-
-
 def _clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IBR_", "VIRTUAL_ENV"))}
     return {**env, **extra}
 
 
 @pytest.fixture(scope="module")
-def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    built = _run(
-        sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "--no-build-isolation", "-w", out
-    )
-    assert built.returncode == 0, built.stderr
-    return next(out.glob("ibr-*.whl"))
-
-
-@pytest.fixture(scope="module")
-def fresh_venv(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fresh_venv(
+    built_wheel: Path, wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     root = tmp_path_factory.mktemp("fresh")
-    requires = _wheel_metadata(built_wheel).get_all("Requires-Dist") or []
-    runtime = [r for r in requires if "extra ==" not in r]
-    build_wheelhouse(runtime, root / "wheelhouse")
     made = _run(sys.executable, "-m", "venv", root / "venv")
     assert made.returncode == 0, made.stderr
     installed = _run(
         root / "venv/bin/pip", "install", "--quiet", "--no-index",
-        "--find-links", root / "wheelhouse", built_wheel, cwd=root,
+        "--find-links", wheelhouse, built_wheel, cwd=root,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stderr
     return root / "venv"
@@ -73,7 +56,7 @@ def fresh_venv(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 def test_wheel_version_is_the_spec_version(built_wheel: Path) -> None:
     dci, revision = (REPO / "spec/VERSION").read_text().strip().split("-ibr.")
-    assert _wheel_metadata(built_wheel)["Version"] == f"{dci}.{revision}"
+    assert wheel_metadata(built_wheel)["Version"] == f"{dci}.{revision}"
 
 
 def test_wheel_carries_the_spec(built_wheel: Path) -> None:
