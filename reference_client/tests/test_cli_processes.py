@@ -164,3 +164,27 @@ def test_listen_prints_each_verified_notify(
     assert f"http://127.0.0.1:{port}/oauth2/client/token" in result.stderr
     assert "notify enrollement_status_change: 1 record(s) (subscription sub-9)" in result.stdout
     assert result.stdout.count("notify ") == 1, "the unsigned notify must not be shown"
+
+
+@pytest.mark.slow
+def test_the_ibr_accepts_dci_signature_strings_from_the_reference_sp_mis(
+    standalone_ibr: StandaloneIbr, tmp_path: Path
+) -> None:
+    """If this fails, an SP-MIS configured with `signature_profile = "dci"` cannot talk to our
+    IBR with signatures on (a client with the default policy, `required`), or the IBR accepts
+    a DCI signature string made with a key it never registered."""
+    env = {**standalone_env(standalone_ibr, tmp_path), "IBR_CLIENT_SIGNATURE_PROFILE": "dci"}
+    signed = runner.invoke(app, ["enrolled", "NID", "DCI-SIG-1", "--json"], env=env)
+    assert signed.exit_code == 0, signed.output
+    assert json.loads(signed.stdout)["enrolled_response"][0]["status"] == "succ"
+
+    kid = standalone_ibr.keys["pension-mis"]["kid"]
+    forged_key = tmp_path / "forged.jwk.json"
+    forged_key.write_text(json.dumps(proto.generate_signing_key(kid)))
+    forged = runner.invoke(
+        app,
+        ["enrolled", "NID", "DCI-SIG-1"],
+        env={**env, "IBR_CLIENT_SIGNING_KEY_FILE": str(forged_key)},
+    )
+    assert forged.exit_code == 1
+    assert "err.signature.invalid" in forged.output
