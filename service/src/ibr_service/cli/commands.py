@@ -79,7 +79,11 @@ def clients_add(
     ] = None,
     scope: Annotated[list[str] | None, typer.Option(help="Granted scope (repeatable)")] = None,
     callback_host: Annotated[
-        list[str] | None, typer.Option(help="Allowed callback host, e.g. spmis.example.org")
+        list[str] | None,
+        typer.Option(
+            help="Allowed callback target: host:port (recommended), a base URL "
+            "https://host[:port]/path, or a bare host (every port of it)"
+        ),
     ] = None,
     programme: Annotated[
         list[str] | None, typer.Option(help="Programme it may write (repeatable; none = all)")
@@ -108,6 +112,7 @@ def clients_add(
 ) -> None:
     """Register an SP-MIS; prints its client secret once."""
     from ibr_protocol.clock import utc_now
+    from ibr_service.security.callbacks import parse_target
     from ibr_service.security.client_interop import (
         check_callback_base_url,
         check_signature_policy,
@@ -141,6 +146,12 @@ def clients_add(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"registered [bold]{client.sender_id}[/bold]")
+    for target in sorted(client.allowed_callback_hosts):
+        if parse_target(target).any_port:
+            console.print(
+                f"[yellow]callback host {target} has no port: every port of it may receive "
+                f"callbacks; register {target}:PORT instead[/yellow]"
+            )
     if client.signature_policy == "optional":
         console.print("[yellow]signature policy optional: unsigned requests are accepted[/yellow]")
     if client.callback_token_url:

@@ -23,6 +23,7 @@ from ibr_protocol import Jwks
 from ibr_service.core.audit import append_audit
 from ibr_service.core.records import ClientRecord
 from ibr_service.core.store import Store
+from ibr_service.security.callbacks import parse_target
 from ibr_service.security.client_secrets import (
     generate_client_secret,
     hash_secret,
@@ -105,13 +106,16 @@ def register_client(
     if unknown:
         raise ValueError(f"unknown scope(s) {sorted(unknown)}; valid: {', '.join(ALL_SCOPES)}")
     _check_public_keys(public_keys)
+    targets = tuple(allowed_callback_hosts)
+    for target in targets:
+        parse_target(target)  # ValueError names the entry
     clear = secret or generate_client_secret()
     client = ClientRecord(
         sender_id=sender_id,
         secret_hash=hash_secret(clear),
         public_jwks={"keys": [dict(key) for key in public_keys]},
         scopes=scope_set,
-        allowed_callback_hosts=frozenset(allowed_callback_hosts),
+        allowed_callback_hosts=frozenset(targets),
         allowed_programmes=None if allowed_programmes is None else frozenset(allowed_programmes),
         allow_private_callbacks=allow_private_callbacks,
         active=True,
