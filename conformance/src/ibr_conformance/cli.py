@@ -89,7 +89,7 @@ def run(
             cfg,
             catalogue=catalogue,
             handlers=[
-                ConsoleReporter(),
+                ConsoleReporter(catalogue=catalogue),
                 JsonReporter(out / "report.json", catalogue),
                 JunitReporter(out / "junit.xml"),
                 HtmlReporter(out / "report.html", catalogue),
