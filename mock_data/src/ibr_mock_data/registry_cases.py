@@ -39,6 +39,7 @@ from ibr_mock_data.enrolment import (
 )
 from ibr_mock_data.planter import Planter
 from ibr_mock_data.pools import pools_for
+from ibr_mock_data.population import Person
 
 __all__ = ["PLANT", "formatted_value", "uin_for"]
 
@@ -77,14 +78,22 @@ def _case(
 
 
 def _second_record(
-    planter: Planter, e: Enrolment, identity: str, kind: str, **options: Any
+    planter: Planter,
+    e: Enrolment,
+    identity: str,
+    kind: str,
+    *,
+    person: Person | None = None,
+    stays_active: bool = False,
 ) -> Enrolment | None:
-    """A new record of `e`'s person (NID holder, member programme) in a second programme."""
+    """A new record of `e`'s person (an NID holder in a member programme) in a second
+    programme, registered as `person` (default: the person as they are)."""
     if e.programme.assistance_unit != "1" or e.person.national_id is None:
         return None
     p = planter.second_programme(e, identity)
-    person = options.pop("person", e.person)
-    return None if p is None else planter.copy_into(e, p, person, kind, **options)
+    if p is None:
+        return None
+    return planter.copy_into(e, p, person or e.person, kind, stays_active=stays_active)
 
 
 def _split_order(planter: Planter, e: Enrolment, identity: str) -> bool:
