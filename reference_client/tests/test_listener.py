@@ -18,9 +18,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+import ibr_client.cli as cli_module
 from ibr_client.cli import app
+from ibr_client.server import EmbeddedServer
 
-from .conftest import StandaloneIbr, cli_env, standalone_env
+from .conftest import StandaloneIbr, cli_env, free_port, standalone_env
 
 runner = CliRunner()
 IBR_CLIENT_BIN = str(Path(sys.executable).with_name("ibr-client"))
@@ -145,3 +147,43 @@ def test_async_commands_use_the_running_listener_of_their_configuration(
     assert "on-search for transaction" in shown
     assert "on-unsubscribe for transaction" in shown
     assert not (tmp_path / "state" / "listener.json").exists(), "a stopped listener must not count"
+
+
+def test_listen_with_the_trigger_api_sends_its_own_url_as_callback_base(
+    tmp_path: Path,
+    sp_key: dict[str, Any],
+    fake_ibr: Any,
+    fake_ibr_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If this fails, `ibr-client listen --trigger` without callback_url refuses every
+    triggered search or subscribe (a test kit gets ERR) instead of naming itself as the
+    callback receiver."""
+    answers: list[httpx.Response] = []
+
+    def serve_once(asgi: Any, sock: socket.socket) -> None:
+        server = EmbeddedServer(sock=sock).start(asgi)
+        try:
+            answers.append(
+                httpx.post(
+                    server.url + "/trigger/search",
+                    json={"query_type": "idtype-value", "query": {"type": "UIN", "value": "1"}},
+                    timeout=30,
+                )
+            )
+        finally:
+            server.stop()
+
+    monkeypatch.setattr(cli_module, "serve_forever", serve_once)
+    port = free_port()
+    result = runner.invoke(
+        app,
+        ["listen", "--trigger", "--port", str(port)],
+        env=cli_env(tmp_path, sp_key, fake_ibr_url),
+    )
+    assert result.exit_code == 0, result.output
+    [answer] = answers
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["ack_status"] == "ACK"
+    sent = fake_ibr.async_requests[-1]["header"]["sender_uri"]
+    assert sent == f"http://127.0.0.1:{port}/registry/on-search"

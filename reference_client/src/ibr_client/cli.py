@@ -324,6 +324,8 @@ def listen(
     try:
         sock = bind_socket(bind_host, bind_port)
         base = f"http://{bind_host}:{sock.getsockname()[1]}"
+        if settings.callback_url is None:  # the trigger API's async requests need one
+            sp_mis.use_callback_url(base)
         sp_mis.on_callback(_print_callback)
         err_console.print(f"listening on {base} (Ctrl-C to stop)")
         err_console.print(

@@ -66,7 +66,7 @@ class ReferenceSpMis:
             port=self.config.listen_port if port is None else port,
         )
         if self.config.callback_url is None:
-            self._use_callback_url(server.url)
+            self.use_callback_url(server.url)
         self.server = server.start(self.receiver_app())
         return self
 
@@ -78,10 +78,11 @@ class ReferenceSpMis:
             self.start_receiver()
             return None
         if self.config.callback_url is None:
-            self._use_callback_url(listener.url)
+            self.use_callback_url(listener.url)
         return listener
 
-    def _use_callback_url(self, url: str) -> None:
+    def use_callback_url(self, url: str) -> None:
+        """Send ``url`` (the receiver's base URL) as the base of every ``sender_uri``."""
         if self._http is None:  # a caller-supplied HTTP client is reused, not closed
             self.client.close()
         self.client = self._make_client(self.config.model_copy(update={"callback_url": url}))
