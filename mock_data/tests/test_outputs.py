@@ -145,3 +145,27 @@ def test_cli_check_id_exit_code() -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["check-id", "223456789018"]).exit_code == 0
     assert runner.invoke(app, ["check-id", "223456789019"]).exit_code == 1
+
+
+def test_cli_bad_snapshot_date_is_one_clear_line(tmp_path: Path) -> None:
+    """A mistyped --as-of names the option and the expected form instead of a traceback."""
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path), "--as-of", "2025-13-01"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "'2025-13-01': expected a date YYYY-MM-DD" in text
+    assert "--as-of" in text
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_cli_rate_option_sets_a_kind(tmp_path: Path) -> None:
+    """--rate KIND=RATE reaches the generator (0 turns a kind off) and a bad one is refused."""
+    runner = CliRunner()
+    args = ["generate", "--out", str(tmp_path), "--people", "600", "-f", "jsonl", "--workers", "1"]
+    result = runner.invoke(app, [*args, "--rate", "stale_update=0"])
+    assert result.exit_code == 0, result.output
+    kinds = {json.loads(line)["kind"] for line in (tmp_path / "truth.jsonl").open()}
+    assert "stale_update" not in kinds
+    assert "area_move" in kinds
+    bad = runner.invoke(app, [*args, "--rate", "stale=0.1"])
+    assert bad.exit_code == 2
+    assert "expected KIND=RATE" in " ".join(bad.output.replace("│", " ").split())

@@ -63,11 +63,17 @@ def generate(
         raise typer.BadParameter(
             f"{country!r}: valid countries are {', '.join(COUNTRIES)}", param_hint="--country"
         )
+    try:
+        snapshot = dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{as_of!r}: expected a date YYYY-MM-DD", param_hint="--as-of"
+        ) from None
     config = GeneratorConfig(
         seed=seed,
         people=people,
         country=country,
-        as_of=dt.date.fromisoformat(as_of),
+        as_of=snapshot,
         benefit_months=benefit_months,
         truth=TruthRates(
             cross_programme_overlap=overlap_rate,
