@@ -1,21 +1,6 @@
 from odoo import api, fields, models
 
-from .subject_sql import AGE_BANDS, KINDS, subject_columns
-
-
-class IbrAreaFields(models.AbstractModel):
-    """Who a row is about: the filters and group-bys officers use, and what record rules read."""
-
-    _name = "ibr.subject.facets"
-    _description = "Facets of an IBR subject"
-
-    kind = fields.Selection(KINDS, readonly=True)
-    sex = fields.Char(readonly=True)
-    age = fields.Integer(readonly=True)
-    age_band = fields.Selection(AGE_BANDS, readonly=True)
-    area_level_1 = fields.Char("Region", readonly=True)
-    area_level_2 = fields.Char("District", readonly=True)
-    area_code = fields.Char("Area", readonly=True)
+from .subject_sql import subject_columns
 
 
 class IbrSubject(models.Model):

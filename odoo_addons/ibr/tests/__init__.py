@@ -1,1 +1,1 @@
-from . import test_store_contract
+from . import test_api_http, test_models, test_record_rules, test_store_contract, test_tour
