@@ -14,8 +14,10 @@ from ibr_conformance.errors import CertificateError
 from ibr_conformance.events import RunFinished, RunInfo
 from ibr_conformance.phases import Phase
 from ibr_conformance.reporters import HtmlReporter, JsonReporter, JunitReporter, report_document
+from ibr_conformance.reporters.html import render_html
 from ibr_conformance.requirements import Level, Requirement, RequirementCatalogue
 from ibr_conformance.results import CheckResult, Exchange, Failure, Outcome
+from ibr_protocol import generate_signing_key, public_jwk
 
 from .browser import screenshot
 
@@ -156,3 +158,91 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
         screenshot(tmp_path / "report.html", tmp_path / "report.png", width=1200, height=900)
         > 5_000
     )
+
+
+def _complete_final() -> RunFinished:
+    """A run of every phase where every MUST of a smaller catalogue was tested and held."""
+    final = _final(failing=False)
+    info = RunInfo(**{**final.info.__dict__, "config": {"phases": [p.value for p in Phase]}})
+    return RunFinished(info, final.results, final.finished_at, final.duration_ms)
+
+
+_COMPLETE_CATALOGUE = RequirementCatalogue(
+    [
+        Requirement("R-MUST", Level.MUST, "must hold", ("ibr",)),
+        Requirement("R-SHOULD", Level.SHOULD, "should hold", ("ibr",)),
+    ]
+)
+
+
+def test_a_run_with_an_untested_must_gets_a_partial_certificate_and_grey_badge(
+    tmp_path: Path,
+) -> None:
+    """If this fails, a run of one phase (MUSTs untested) prints CONFORMANT and earns a green
+    badge whose must_skipped is empty."""
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": "issuer-1"}, private=True)
+    doc = report_document(_final(failing=False), CATALOGUE)
+    assert doc["completeness"]["complete"] is False
+    assert doc["completeness"]["untested_musts"] == ["R-UNTESTED"]
+    path = issue_certificate(doc, key.as_dict(private=True), tmp_path)
+    claims = verify_certificate(path.read_text().strip(), {"keys": [key.as_dict(private=False)]})
+    assert claims["status"] == "partial"
+    assert claims["must_untested"] == ["R-UNTESTED"]
+    badge = (tmp_path / "badge.svg").read_text()
+    assert "partial" in badge
+    assert "#1a7f37" not in badge  # not green
+    html = render_html(doc)
+    assert "PARTIAL RUN" in html
+    assert ">CONFORMANT" not in html
+
+
+def test_a_complete_run_gets_a_complete_certificate_and_green_badge(tmp_path: Path) -> None:
+    """If this fails, even a complete, passing run cannot be certified."""
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": "issuer-1"}, private=True)
+    doc = report_document(_complete_final(), _COMPLETE_CATALOGUE)
+    assert doc["completeness"] == {
+        "complete": True,
+        "untested_musts": [],
+        "phases_left_out": [],
+        "checks_selected": False,
+    }
+    path = issue_certificate(doc, key.as_dict(private=True), tmp_path)
+    claims = verify_certificate(path.read_text().strip(), {"keys": [key.as_dict(private=False)]})
+    assert (claims["status"], claims["must_untested"]) == ("complete", [])
+    assert "#1a7f37" in (tmp_path / "badge.svg").read_text()
+    assert "CONFORMANT: every MUST was tested and holds" in render_html(doc)
+
+
+def test_a_run_of_selected_phases_is_partial_whatever_its_musts() -> None:
+    """If this fails, leaving the fuzzing phase out still yields a complete verdict."""
+    final = _complete_final()
+    info = RunInfo(**{**final.info.__dict__, "config": {"phases": ["envelope"]}})
+    doc = report_document(
+        RunFinished(info, final.results, final.finished_at, final.duration_ms), _COMPLETE_CATALOGUE
+    )
+    assert doc["completeness"]["phases_left_out"] == ["security", "fuzzing", "scenarios"]
+    assert doc["completeness"]["complete"] is False
+
+
+def test_the_certificate_key_may_be_one_the_project_generates(tmp_path: Path) -> None:
+    """If this fails, --certificate-key crashes (UnsupportedKeyAlgorithmError) on a key made by
+    the project's own generator, which marks it "alg": "EdDSA"."""
+    private = generate_signing_key("issuer-2")
+    assert private.get("alg") == "EdDSA"
+    path = issue_certificate(report_document(_complete_final(), CATALOGUE), private, tmp_path)
+    claims = verify_certificate(path.read_text().strip(), {"keys": [public_jwk(private)]})
+    assert claims["run_id"] == "run-1"
+    with pytest.raises(CertificateError, match="Ed25519 private JWK"):
+        issue_certificate(
+            report_document(_complete_final(), CATALOGUE), public_jwk(private), tmp_path
+        )
+
+
+def test_headline_and_table_count_the_same_requirements(tmp_path: Path) -> None:
+    """If this fails, the report's headline counts checks while its table counts requirements."""
+    doc = report_document(_final(failing=True), CATALOGUE)
+    table = [r["outcome"] for r in doc["requirements"] if r["level"] == "MUST"]
+    assert doc["must_summary"] == {"fail": table.count("fail"), "not-tested": 1}
+    html = render_html(doc)
+    assert "MUST requirements (the table below): " in html
+    assert '<span class="fail">fail: 1</span>' in html

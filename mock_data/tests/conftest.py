@@ -16,6 +16,24 @@ RICH_TRUTH = {
 }
 
 
+# High rates of the registry cases (issue #10), so that each kind appears many times.
+REGISTRY_TRUTH = {
+    "truth": {
+        kind: 0.02
+        for kind in (
+            "split_identifier_order", "formatted_identifier", "aliased_identifier_type",
+            "conflicting_demographics", "death_reported_elsewhere", "area_move", "stale_update",
+            "benefit_correction", "benefit_reversal",
+        )
+    }
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def registry_population() -> SmallPopulation:
+    return small_population(seed=9, people=4000, country="KE", **REGISTRY_TRUTH)
+
+
 @pytest.fixture(scope="session")
 def population() -> SmallPopulation:
     return small_population(seed=7, people=4000, country="KE", **RICH_TRUTH)

@@ -10,6 +10,7 @@ from ibr_mock_data import (
     CROSS_PROGRAMME_OVERLAP,
     DUPLICATE_IN_PROGRAMME,
     FUZZY_DUPLICATE,
+    KINDS,
     SmallPopulation,
     is_valid_national_id,
 )
@@ -48,7 +49,7 @@ def _incompatible(population: SmallPopulation) -> set[frozenset[str]]:
 def test_every_kind_is_planted(population: SmallPopulation) -> None:
     """With non-zero rates each kind of case appears; else detection cannot be scored on it."""
     kinds = {case["kind"] for case in population.truth}
-    assert kinds == {CROSS_PROGRAMME_OVERLAP, DUPLICATE_IN_PROGRAMME, FUZZY_DUPLICATE}
+    assert kinds == set(KINDS)
 
 
 def test_truth_records_exist(population: SmallPopulation) -> None:

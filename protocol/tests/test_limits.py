@@ -59,3 +59,62 @@ def test_invalid_json_is_400() -> None:
     with pytest.raises(RequestRefusedError, match="not valid JSON") as refused:
         parse_json_limited(b'{"a": ', max_depth=5)
     assert refused.value.http_status == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"a": {"n": ' + b"7" * 5000 + b"}}", "$.a.n"),
+        (b'{"a": [1, -' + b"9" * 19 + b"]}", "$.a[1]"),
+        (b'{"a": NaN}', "$.a"),
+        (b'{"a": [Infinity]}', "$.a[0]"),
+        (b'{"a": -Infinity}', "$.a"),
+        (b'{"a": 1e400}', "$.a"),
+        (b'{"name": "ab\\u0000c"}', "$.name"),
+        (b'{"x": [{"name": "\\ud800"}]}', "$.x[0].name"),
+        (b'{"x": "\\udfff tail"}', "$.x"),
+        (b'{"ke\\u0000y": 1}', "$ (a key)"),
+    ],
+)
+def test_values_no_message_may_hold_are_400_naming_the_field(body: bytes, field: str) -> None:
+    """If this fails, a huge integer, NaN, NUL or lone surrogate reaches the signature or DB."""
+    with pytest.raises(RequestRefusedError) as refused:
+        parse_json_limited(body, max_depth=8)
+    assert refused.value.http_status == 400
+    assert refused.value.field == field
+    assert refused.value.code == "err.request.bad"
+    assert "\x00" not in str(refused.value)
+    assert "ab" not in str(refused.value)
+
+
+def test_ordinary_values_and_surrogate_pairs_are_kept() -> None:
+    body = b'{"n": 123456789012345678, "f": 1.5e10, "s": "\\ud83d\\ude00 \\\\u0000 ok"}'
+    assert parse_json_limited(body, max_depth=4) == {
+        "n": 123456789012345678,
+        "f": 1.5e10,
+        "s": "\U0001f600 \\u0000 ok",
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"a": 1}'.encode("utf-16"),
+        '{"a": 1}'.encode("utf-16-le"),
+        '{"a": 1}'.encode("utf-32"),
+        b"\xef\xbb\xbf{}",
+        b'{"a": "\xe9"}',
+    ],
+)
+def test_bodies_not_in_utf8_are_415(body: bytes) -> None:
+    """If this fails, a UTF-16 body is accepted although JSON on the wire is UTF-8."""
+    with pytest.raises(RequestRefusedError) as refused:
+        parse_json_limited(body, max_depth=4)
+    assert refused.value.http_status == 415
+
+
+def test_a_charset_other_than_utf8_is_415() -> None:
+    check_media_type("application/json; charset=UTF-8")
+    with pytest.raises(RequestRefusedError) as refused:
+        check_media_type("application/json; charset=utf-16")
+    assert refused.value.http_status == 415

@@ -120,19 +120,16 @@ def test_missing_signature_is_rejected(
 
 
 @pytest.mark.parametrize(
-    ("dci_compat", "code"),
-    [(False, "err.signature.invalid"), (True, "err.signature.missing")],
-    ids=["strict", "dci-compat"],
+    "placeholder", [DCI_PLACEHOLDER, "unsigned", "unsigned-stub", " UNSIGNED "]
 )
-def test_dci_placeholder_signature_is_rejected(
-    search_envelope: dict[str, Any], jwks: Jwks, dci_compat: bool, code: str
+@pytest.mark.parametrize("dci_compat", [False, True], ids=["strict", "dci-compat"])
+def test_dci_placeholder_signature_counts_as_missing(
+    search_envelope: dict[str, Any], jwks: Jwks, dci_compat: bool, placeholder: str
 ) -> None:
-    """The DCI example string signs nothing: malformed when strict, missing in compat mode."""
+    """DCI's example string and the kits' `unsigned` sign nothing: no signature (IBR-SIG-010)."""
     with pytest.raises(SignatureError) as caught:
-        verify_envelope(
-            {**search_envelope, "signature": DCI_PLACEHOLDER}, jwks, dci_compat=dci_compat
-        )
-    assert caught.value.code == code
+        verify_envelope({**search_envelope, "signature": placeholder}, jwks, dci_compat=dci_compat)
+    assert caught.value.code == "err.signature.missing"
 
 
 @pytest.mark.parametrize(

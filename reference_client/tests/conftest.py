@@ -21,13 +21,16 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
+from starlette.concurrency import run_in_threadpool
 
 import ibr_protocol as proto
 from ibr_client.config import ClientConfig, load_config
 from ibr_client.keys import IbrKeys
 from ibr_client.operations import CALLBACKS
+from ibr_client.server import EmbeddedServer
 from ibr_protocol.envelope import CallbackStatus
 
 IBR_URL = "https://ibr.test"
@@ -215,10 +218,62 @@ class FakeIbr:
         return self.post(to, CALLBACKS[action].path, self.signed_callback(action, message))
 
 
+def fake_ibr_app(fake: FakeIbr) -> FastAPI:
+    """The fake IBR over real HTTP (for the command line, which builds its own HTTP client).
+    Its handler runs in a worker thread, so an ``answer_override`` may block."""
+    app = FastAPI()
+
+    @app.api_route("/{path:path}", methods=["GET", "POST"])
+    async def any_path(request: Request) -> Response:
+        forwarded = httpx.Request(
+            request.method,
+            str(request.url),
+            headers=request.headers.raw,
+            content=await request.body(),
+        )
+        answer = await run_in_threadpool(fake.handle, forwarded)
+        return Response(
+            answer.content,
+            status_code=answer.status_code,
+            media_type=answer.headers.get("content-type"),
+        )
+
+    return app
+
+
+@pytest.fixture
+def fake_ibr_url(fake_ibr: FakeIbr) -> Iterator[str]:
+    """Base URL of ``fake_ibr`` served on a free loopback port."""
+    server = EmbeddedServer(port=0).start(fake_ibr_app(fake_ibr))
+    yield server.url
+    server.stop()
+
+
+def cli_env(
+    tmp_path: Path, sp_key: dict[str, Any], ibr_url: str, **settings: str
+) -> dict[str, str]:
+    """``IBR_CLIENT_*`` variables for a command run as ``pension-mis`` against ``ibr_url``."""
+    key_file = tmp_path / "sp.jwk.json"
+    key_file.write_text(json.dumps(sp_key))
+    env = {
+        "IBR_CLIENT_IBR_URL": ibr_url,
+        "IBR_CLIENT_CLIENT_ID": SP_ID,
+        "IBR_CLIENT_CLIENT_SECRET": "s3cret",
+        "IBR_CLIENT_SENDER_ID": SP_ID,
+        "IBR_CLIENT_SIGNING_KEY_FILE": str(key_file),
+        "IBR_CLIENT_STATE_DIR": str(tmp_path / "state"),
+        "IBR_CLIENT_IBR_CLIENT_SECRET": CALLBACK_SECRET,
+        "IBR_CLIENT_RETRIES": "0",
+        "IBR_CLIENT_BACKOFF": "0",
+    }
+    env.update({f"IBR_CLIENT_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
 IBR_BIN = str(Path(sys.executable).with_name("ibr"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -241,7 +296,7 @@ class StandaloneIbr:
         if sender not in self.ports_used:
             self.ports_used.add(sender)
             return self.receiver_ports[sender]
-        port = _free_port()
+        port = free_port()
         _ibr(
             self.env,
             "clients",
@@ -264,6 +319,25 @@ def _ibr(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def standalone_env(
+    ibr: StandaloneIbr, tmp_path: Path, sender: str = "pension-mis"
+) -> dict[str, str]:
+    """``IBR_CLIENT_*`` variables for ``sender`` at the standalone IBR, with a fresh receiver
+    port the IBR fetches callback tokens from."""
+    key_file = tmp_path / f"{sender}.jwk.json"
+    key_file.write_text(json.dumps(ibr.keys[sender]))
+    return {
+        "IBR_CLIENT_IBR_URL": ibr.url,
+        "IBR_CLIENT_CLIENT_ID": sender,
+        "IBR_CLIENT_CLIENT_SECRET": ibr.secrets[sender],
+        "IBR_CLIENT_SENDER_ID": sender,
+        "IBR_CLIENT_SIGNING_KEY_FILE": str(key_file),
+        "IBR_CLIENT_STATE_DIR": str(tmp_path / "state"),
+        "IBR_CLIENT_LISTEN_PORT": str(ibr.receiver_port(sender)),
+        "IBR_CLIENT_IBR_CLIENT_SECRET": CALLBACK_SECRET,
+    }
+
+
 @pytest.fixture(scope="session")
 def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneIbr]:
     """The real IBR, started as an operator would (``ibr db upgrade``, ``ibr clients add``,
@@ -284,7 +358,7 @@ def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standal
     keys: dict[str, dict[str, Any]] = {}
     ports: dict[str, int] = {}
     for sender in ("pension-mis", "crvs-mis"):
-        ports[sender] = _free_port()
+        ports[sender] = free_port()
         keys[sender] = proto.generate_signing_key(f"{sender}-1")
         public = root / f"{sender}.public.json"
         public.write_text(json.dumps(proto.public_jwk(keys[sender])))
@@ -306,7 +380,7 @@ def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standal
         found = re.search(r"client_secret:\s*(\S+)", out)
         assert found, out
         secrets[sender] = found.group(1)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [IBR_BIN, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

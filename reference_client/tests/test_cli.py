@@ -1,4 +1,4 @@
-"""The command line: one-line errors, key generation, push through the CLI."""
+"""The command line: one-line errors, key generation, search queries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from ibr_client.cli import app
+
+from .conftest import cli_env
 
 runner = CliRunner()
 
@@ -80,3 +82,83 @@ def test_keys_generate_writes_private_and_prints_public(tmp_path: Path) -> None:
     assert "d" in private
     assert "d" not in public
     assert out.stat().st_mode & 0o077 == 0
+
+
+def _sent_criteria(fake_ibr: Any) -> dict[str, Any]:
+    path, envelope = fake_ibr.requests[-1]
+    assert path == "/registry/sync/search"
+    criteria: dict[str, Any] = envelope["message"]["search_request"][0]["search_criteria"]
+    return criteria
+
+
+def test_search_takes_expression_and_predicate_queries(
+    tmp_path: Path, sp_key: dict[str, Any], fake_ibr: Any, fake_ibr_url: str
+) -> None:
+    """If this fails, `ibr-client search` can only look up one identifier: an operator cannot
+    ask for a programme's beneficiaries (--expression) or combine conditions (--predicate)."""
+    env = cli_env(tmp_path, sp_key, fake_ibr_url)
+    expression = '{"programme_identifier": {"eq": "OAP"}}'
+    result = runner.invoke(app, ["search", "--expression", expression, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["search_response"][0]["status"] == "succ"
+    assert _sent_criteria(fake_ibr) == {
+        "query_type": "expression",
+        "query": {
+            "type": "expression",
+            "value": {"expression": {"query": {"programme_identifier": {"eq": "OAP"}}}},
+        },
+    }
+
+    conditions = [
+        {"attribute_name": "programme_identifier", "operator": "eq", "attribute_value": "OAP"},
+        {"attribute_name": "sex", "operator": "eq", "attribute_value": "female"},
+    ]
+    predicate_file = tmp_path / "predicate.json"
+    predicate_file.write_text(json.dumps(conditions))
+    result = runner.invoke(app, ["search", "--predicate", str(predicate_file)], env=env)
+    assert result.exit_code == 0, result.output
+    assert _sent_criteria(fake_ibr) == {
+        "query_type": "predicate",
+        "query": [
+            {"seq_num": 1, "expression1": conditions[0]},
+            {"seq_num": 2, "expression1": conditions[1]},
+        ],
+    }
+
+    dci_items = [{"seq_num": 1, "expression1": conditions[1]}]
+    result = runner.invoke(app, ["search", "--predicate", json.dumps(dci_items)], env=env)
+    assert result.exit_code == 0, result.output
+    assert _sent_criteria(fake_ibr)["query"] == dci_items
+
+    result = runner.invoke(app, ["search", "NID", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    assert _sent_criteria(fake_ibr)["query"] == {"type": "NID", "value": "1"}
+
+
+def test_bad_search_input_is_one_line(
+    tmp_path: Path, sp_key: dict[str, Any], fake_ibr: Any, fake_ibr_url: str
+) -> None:
+    """If this fails, a typo in a query's JSON gives a usage box or a traceback, or a query
+    the IBR cannot read is sent."""
+    env = cli_env(tmp_path, sp_key, fake_ibr_url)
+    cases = {
+        ("--expression", '{"programme_identifier": '): "error: --expression: the value is not JSON",
+        ("--predicate", "[1, 2]"): "error: --predicate: must be a JSON object or a list of them",
+        ("--predicate", "missing.json"): "error: --predicate: the value is not JSON",
+        ("--expression", "[]"): "error: --expression: must be a JSON object",
+        ("NID",): "error: search: TYPE needs a VALUE",
+        ("NID", "1", "--expression", "{}"): "error: search: give exactly one of",
+    }
+    for args, expected in cases.items():
+        result = runner.invoke(app, ["search", *args], env=env)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1, (args, result.output)
+        assert lines[0].startswith(expected), (args, result.output)
+    bad_filter = runner.invoke(
+        app, ["subscribe", "--event", "enrollement", "--filter", "{bad"], env=env
+    )
+    assert bad_filter.exit_code == 2
+    assert bad_filter.output.strip().startswith("error: --filter: the value is not JSON")
+    assert len(bad_filter.output.strip().splitlines()) == 1
+    assert fake_ibr.requests == [], "nothing may be sent for bad input"

@@ -6,6 +6,7 @@ notify posted to the receiver app the command serves.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,24 +23,9 @@ from ibr_client.server import EmbeddedServer
 from ibr_mock_data import GeneratorConfig
 from ibr_mock_data.output import write_population
 
-from .conftest import CALLBACK_SECRET, StandaloneIbr
+from .conftest import CALLBACK_SECRET, StandaloneIbr, free_port, standalone_env
 
 runner = CliRunner()
-
-
-def _env(ibr: StandaloneIbr, tmp_path: Path, sender: str = "pension-mis") -> dict[str, str]:
-    key_file = tmp_path / f"{sender}.jwk.json"
-    key_file.write_text(json.dumps(ibr.keys[sender]))
-    return {
-        "IBR_CLIENT_IBR_URL": ibr.url,
-        "IBR_CLIENT_CLIENT_ID": sender,
-        "IBR_CLIENT_CLIENT_SECRET": ibr.secrets[sender],
-        "IBR_CLIENT_SENDER_ID": sender,
-        "IBR_CLIENT_SIGNING_KEY_FILE": str(key_file),
-        "IBR_CLIENT_STATE_DIR": str(tmp_path / "state"),
-        "IBR_CLIENT_LISTEN_PORT": str(ibr.receiver_port(sender)),
-        "IBR_CLIENT_IBR_CLIENT_SECRET": CALLBACK_SECRET,
-    }
 
 
 @pytest.mark.slow
@@ -52,7 +38,7 @@ def test_push_reads_the_mock_data_beneficiaries_file(
     source = tmp_path / "jsonl" / "beneficiaries.jsonl"
     records = [json.loads(line) for line in source.read_text().splitlines()]
     assert records, "the mock generator wrote no beneficiaries"
-    env = _env(standalone_ibr, tmp_path)
+    env = standalone_env(standalone_ibr, tmp_path)
 
     result = runner.invoke(app, ["push", str(source), "--batch-size", "50"], env=env)
     assert result.exit_code == 0, result.output
@@ -72,7 +58,7 @@ def test_subscribe_then_unsubscribe_on_the_command_line(
 ) -> None:
     """If this fails, an operator cannot subscribe (or end a subscription) from the command
     line: the on-subscribe / on-unsubscribe callbacks do not reach the command's receiver."""
-    env = _env(standalone_ibr, tmp_path)
+    env = standalone_env(standalone_ibr, tmp_path)
     filter_ = [
         {
             "seq_num": 1,
@@ -151,11 +137,12 @@ def test_listen_prints_each_verified_notify(
     }
     answers: dict[str, int] = {}
     served: list[tuple[str, int]] = []
+    port = free_port()
 
-    def serve_once(asgi: Any, *, host: str, port: int) -> None:
-        # Serve on a free loopback port instead of the requested one, for one exchange.
-        served.append((host, port))
-        server = EmbeddedServer(host="127.0.0.1", port=0).start(asgi)
+    def serve_once(asgi: Any, sock: socket.socket) -> None:
+        # Serve the bound socket in a thread for one exchange instead of forever.
+        served.append(sock.getsockname())
+        server = EmbeddedServer(sock=sock).start(asgi)
         try:
             url = server.url + "/registry/notify"
             signed = fake_ibr.signed_callback("notify", message)
@@ -170,10 +157,34 @@ def test_listen_prints_each_verified_notify(
             server.stop()
 
     monkeypatch.setattr(cli_module, "serve_forever", serve_once)
-    result = runner.invoke(app, ["listen", "--port", "8799"], env=env)
+    result = runner.invoke(app, ["listen", "--port", str(port)], env=env)
     assert result.exit_code == 0, result.output
-    assert served == [("127.0.0.1", 8799)]
+    assert served == [("127.0.0.1", port)]
     assert answers == {"signed": 200, "unsigned": 401, "no token": 401}
-    assert "http://127.0.0.1:8799/oauth2/client/token" in result.stderr
+    assert f"http://127.0.0.1:{port}/oauth2/client/token" in result.stderr
     assert "notify enrollement_status_change: 1 record(s) (subscription sub-9)" in result.stdout
     assert result.stdout.count("notify ") == 1, "the unsigned notify must not be shown"
+
+
+@pytest.mark.slow
+def test_the_ibr_accepts_dci_signature_strings_from_the_reference_sp_mis(
+    standalone_ibr: StandaloneIbr, tmp_path: Path
+) -> None:
+    """If this fails, an SP-MIS configured with `signature_profile = "dci"` cannot talk to our
+    IBR with signatures on (a client with the default policy, `required`), or the IBR accepts
+    a DCI signature string made with a key it never registered."""
+    env = {**standalone_env(standalone_ibr, tmp_path), "IBR_CLIENT_SIGNATURE_PROFILE": "dci"}
+    signed = runner.invoke(app, ["enrolled", "NID", "DCI-SIG-1", "--json"], env=env)
+    assert signed.exit_code == 0, signed.output
+    assert json.loads(signed.stdout)["enrolled_response"][0]["status"] == "succ"
+
+    kid = standalone_ibr.keys["pension-mis"]["kid"]
+    forged_key = tmp_path / "forged.jwk.json"
+    forged_key.write_text(json.dumps(proto.generate_signing_key(kid)))
+    forged = runner.invoke(
+        app,
+        ["enrolled", "NID", "DCI-SIG-1"],
+        env={**env, "IBR_CLIENT_SIGNING_KEY_FILE": str(forged_key)},
+    )
+    assert forged.exit_code == 1
+    assert "err.signature.invalid" in forged.output

@@ -18,6 +18,9 @@ from ibr_client import (
     TransportError,
 )
 from ibr_client.messages import idtype_query
+from ibr_protocol.dci_signature import verify_dci_signature
+
+from .conftest import SP_ID
 
 
 def _client(make_config: Any, fake_ibr: Any, **overrides: Any) -> IbrClient:
@@ -165,3 +168,83 @@ def test_async_client_runs_the_same_processes(
     published, enrolled = asyncio.run(run())
     assert published[0].enrolled_response[0].status == "succ"
     assert enrolled.enrolled_response[0].enrolled_status == "yes"
+
+
+def test_predicate_and_expression_searches_are_sent_in_the_spec_form(
+    make_config: Any, fake_ibr: Any
+) -> None:
+    """If this fails, the SDK can only search by identifier: a predicate query (a list) breaks
+    on dict(query) (sync and async SDK), or the query is not sent as given."""
+    predicate = [
+        {
+            "seq_num": 1,
+            "expression1": {
+                "attribute_name": "programme_identifier",
+                "operator": "eq",
+                "attribute_value": "OAP",
+            },
+        },
+        {
+            "seq_num": 2,
+            "expression1": {"attribute_name": "sex", "operator": "eq", "attribute_value": "female"},
+        },
+    ]
+    expression = {
+        "type": "expression",
+        "value": {"expression": {"query": {"programme_identifier": {"eq": "OAP"}}}},
+    }
+    with _client(make_config, fake_ibr) as client:
+        client.search([predicate], query_type="predicate")
+        client.search([expression], query_type="expression")
+
+    async def run_async() -> None:
+        async with AsyncIbrClient(
+            make_config(),
+            ibr_keys=fake_ibr.keys(),
+            http=httpx.AsyncClient(transport=fake_ibr.transport()),
+        ) as client:
+            await client.search([predicate], query_type="predicate")
+
+    asyncio.run(run_async())
+    sent = [
+        envelope["message"]["search_request"][0]["search_criteria"]
+        for _, envelope in fake_ibr.requests
+    ]
+    assert sent[0] == {"query_type": "predicate", "query": predicate}
+    assert sent[1] == {"query_type": "expression", "query": expression}
+    assert sent[2] == sent[0]
+
+
+def test_dci_signature_profile_on_request(make_config: Any, fake_ibr: Any, sp_key: Any) -> None:
+    """If this fails, `signature_profile = "dci"` does not make the SP-MIS sign as DCI-era
+    peers do (security profile 3b), or the default stops being the detached JWS."""
+    with _client(make_config, fake_ibr, signature_profile="dci") as client:
+        client.enrolled("NID", "1")
+    with _client(make_config, fake_ibr) as client:
+        client.enrolled("NID", "1")
+    (_, dci_envelope), (_, jws_envelope) = fake_ibr.requests
+    signature = dci_envelope["signature"]
+    assert signature.startswith(f'namespace="dci", kidId="{SP_ID}|{sp_key["kid"]}|ed25519", ')
+    parsed = verify_dci_signature(dci_envelope, {sp_key["kid"]: proto.public_jwk(sp_key)}.get)
+    assert parsed.expires - parsed.created == 300
+    assert ".." in jws_envelope["signature"], "the default profile must stay the detached JWS"
+
+
+def test_a_refused_signature_is_reported_as_such_not_as_a_token_problem(
+    make_config: Any, fake_ibr: Any
+) -> None:
+    """If this fails, an IBR's 401 `err.signature.invalid` (wrong key, wrong profile) makes the
+    SDK fetch a new token, resend, and then blame the token."""
+
+    def refuse_signature(path: str, envelope: dict[str, Any]) -> httpx.Response:
+        return httpx.Response(401, json=proto.err("err.signature.invalid", "no key for kid"))
+
+    fake_ibr.answer_override = refuse_signature
+    with (
+        _client(make_config, fake_ibr) as client,
+        pytest.raises(IbrRejectedError) as caught,
+    ):
+        client.enrolled("NID", "1")
+    assert caught.value.code == "err.signature.invalid"
+    assert len(fake_ibr.requests) == 1
+    assert fake_ibr.tokens == ["tok-1"]

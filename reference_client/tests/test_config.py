@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ibr_client import ConfigError, load_config
+from ibr_client import ClientConfig, ConfigError, load_config
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -63,3 +63,17 @@ def test_missing_signing_key_file_is_reported(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"signing_key_file.*does not exist"):
         config.signing_key()
+
+
+def test_the_example_configuration_loads_and_names_every_setting() -> None:
+    """If this fails, reference_client/ibr-client.toml.example (which the docs point newcomers
+    to) does not load, or a setting is missing from it (set or commented out)."""
+    example = Path(__file__).parents[1] / "ibr-client.toml.example"
+    config = load_config(example, env={"IBR_CLIENT_CLIENT_SECRET": "from-the-environment"})
+    assert config.sender_id == "ke.pension-mis"
+    assert config.listen_port == 8700
+    text = example.read_text(encoding="utf-8")
+    named = {
+        name for name in ClientConfig.model_fields if f"# {name}" in text or f"\n{name} =" in text
+    }
+    assert named == set(ClientConfig.model_fields) - {"sign_requests", "verify_callbacks"}

@@ -1,18 +1,31 @@
-"""Pushing files: CSV/JSONL reading, batching, and resuming without duplicates."""
+"""Pushing files: CSV/JSONL reading, batching, resuming without duplicates, rejections and
+Ctrl-C on the command line."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 import ibr_protocol as proto
 from ibr_client import ConfigError, IbrClient, TransportError, push_file
-from ibr_client.push import CSV_COLUMNS, read_records
+from ibr_client.cli import app
+from ibr_client.push import CSV_COLUMNS, read_records, source_key
+
+from .conftest import cli_env
+
+runner = CliRunner()
+IBR_CLIENT_BIN = str(Path(sys.executable).with_name("ibr-client"))
 
 
 def _write_csv(path: Path, people: int) -> Path:
@@ -123,3 +136,123 @@ def test_resent_batch_carries_the_same_ids(tmp_path: Path, make_config: Any, fak
     assert again["transaction_id"] == first["transaction_id"]
     ids = [b["reference_id"] for b in first["enrolled_updates"]["beneficiaries"]]
     assert ids == [b["reference_id"] for b in again["enrolled_updates"]["beneficiaries"]]
+
+
+def _reject_nids(fake_ibr: Any, nids: set[str], code: str = "rjct.programme.not_allowed") -> None:
+    """Make the fake IBR reject the items of these people (the other items are accepted)."""
+
+    def answer(path: str, envelope: dict[str, Any]) -> httpx.Response | None:
+        if path != "/registry/sync/enrollment/updates" or not nids:
+            return None
+        message = envelope["message"]
+        items = []
+        for beneficiary in message["enrolled_updates"]["beneficiaries"]:
+            nid = beneficiary["member"]["member_identifier"][0]["identifier_value"]
+            item = {"reference_id": beneficiary["reference_id"], "timestamp": _now()}
+            if nid in nids:
+                item.update(
+                    status="rjct", status_reason_code=code, status_reason_message="not yours"
+                )
+            else:
+                fake_ibr.items_received += 1
+                item["status"] = "succ"
+            items.append(item)
+        answer = {
+            "transaction_id": message["transaction_id"],
+            "correlation_id": "c-1",
+            "enrolled_response": items,
+        }
+        return httpx.Response(200, json=fake_ibr.signed_callback("notify", answer))
+
+    fake_ibr.answer_override = answer
+
+
+def _now() -> str:
+    return proto.format_timestamp(None)
+
+
+def test_batches_with_rejected_items_are_not_checkpointed(
+    tmp_path: Path, make_config: Any, fake_ibr: Any
+) -> None:
+    """If this fails, a batch whose items the IBR rejected is recorded as done, so after the
+    cause is fixed a rerun of the same file pushes nothing and the records never arrive."""
+    source = _write_csv(tmp_path / "people.csv", 4)  # NIDs 1000..1003, batches of 2
+    _reject_nids(fake_ibr, {"1002"})
+    with _client(make_config, fake_ibr) as client:
+        first = push_file(client, source, batch_size=2)
+        assert client.hub.store.completed_batches(source_key(source, 2)) == {0}
+        assert (first.items_rejected, first.batches_with_rejections) == (1, 1)
+        assert first.rejections_by_code() == {"rjct.programme.not_allowed": 1}
+        assert first.batches_done == 1
+
+        _reject_nids(fake_ibr, set())  # the cause is fixed at the IBR
+        second = push_file(client, source, batch_size=2)
+    assert (second.batches_skipped, second.batches_sent, second.items_rejected) == (1, 1, 0)
+    assert fake_ibr.items_received == 3 + 2, "the second batch must be sent again, whole"
+
+
+def test_push_command_exits_non_zero_with_a_summary_of_rejections(
+    tmp_path: Path, sp_key: Any, fake_ibr: Any, fake_ibr_url: str
+) -> None:
+    """If this fails, `ibr-client push` reports success (exit 0) while the IBR rejected
+    records, so scripts and operators do not notice; --allow-rejections must give 0."""
+    source = _write_csv(tmp_path / "people.csv", 3)
+    _reject_nids(fake_ibr, {"1000", "1002"})
+    env = cli_env(tmp_path, sp_key, fake_ibr_url)
+    result = runner.invoke(app, ["push", str(source), "--batch-size", "2"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "2 item(s) rejected" in result.stdout
+    assert "2 rejected with rjct.programme.not_allowed" in result.stdout
+    [error] = result.stderr.strip().splitlines()
+    assert error.startswith("error: 2 item(s) rejected; their 2 batch(es) are not marked done")
+    assert f"ibr-client push {source} --batch-size 2" in error
+
+    allowed = runner.invoke(
+        app, ["push", str(source), "--batch-size", "2", "--allow-rejections"], env=env
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert "0 batch(es) already done; 2 item(s) rejected" in allowed.stdout
+
+
+def test_ctrl_c_during_a_push_says_how_to_resume(
+    tmp_path: Path, sp_key: Any, fake_ibr: Any, fake_ibr_url: str
+) -> None:
+    """If this fails, Ctrl-C during `ibr-client push` exits silently or with a traceback and the
+    operator does not know that running the same command again resumes the push."""
+    source = _write_csv(tmp_path / "people.csv", 6)
+    second_batch_arrived, release = threading.Event(), threading.Event()
+    updates: list[str] = []
+
+    def hold_second_batch(path: str, envelope: dict[str, Any]) -> None:
+        if path == "/registry/sync/enrollment/updates":
+            updates.append(envelope["message"]["transaction_id"])
+            if len(updates) == 2:
+                second_batch_arrived.set()
+                release.wait(30)
+
+    fake_ibr.answer_override = hold_second_batch
+    env = {**os.environ, **cli_env(tmp_path, sp_key, fake_ibr_url), "NO_COLOR": "1"}
+    command = [IBR_CLIENT_BIN, "push", str(source), "--batch-size", "2"]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert second_batch_arrived.wait(60), "the push never sent its second batch"
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    [line] = stderr.strip().splitlines()
+    assert line == (
+        f"interrupted: 1 of 3 batch(es) done; to resume, run: ibr-client push {source} "
+        "--batch-size 2"
+    )
+
+    resumed = runner.invoke(app, ["push", str(source), "--batch-size", "2"], env=env)
+    assert resumed.exit_code == 0, resumed.output
+    assert "pushed 4 record(s) in 2 batch(es); 1 batch(es) already done" in resumed.stdout
+    assert updates[2] == updates[1], "the interrupted batch is resent under the same transaction"

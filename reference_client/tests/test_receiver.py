@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -208,3 +209,43 @@ def test_a_redelivered_on_search_is_stored_once_but_another_page_is_kept(
     body = _signed(fake_ibr, "on-search", second, age=0.0)
     assert fake_ibr.post(sp_mis.server.url, "/registry/on-search", body).status_code == 200
     assert len(sp_mis.store.callbacks(action="on-search")) == 2
+
+
+_EXAMPLES = {
+    "on-search": "post_reg_on-search/envelope_search_response.json",
+    "on-subscribe": "post_reg_on-subscribe/envelope_subscribe_response.json",
+    "on-unsubscribe": "post_reg_on-unsubscribe/envelope_unsubscribe_response.json",
+    "txn-on-status": "post_reg_on-txnstatus/envelope_txn_status_response.json",
+    "notify": "post_reg_notify/envelope_notify_event_request.json",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "action"),
+    [
+        ("/ibr/on-search", "on-search"),
+        ("/ibr/on-subscribe", "on-subscribe"),
+        ("/ibr/on-unsubscribe", "on-unsubscribe"),
+        ("/ibr/txn/on-status", "txn-on-status"),
+        ("/ibr/notify", "notify"),
+    ],
+)
+def test_callbacks_are_also_served_under_the_dci_ibr_paths(
+    sp_mis: Any, fake_ibr: Any, path: str, action: str
+) -> None:
+    """If this fails, an IBR (or DCI's IBR compliance scenarios) posting callbacks under /ibr/
+    gets 404, or those paths skip the receiver's checks."""
+    example = proto.spec_dir() / "examples" / "valid" / _EXAMPLES[action]
+    message = json.loads(example.read_text())["message"]
+    signed = fake_ibr.signed_callback(action, message)
+    unsigned = {
+        k: v for k, v in fake_ibr.signed_callback(action, message).items() if k != "signature"
+    }
+    refused = fake_ibr.post(sp_mis.server.url, path, unsigned)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["message"]["error"]["code"] == "err.signature.missing"
+    assert httpx.post(sp_mis.server.url + path, json=signed, timeout=10).status_code == 401
+    accepted = fake_ibr.post(sp_mis.server.url, path, signed)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["message"]["ack_status"] == "ACK"
+    assert [stored.action for stored in sp_mis.store.callbacks()] == [action]

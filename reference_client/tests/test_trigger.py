@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+import ibr_protocol as proto
 from ibr_client import ReferenceSpMis
 
 
@@ -55,3 +56,57 @@ def test_trigger_is_off_by_default(make_config: Any, fake_ibr: Any) -> None:
         assert sp_mis.server is not None
         response = httpx.post(sp_mis.server.url + "/trigger/search", json={"queries": [{}]})
     assert response.status_code == 404
+
+
+def test_trigger_takes_the_compliance_kits_shapes_and_answers_ack_status(
+    make_config: Any, fake_ibr: Any
+) -> None:
+    """If this fails, OpenSPP's DCI compliance kit (spmis-client profile) cannot drive this
+    SP-MIS: its trigger bodies get 422, or the answer has no ack_status to check."""
+    with ReferenceSpMis(
+        make_config(listen_port=0),
+        ibr_keys=fake_ibr.keys(),
+        trigger=True,
+        http=httpx.Client(transport=fake_ibr.transport()),
+    ).start_receiver() as sp_mis:
+        assert sp_mis.server is not None
+        base = sp_mis.server.url + "/trigger"
+        search = httpx.post(
+            base + "/search",
+            json={"query_type": "idtype-value", "query": {"type": "UIN", "value": "TEST-001"}},
+        )
+        assert search.status_code == 202, search.text
+        assert search.json()["ack_status"] == "ACK"
+        criteria = fake_ibr.async_requests[-1]["message"]["search_request"][0]["search_criteria"]
+        assert criteria == {
+            "query_type": "idtype-value",
+            "query": {"type": "UIN", "value": "TEST-001"},
+        }
+
+        subscribe = httpx.post(base + "/subscribe", json={"event_type": "REGISTER"})
+        assert subscribe.status_code == 202, subscribe.text
+        assert subscribe.json()["ack_status"] == "ACK"
+        sent = fake_ibr.async_requests[-1]["message"]["subscribe_request"][0]["subscribe_criteria"]
+        assert sent["reg_event_type"] == "enrollement"
+        assert sent["filter_type"] == "expression"
+
+        unsubscribe = httpx.post(
+            base + "/unsubscribe", json={"subscription_codes": ["sub-test-001"]}
+        )
+        assert unsubscribe.json()["ack_status"] == "ACK"
+        actions = [e["header"]["action"] for e in fake_ibr.async_requests]
+        assert actions == ["search", "subscribe", "unsubscribe"]
+
+        unknown = httpx.post(base + "/subscribe", json={"event_type": "LIVE_BIRTH"})
+        assert unknown.status_code == 422
+        assert unknown.json()["ack_status"] == "ERR"
+        assert "LIVE_BIRTH" in unknown.json()["error"]["message"]
+
+        fake_ibr.answer_override = lambda path, envelope: httpx.Response(
+            400, json=proto.err("err.request.bad", "configured error")
+        )
+        refused = httpx.post(base + "/search", json={"query": {"type": "UIN", "value": "1"}})
+        assert refused.status_code == 502
+        assert refused.json()["ack_status"] == "ERR"
+        assert refused.json()["error"]["code"] == "err.request.bad"
+    assert len(fake_ibr.async_requests) == 3, "an unknown event type must not be sent"

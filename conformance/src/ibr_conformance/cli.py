@@ -15,6 +15,22 @@ app = typer.Typer(
     help="Conformance suite for the DCI SP-MIS <-> IBR standard.", no_args_is_help=True
 )
 
+FUZZING_PACKAGES = ("schemathesis", "hypothesis")
+
+
+@app.callback()
+def _require_fuzzing_packages() -> None:
+    """The suite's fuzzing engine is an extra: say how to add it instead of a traceback."""
+    import importlib.util
+
+    missing = [name for name in FUZZING_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        typer.echo(
+            f'error: {", ".join(missing)} not installed; run: pip install "ibr[conformance]"',
+            err=True,
+        )
+        raise typer.Exit(2)
+
 
 def _catalogue(path: str) -> Any:
     from ibr_conformance.requirements import RequirementCatalogue, default_catalogue_path
@@ -73,7 +89,7 @@ def run(
             cfg,
             catalogue=catalogue,
             handlers=[
-                ConsoleReporter(),
+                ConsoleReporter(catalogue=catalogue),
                 JsonReporter(out / "report.json", catalogue),
                 JunitReporter(out / "junit.xml"),
                 HtmlReporter(out / "report.html", catalogue),

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ibr_conformance.manual import not_automated
+from ibr_conformance.phases import Phase
 from ibr_conformance.requirements import Level, RequirementCatalogue
 from ibr_conformance.results import CheckResult, Outcome
 
-__all__ = ["RequirementOutcome", "counts", "requirement_outcomes", "verdict"]
+__all__ = [
+    "Completeness",
+    "RequirementOutcome",
+    "completeness",
+    "counts",
+    "headline",
+    "requirement_counts",
+    "requirement_outcomes",
+    "verdict",
+]
 
 NOT_TESTED = "not-tested"
 
@@ -93,3 +103,62 @@ def counts(results: Sequence[CheckResult]) -> dict[str, int]:
 def verdict(results: Sequence[CheckResult]) -> bool:
     """True when no check failed or errored: every tested MUST holds."""
     return not any(r.outcome in (Outcome.FAIL, Outcome.ERROR) for r in results)
+
+
+_UNTESTED = frozenset({Outcome.SKIP.value, Outcome.ERROR.value, NOT_TESTED})
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Whether a run can stand for the whole profile: every phase ran, every check was
+    selected, and no MUST was left skipped, erroring or without a check."""
+
+    untested_musts: tuple[str, ...]
+    phases_left_out: tuple[str, ...]
+    checks_selected: bool
+
+    @property
+    def complete(self) -> bool:
+        return not (self.untested_musts or self.phases_left_out or self.checks_selected)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "complete": self.complete,
+            "untested_musts": list(self.untested_musts),
+            "phases_left_out": list(self.phases_left_out),
+            "checks_selected": self.checks_selected,
+        }
+
+
+def completeness(rows: Sequence[RequirementOutcome], config: Mapping[str, Any]) -> Completeness:
+    """What keeps this run from certifying the whole profile (nothing, when complete)."""
+    ran = {str(p) for p in config.get("phases") or [p.value for p in Phase]}
+    return Completeness(
+        untested_musts=tuple(
+            sorted(r.id for r in rows if r.level == Level.MUST.value and r.outcome in _UNTESTED)
+        ),
+        phases_left_out=tuple(p.value for p in Phase if p.value not in ran),
+        checks_selected=bool(config.get("checks")),
+    )
+
+
+def requirement_counts(rows: Sequence[RequirementOutcome], level: str = "MUST") -> dict[str, int]:
+    """How many requirements of ``level`` ended in each outcome (what the report's table lists)."""
+    c = Counter(r.outcome for r in rows if r.level == level)
+    return dict(sorted(c.items()))
+
+
+def headline(conformant: bool, scope: Completeness) -> str:
+    """The verdict in words: CONFORMANT only for a complete run in which no MUST failed."""
+    if not conformant:
+        return "NOT CONFORMANT"
+    if scope.complete:
+        return "CONFORMANT"
+    left = []
+    if scope.untested_musts:
+        left.append(f"{len(scope.untested_musts)} MUST(s) untested")
+    if scope.phases_left_out:
+        left.append(f"phases not run: {', '.join(scope.phases_left_out)}")
+    if scope.checks_selected:
+        left.append("only selected checks ran")
+    return f"PARTIAL: no tested MUST failed, but {'; '.join(left)}"

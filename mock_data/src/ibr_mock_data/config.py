@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ibr_mock_data.national_id import MAX_SEED
+
 __all__ = [
     "COUNTRIES",
     "Country",
@@ -28,7 +30,7 @@ Frequency = Literal["DAILY", "WEEKLY", "MONTHLY", "YEARLY", "ONCE"]
 
 
 class CountryProfile(BaseModel):
-    """Locale data for one country: faker locales, currency, phone prefix, regions."""
+    """Locale data for one country: faker locales, currency, phone prefix (areas: `areas.py`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -41,7 +43,6 @@ class CountryProfile(BaseModel):
     amount_scale: Decimal = Field(description="multiplies the catalogue's base amounts")
     phone_prefix: str = Field(description="international prefix incl. mobile lead digits")
     phone_digits: int
-    regions: tuple[str, ...]
     mean_household_size: float
     language_code: str = Field(description="ISO 639-3 code of the main language")
 
@@ -57,16 +58,6 @@ COUNTRIES: dict[str, CountryProfile] = {
         amount_scale=Decimal("100"),
         phone_prefix="+2547",
         phone_digits=8,
-        regions=(
-            "Nairobi",
-            "Central",
-            "Coast",
-            "Eastern",
-            "North Eastern",
-            "Nyanza",
-            "Rift Valley",
-            "Western",
-        ),
         mean_household_size=3.9,
         language_code="swa",
     ),
@@ -80,7 +71,6 @@ COUNTRIES: dict[str, CountryProfile] = {
         amount_scale=Decimal("5"),
         phone_prefix="+55119",
         phone_digits=8,
-        regions=(),  # taken from faker's estados
         mean_household_size=3.0,
         language_code="por",
     ),
@@ -94,7 +84,6 @@ COUNTRIES: dict[str, CountryProfile] = {
         amount_scale=Decimal("15000"),
         phone_prefix="+628",
         phone_digits=10,
-        regions=(),  # taken from faker's provinces
         mean_household_size=3.8,
         language_code="ind",
     ),
@@ -109,7 +98,6 @@ COUNTRIES: dict[str, CountryProfile] = {
         amount_scale=Decimal("50"),
         phone_prefix="+639",
         phone_digits=9,
-        regions=(),  # taken from faker's provinces
         mean_household_size=4.1,
         language_code="fil",
     ),
@@ -308,6 +296,33 @@ class TruthRates(BaseModel):
         le=1,
         description="member enrolment registered again with altered name/date and no shared ID",
     )
+    # The registry cases (issue #10): small defaults; a block of 500+ people holds at least one
+    # case of every kind whose rate is not 0.
+    split_identifier_order: float = Field(
+        0.002, ge=0, le=1, description="person sent by two programmes as [NID, UIN] and [UIN, NID]"
+    )
+    formatted_identifier: float = Field(
+        0.002, ge=0, le=1, description="NID sent by a second programme with spaces/hyphens"
+    )
+    aliased_identifier_type: float = Field(
+        0.002, ge=0, le=1, description="NID sent by a second programme under an alias type"
+    )
+    conflicting_demographics: float = Field(
+        0.002, ge=0, le=1, description="NID sent by a second programme with other sex/birth year"
+    )
+    death_reported_elsewhere: float = Field(
+        0.002, ge=0, le=1, description="active person reported deceased by another programme"
+    )
+    area_move: float = Field(0.002, ge=0, le=1, description="follow-up with another district")
+    stale_update: float = Field(
+        0.002, ge=0, le=1, description="exit, then an Active update dated before the exit"
+    )
+    benefit_correction: float = Field(
+        0.002, ge=0, le=1, description="follow-up correcting the amount of a sent benefit"
+    )
+    benefit_reversal: float = Field(
+        0.002, ge=0, le=1, description="follow-up returning or cancelling a sent benefit"
+    )
 
 
 class GeneratorConfig(BaseModel):
@@ -315,7 +330,7 @@ class GeneratorConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="each seed owns its own national IDs")
     people: int = Field(10_000, ge=1, le=100_000_000)
     country: Country = "KE"
     programmes: tuple[ProgrammeSpec, ...] = Field(default_factory=default_programmes)
@@ -328,6 +343,11 @@ class GeneratorConfig(BaseModel):
         5_000, ge=10, le=1_000_000, description="people per block (unit of parallel work)"
     )
     id_coverage: float = Field(0.95, ge=0, le=1, description="adults holding a national ID")
+    nid_type_aliases: tuple[str, ...] = Field(
+        ("NationalID", "National ID"),
+        min_length=1,
+        description="how aliased_identifier_type cases spell NID (spec x-aliases by default)",
+    )
     sender_id: str = "SP-MIS"
     receiver_id: str = "IBR"
 

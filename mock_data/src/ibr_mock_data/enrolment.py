@@ -14,6 +14,8 @@ from ibr_mock_data.population import Household, Person
 __all__ = [
     "ACTIVE",
     "DECEASED",
+    "ENDED_STATUSES",
+    "EXITED",
     "GRADUATED",
     "SUSPENDED",
     "Delivery",
@@ -25,7 +27,9 @@ __all__ = [
 ]
 
 # DCI enrolment status codes.
-ACTIVE, DECEASED, GRADUATED, SUSPENDED = "1", "2", "3", "4"
+ACTIVE, DECEASED, GRADUATED, SUSPENDED, EXITED = "1", "2", "3", "4", "5"
+# Statuses after which a record is no longer enrolled (IBR-ENROLLED-001; 6 is Withdrawn).
+ENDED_STATUSES = frozenset({DECEASED, GRADUATED, EXITED, "6"})
 _DAYS_PER_YEAR = 365.2425
 
 
@@ -57,6 +61,11 @@ class Enrolment:
     history: list[StatusChange]
     deliveries: list[Delivery] = field(default_factory=list)
     planted: str | None = None  # the truth case kind when this record was planted
+    # How the record sends the member's identifiers when not as the person holds them (a planted
+    # order, format or type alias): (identifier_type, identifier_value) pairs.
+    sent_identifiers: tuple[tuple[str, str], ...] | None = None
+    # Benefit ids of deliveries sent without `benefit_id` (keyed by programme, record and period).
+    unkeyed_benefits: frozenset[str] = frozenset()
 
     @property
     def status(self) -> StatusChange:

@@ -22,20 +22,24 @@ def enrollment_update_batches(
     receipt_type: str = "enrollment",
     seed: int = 0,
     now: dt.datetime | None = None,
+    first_number: int = 1,
 ) -> Iterator[dict[str, Any]]:
     """Unsigned request envelopes of `batch_size` beneficiary records each (the last may be short).
 
     Message ids and transaction ids are UUIDv5 of (seed, batch number) and `message_ts` is `now`
     plus one second per batch, so the same inputs give the same envelopes. Sign them with
     `ibr_protocol.sign_envelope` just before sending; `message_ts` must then be current, so pass
-    `now=None` (the current time) for envelopes that will really be sent.
+    `now=None` (the current time) for envelopes that will really be sent. Batches are numbered
+    from `first_number`: number follow-up batches after the base ones, so that their ids differ.
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size {batch_size}: must be 1..{MAX_BATCH_SIZE} (spec maxItems)")
+    if first_number < 1:
+        raise ValueError(f"first_number {first_number}: must be 1 or more")
     if receipt_type not in ("enrollment", "update"):
         raise ValueError(f"receipt_type {receipt_type!r}: valid values are enrollment, update")
     batch: list[dict[str, Any]] = []
-    number = 0
+    number = first_number - 1
     for record in records:
         batch.append(record)
         if len(batch) == batch_size:

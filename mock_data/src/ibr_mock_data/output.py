@@ -39,6 +39,7 @@ class Summary:
     records: int = 0
     benefits: int = 0
     truth_cases: int = 0
+    updates: int = 0
     envelopes: int = 0
     files: list[str] = field(default_factory=list)
 
@@ -49,6 +50,7 @@ class Summary:
             "records": self.records,
             "benefits": self.benefits,
             "truth_cases": self.truth_cases,
+            "updates": self.updates,
             "envelopes": self.envelopes,
         }
 
@@ -58,6 +60,7 @@ class _Chunk:
     index: int
     text: dict[str, str]  # "csv/<entity>", "jsonl/<entity>", "jsonl/beneficiaries"
     records: list[str]  # canonical beneficiary JSON, for envelopes
+    updates: list[str]  # follow-up messages (JSON of {"case_id", "step", "beneficiary"})
     counts: dict[str, int]
 
 
@@ -83,12 +86,15 @@ def serialise_block(config: GeneratorConfig, index: int, formats: Sequence[Forma
         if "jsonl" in formats:
             text[f"jsonl/{entity}"] = _jsonl_text(entity, rows(entity, block, config))
     records: list[str] = []
+    updates: list[str] = []
     if "jsonl" in formats or "envelopes" in formats:
         records = [_dumps(r) for r in block.beneficiaries(config)]
+        updates = [_dumps(u) for u in block.follow_ups(config)]
         if "jsonl" in formats:
             text["jsonl/beneficiaries"] = "".join(r + "\n" for r in records)
+            text["jsonl/updates"] = "".join(u + "\n" for u in updates)
         if "envelopes" not in formats:
-            records = []
+            records = updates = []
     text["truth"] = "".join(_dumps(c.as_dict()) + "\n" for c in block.truth)
     counts = {
         "people": sum(len(h.members) for h in block.households),
@@ -96,8 +102,9 @@ def serialise_block(config: GeneratorConfig, index: int, formats: Sequence[Forma
         "records": len(block.enrolments),
         "benefits": sum(len(e.deliveries) for e in block.enrolments),
         "truth_cases": len(block.truth),
+        "updates": len(block.follow_up_messages),
     }
-    return _Chunk(index=index, text=text, records=records, counts=counts)
+    return _Chunk(index=index, text=text, records=records, updates=updates, counts=counts)
 
 
 def _serialise_star(args: tuple[GeneratorConfig, int, tuple[Format, ...]]) -> _Chunk:
@@ -129,8 +136,10 @@ def write_population(
     """Generate the population of `config` and write each of `formats`.
 
     Files go to `out_dir`: `csv/<entity>.csv`, `jsonl/<entity>.jsonl`,
-    `jsonl/beneficiaries.jsonl` (canonical records), `envelopes/enrollment_updates_NNNNNN.json`,
-    and always `truth.jsonl`. `postgres` loads the staging schema at `database_url`.
+    `jsonl/beneficiaries.jsonl` (canonical records), `jsonl/updates.jsonl` (follow-up messages in
+    push order), `envelopes/enrollment_updates_NNNNNN.json` (base batches, then the follow-ups'
+    batches numbered after them), and always `truth.jsonl`. `postgres` loads the staging schema
+    at `database_url`.
     `on_block(people)` is called after each block (for a progress bar).
     """
     unknown = set(formats) - set(FORMATS)
@@ -165,6 +174,7 @@ def write_population(
                     open_file(f"jsonl/{entity}", f"jsonl/{entity}.jsonl", None)
             if "jsonl" in formats:
                 open_file("jsonl/beneficiaries", "jsonl/beneficiaries.jsonl", None)
+                open_file("jsonl/updates", "jsonl/updates.jsonl", None)
         loader = None
         if "postgres" in formats:
             from ibr_mock_data.postgres import StagingLoader
@@ -185,6 +195,7 @@ def write_population(
                 loader.load({e: chunk.text[f"csv/{e}"] for e in ENTITIES})
             if envelope_writer is not None:
                 envelope_writer.add(chunk.records)
+                envelope_writer.add_follow_ups(chunk.updates)
             for name, value in chunk.counts.items():
                 setattr(summary, name, getattr(summary, name) + value)
             if on_block is not None:
@@ -195,7 +206,8 @@ def write_population(
 
 
 class _EnvelopeWriter:
-    """Collects canonical records across blocks and writes one file per full batch."""
+    """Collects canonical records across blocks and writes one file per full batch; follow-ups
+    are spooled to disk (memory stays flat) and written after the last base batch."""
 
     def __init__(
         self,
@@ -212,6 +224,8 @@ class _EnvelopeWriter:
         self.now = now or dt.datetime.combine(config.as_of, dt.time(12, 0), tzinfo=dt.UTC)
         self.summary = summary
         self.pending: list[str] = []
+        self.spool_path = self.dir / ".follow-ups.spool"
+        self.spool = self.spool_path.open("w", encoding="utf-8")
 
     def add(self, records: list[str]) -> None:
         self.pending.extend(records)
@@ -219,18 +233,36 @@ class _EnvelopeWriter:
             self._flush(self.pending[: self.batch_size])
             del self.pending[: self.batch_size]
 
+    def add_follow_ups(self, follow_ups: list[str]) -> None:
+        self.spool.writelines(f + "\n" for f in follow_ups)
+
     def close(self) -> None:
         if self.pending:
             self._flush(self.pending)
-            self.pending = []
+        self.pending = []
+        self.spool.close()
+        with self.spool_path.open(encoding="utf-8") as spooled:
+            for line in spooled:
+                self.pending.append(line)
+                if len(self.pending) == self.batch_size:
+                    self._flush_follow_ups()
+        if self.pending:
+            self._flush_follow_ups()
+        self.spool_path.unlink()
 
-    def _flush(self, batch: list[str]) -> None:
+    def _flush_follow_ups(self) -> None:
+        batch = [_dumps(json.loads(line)["beneficiary"]) for line in self.pending]
+        self._flush(batch, receipt_type="update")
+        self.pending = []
+
+    def _flush(self, batch: list[str], receipt_type: str = "enrollment") -> None:
         number = self.summary.envelopes + 1
         (envelope,) = enrollment_update_batches(
             (json.loads(r) for r in batch),
             len(batch),
             self.config.sender_id,
             self.config.receiver_id,
+            receipt_type=receipt_type,
             seed=self.config.seed * 1_000_000 + number,
             now=self.now + dt.timedelta(seconds=number - 1),
         )

@@ -1,24 +1,24 @@
 """Name and place pools drawn from faker once per country and seed.
 
 Calling faker per row is far too slow for national scale, so each pool is drawn once (seeded) and
-rows then sample from it with `random.Random`. The pools depend on the installed faker version.
+rows then sample from it with `random.Random`. The name pools depend on the installed faker
+version; places come from the shipped area hierarchy (`areas.py`) and do not.
 """
 
 from __future__ import annotations
 
-import random
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 from faker import Faker
 
-from ibr_mock_data.config import COUNTRIES, CountryProfile
+from ibr_mock_data.areas import areas_for
+from ibr_mock_data.config import COUNTRIES
 
 __all__ = ["Locality", "Pools", "pools_for"]
 
 _NAMES_PER_POOL = 600
-_DISTRICTS_PER_REGION = 6
-_LOCALITIES_PER_DISTRICT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,46 +61,29 @@ def _draw(fakers: list[Faker], method: str, n: int) -> list[str]:
     return [str(getattr(fakers[i % len(fakers)], method)()) for i in range(n)]
 
 
-def _regions(profile: CountryProfile, faker: Faker) -> tuple[str, ...]:
-    if profile.regions:
-        return profile.regions
-    provider_lists = ("estados", "provinces", "states")
-    for factory in faker.factories:
-        for provider in factory.providers:
-            for attr in provider_lists:
-                values = getattr(provider, attr, None)
-                if values:
-                    names = [v[1] if isinstance(v, tuple) else v for v in values]
-                    return tuple(names[:20])
-    return tuple(f"Region {i + 1}" for i in range(8))
-
-
-def _localities(profile: CountryProfile, seed: int) -> tuple[Locality, ...]:
-    (faker,) = _fakers((profile.place_locale,), seed + 7)
-    rng = random.Random(f"places:{profile.code}:{seed}")
-    regions = _regions(profile, faker)
-    towns = _unique(_draw([faker], "city", 4000), 4000)
-    out: list[Locality] = []
-    t = 0
-    for r, region in enumerate(regions, start=1):
-        region_code = f"{profile.code}-{r:02d}"
-        for d in range(1, _DISTRICTS_PER_REGION + 1):
-            district_name = towns[t % len(towns)]
-            t += 1
-            district_code = f"{region_code}{d:02d}"
-            for loc in range(1, _LOCALITIES_PER_DISTRICT + 1):
-                out.append(
-                    Locality(
-                        region_code=region_code,
-                        region_name=region,
-                        district_code=district_code,
-                        district_name=district_name,
-                        locality_code=f"{district_code}{loc:03d}",
-                        locality_name=towns[t % len(towns)],
-                        postal_code=f"{rng.randrange(10000, 99999)}",
-                    )
-                )
-                t += 1
+def _localities(country: str) -> tuple[Locality, ...]:
+    """The leaves of the shipped area hierarchy (`areas.py`), with a postal code per locality."""
+    areas = areas_for(country)
+    names = {a.area_code: a.name for a in areas}
+    parents = {a.area_code: a.parent_code for a in areas}
+    out = []
+    for a in areas:
+        if a.level != 3 or a.parent_code is None:
+            continue
+        region_code = parents[a.parent_code]
+        assert region_code is not None
+        out.append(
+            Locality(
+                region_code=region_code,
+                region_name=names[region_code],
+                district_code=a.parent_code,
+                district_name=names[a.parent_code],
+                locality_code=a.area_code,
+                locality_name=a.name,
+                # Stable per locality, so the same place has the same postal code in every seed.
+                postal_code=f"{10_000 + zlib.crc32(a.area_code.encode()) % 90_000}",
+            )
+        )
     return tuple(out)
 
 
@@ -117,5 +100,5 @@ def pools_for(country: str, seed: int) -> Pools:
         ),
         surnames=_unique(_draw(family, "last_name", 3 * _NAMES_PER_POOL), _NAMES_PER_POOL),
         streets=_unique(_draw(given[:1], "street_name", 2000), 1000),
-        localities=_localities(profile, seed),
+        localities=_localities(country),
     )

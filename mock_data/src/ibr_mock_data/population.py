@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 
 from ibr_mock_data.config import GeneratorConfig
-from ibr_mock_data.national_id import national_id_for_index
+from ibr_mock_data.national_id import national_id_for
 from ibr_mock_data.pools import Locality, Pools
 
 __all__ = ["DISABILITY_TYPES", "Household", "Person", "generate_households"]
@@ -194,9 +194,11 @@ class _BlockBuilder:
         )
         adult = age >= 18
         if rng.random() < (self.config.id_coverage if adult else 0.4):
-            person.national_id = national_id_for_index(index)
+            person.national_id = national_id_for(self.config.country, self.config.seed, index)
         elif not adult:
-            person.birth_registration = f"{self.config.as_of.year - age}{index:09d}"
+            # The seed is part of the number so that two seeds never share a registration.
+            seed = self.config.seed
+            person.birth_registration = f"{self.config.as_of.year - age}{seed:03d}{index:09d}"
         if adult and rng.random() < 0.8:
             digits = self.profile.phone_digits
             person.phone = f"{self.profile.phone_prefix}{rng.randrange(10**digits):0{digits}d}"

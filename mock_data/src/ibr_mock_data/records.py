@@ -44,7 +44,9 @@ def programme_record(p: ProgrammeSpec) -> JsonDict:
     }
 
 
-def _identifiers(person: Person) -> list[JsonDict]:
+def _identifiers(person: Person, sent: tuple[tuple[str, str], ...] | None) -> list[JsonDict]:
+    if sent is not None:
+        return [{"identifier_type": kind, "identifier_value": value} for kind, value in sent]
     out = []
     if person.national_id is not None:
         out.append({"identifier_type": "NID", "identifier_value": person.national_id})
@@ -66,10 +68,17 @@ def _address(household: Household, country: str) -> JsonDict:
 
 
 def member_record(
-    person: Person, household: Household, config: GeneratorConfig, updated_ord: int
+    person: Person,
+    household: Household,
+    config: GeneratorConfig,
+    updated_ord: int,
+    identifiers_sent: tuple[tuple[str, str], ...] | None = None,
 ) -> JsonDict:
-    """One member (a person and their social data) in canonical form."""
-    identifiers = _identifiers(person)
+    """One member (a person and their social data) in canonical form.
+
+    `identifiers_sent` replaces the person's own identifiers (a planted order, format or alias).
+    """
+    identifiers = _identifiers(person, identifiers_sent)
     name: JsonDict = {"given_name": person.given_name, "surname": person.surname}
     if person.second_name is not None:
         name["second_name"] = person.second_name
@@ -106,36 +115,50 @@ def member_record(
     return member
 
 
-def _benefits(e: Enrolment, config: GeneratorConfig) -> list[JsonDict]:
+def _benefits(
+    e: Enrolment, config: GeneratorConfig, amount: str | None, payment_status: str | None
+) -> list[JsonDict]:
     p = e.programme
-    value = {"amount": amount_for(p, config), "currency": config.profile.currency}
+    value = {"amount": amount or amount_for(p, config), "currency": config.profile.currency}
     out = []
     for benefit_id, benefit_date, period_start, period_end in e.deliveries:
-        benefit: JsonDict = {
-            "benefit_id": benefit_id,
-            "benefit_type": p.benefit_type,
-            "benefit_date": benefit_date,
-            "benefit_value": value,
-        }
+        benefit: JsonDict = {} if benefit_id in e.unkeyed_benefits else {"benefit_id": benefit_id}
+        benefit["benefit_type"] = p.benefit_type
+        benefit["benefit_date"] = benefit_date
+        benefit["benefit_value"] = value
         if p.benefit_description is not None:
             benefit["benefit_description"] = p.benefit_description
         if p.benefit_quantity is not None:
             benefit["benefit_quantity"] = p.benefit_quantity
         benefit["period_start"] = period_start
         benefit["period_end"] = period_end
+        if payment_status is not None:
+            benefit["disbursement"] = {
+                "disbursement_date": benefit_date,
+                "amount": value,
+                "payment_status": payment_status,
+            }
         out.append(benefit)
     return out
 
 
 def beneficiary_record(
-    e: Enrolment, config: GeneratorConfig, programme: JsonDict | None = None
+    e: Enrolment,
+    config: GeneratorConfig,
+    programme: JsonDict | None = None,
+    *,
+    updated_ord: int | None = None,
+    benefit_amount: str | None = None,
+    payment_status: str | None = None,
 ) -> JsonDict:
     """The canonical Beneficiary of one programme record, with its enrolment and benefits.
 
-    Pass `programme` (from `programme_record`) to share one dict across records.
+    Pass `programme` (from `programme_record`) to share one dict across records. A follow-up
+    message passes its `last_updated` day (`updated_ord`, default: the status change date) and,
+    for a benefit it corrects or reverses, the new amount and the disbursement's payment status.
     """
     status = e.status
-    updated = status.date_ord
+    updated = status.date_ord if updated_ord is None else updated_ord
     enrolment: JsonDict = {
         "programme": programme if programme is not None else programme_record(e.programme),
         "enrolment_date": _date(e.enrolment_ord),
@@ -143,14 +166,14 @@ def beneficiary_record(
         "status_change_date": _date(status.date_ord),
         "status_reason": status.reason,
     }
-    benefits = _benefits(e, config)
+    benefits = _benefits(e, config, benefit_amount, payment_status)
     if benefits:
         enrolment["benefits"] = benefits
     enrolment["beneficiary_programme_id"] = e.record_id
     if e.programme.assistance_unit == "1":
         return {
             "assistance_unit": "1",
-            "member": member_record(e.person, e.household, config, updated),
+            "member": member_record(e.person, e.household, config, updated, e.sent_identifiers),
             "programme_identifier": [enrolment],
         }
     household = e.household

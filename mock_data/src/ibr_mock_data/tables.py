@@ -1,13 +1,15 @@
 """Flat rows per entity, for CSV, JSONL and the PostgreSQL staging tables.
 
 `enrolments` rows hold the identity *as the programme registered it* (a planted fuzzy duplicate
-shows its altered name and missing or mistyped ID); the true person is only in `persons` and in
+shows its altered name and missing or mistyped ID, a formatted or aliased one its first identifier
+as sent); the true person is only in `persons` and in
 the truth file, so detection cannot read the answer from the rows it is scored on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 
 from ibr_mock_data.config import GeneratorConfig
@@ -48,6 +50,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "truth": (
         "case_id", "kind", "programmes", "records", "person_id", "identifier", "perturbations",
+        "details",
     ),
 }  # fmt: skip
 ENTITIES = tuple(COLUMNS)
@@ -100,6 +103,8 @@ def rows(entity: str, block: Block, config: GeneratorConfig) -> Iterator[Row]:
             id_value: str | None
             if household:
                 id_type, id_value = "HOUSEHOLD_ID", e.household.household_id
+            elif e.sent_identifiers:
+                id_type, id_value = e.sent_identifiers[0]
             elif m.national_id is not None:
                 id_type, id_value = "NID", m.national_id
             elif m.birth_registration is not None:
@@ -136,6 +141,7 @@ def rows(entity: str, block: Block, config: GeneratorConfig) -> Iterator[Row]:
             yield (
                 c.case_id, c.kind, "|".join(c.programmes), "|".join(c.records), c.person_id,
                 c.identifier, "|".join(c.perturbations),
+                json.dumps(c.details, sort_keys=True) if c.details else None,
             )  # fmt: skip
     else:
         raise ValueError(f"entity {entity!r}: valid entities are {', '.join(ENTITIES)}")

@@ -1,4 +1,4 @@
-"""`ibr-spec`: check the spec, show an example, normalise a DCI-variant message."""
+"""`ibr-spec`: check the spec, bundle it, show an example, normalise a DCI-variant message."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
+from ibr_protocol.bundle import BUNDLE_PATH, bundle_yaml, write_bundle
 from ibr_protocol.errors import IbrProtocolError
 from ibr_protocol.models import model_for_schema
 from ibr_protocol.normalise import normalise_envelope_report
@@ -97,6 +98,28 @@ def check() -> None:
     failed = sum(1 for row in rows if not row[2])
     console.print(f"{len(rows) - failed} ok, {failed} failed")
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def bundle(
+    check_only: Annotated[
+        bool, typer.Option("--check", help="only compare the committed bundle; exit 1 if stale")
+    ] = False,
+) -> None:
+    """Write spec/bundled/openapi.yaml: the spec as one OpenAPI 3.1 file with internal $refs."""
+    try:
+        if check_only:
+            committed = spec_dir() / BUNDLE_PATH
+            current = committed.read_text(encoding="utf-8") if committed.is_file() else None
+            if current != bundle_yaml():
+                console.print(f"[red]{committed} is stale: run `ibr-spec bundle`[/]")
+                raise typer.Exit(1)
+            console.print(f"{committed} is up to date")
+            return
+        console.print(f"wrote {write_bundle()}")
+    except IbrProtocolError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
 
 
 @app.command()

@@ -2,7 +2,9 @@
 
 Both sides of the wire use them (the IBR's inbound pipeline and an SP-MIS's callback receiver):
 413 for a body over the limit [IBR-ENV-007], 415 for anything but JSON [IBR-ENV-005], 400 for
-JSON that does not parse or nests deeper than allowed.
+JSON that does not parse or nests deeper than allowed, and for values no message may hold
+(``ibr_protocol.input_limits``: huge integers, NaN/Infinity, NUL, lone surrogates). A body is
+JSON only in UTF-8 (RFC 8259 section 8.1): any other encoding or charset is 415.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ibr_protocol.errors import ErrorCode, IbrProtocolError
+from ibr_protocol.input_limits import InputValueError, parse_checked_json
 
 __all__ = [
     "RequestRefusedError",
     "check_body_size",
+    "check_charset",
     "check_media_type",
     "parse_json_limited",
     "read_body_limited",
@@ -66,11 +70,12 @@ async def read_body_limited(
 
 
 def check_media_type(content_type: str | None) -> None:
-    """Accept ``application/json`` and ``application/*+json`` (parameters allowed); else 415."""
+    """Accept ``application/json`` and ``application/*+json`` in UTF-8; else 415."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     ):
+        check_charset(content_type)
         return
     raise RequestRefusedError(
         f"Content-Type {media_type or 'none'!r} is not accepted here; send application/json",
@@ -80,17 +85,62 @@ def check_media_type(content_type: str | None) -> None:
     )
 
 
+def check_charset(content_type: str | None) -> None:
+    """Refuse (415) a ``charset`` parameter other than UTF-8: JSON on the wire is UTF-8."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise RequestRefusedError(
+                "JSON bodies must be UTF-8; the Content-Type names another charset",
+                http_status=415,
+                reason="err.request.media_type",
+                field="Content-Type",
+            )
+
+
 def parse_json_limited(body: bytes, *, max_depth: int) -> Any:
-    """Parse ``body`` as JSON after checking that it nests no deeper than ``max_depth``.
+    """Parse ``body`` (UTF-8 JSON) after checking that it nests no deeper than ``max_depth``.
 
     The depth is measured on the raw bytes first, so that a hostile ``[[[[...]]]]`` never
-    reaches the recursive parser.
+    reaches the recursive parser. A body in another encoding is 415; a value no message may
+    hold is 400 naming the field (``ibr_protocol.input_limits``).
     """
     _check_depth(body, max_depth)
+    text = _utf8_text(body)
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestRefusedError(f"request body is not valid JSON: {exc}", field="body") from exc
+        return parse_checked_json(text)
+    except InputValueError as exc:
+        raise RequestRefusedError(exc.message, field=exc.field, reason=exc.reason) from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError; the message says where, never what was sent.
+        where = (
+            f" at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise RequestRefusedError(f"request body is not valid JSON{where}", field="body") from exc
+
+
+def _utf8_text(body: bytes) -> str:
+    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")) or (
+        len(body) >= 2 and (body[0] == 0 or body[1] == 0)
+    ):
+        raise RequestRefusedError(
+            "JSON bodies must be UTF-8 without a byte-order mark (UTF-16/32 or a BOM was sent)",
+            http_status=415,
+            reason="err.request.media_type",
+            field="body",
+        )
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestRefusedError(
+            f"request body is not UTF-8 (invalid byte at offset {exc.start})",
+            http_status=415,
+            reason="err.request.media_type",
+            field="body",
+        ) from exc
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

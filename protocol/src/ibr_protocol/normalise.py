@@ -21,9 +21,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ibr_protocol.codes import code_for, code_list
+from ibr_protocol.dci_signature import is_placeholder_signature
 from ibr_protocol.envelope import envelope_schema, is_encrypted_message
 from ibr_protocol.errors import NormalisationError
-from ibr_protocol.signing import DCI_PLACEHOLDER_PREFIX
 from ibr_protocol.spec import read_yaml, spec_dir
 
 UnmappedCodes = Literal["attribute", "reject"]
@@ -437,7 +437,9 @@ class _Run:
 
     def c_signature_placeholder(self, envelope: dict[str, Any]) -> None:
         signature = envelope.get("signature")
-        if isinstance(signature, str) and signature.lstrip().startswith(DCI_PLACEHOLDER_PREFIX):
+        # DCI's example string, `unsigned`, `unsigned-stub` sign nothing; a real DCI signature
+        # string (security profile section 3b) stays, to be verified by the receiver.
+        if isinstance(signature, str) and is_placeholder_signature(signature):
             self.log("C-SIGNATURE-PLACEHOLDER", "$.signature")
             del envelope["signature"]
 

@@ -28,6 +28,11 @@ from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64decode
 
 from ibr_protocol.clock import DEFAULT_WINDOW_SECONDS, check_message_ts, utc_now
+from ibr_protocol.dci_signature import (
+    is_dci_signature,
+    is_placeholder_signature,
+    verify_dci_signature,
+)
 from ibr_protocol.errors import ErrorCode, SignatureError
 from ibr_protocol.replay import ReplayGuard, check_not_replayed
 
@@ -35,7 +40,7 @@ SIGNING_ALG = "EdDSA"
 ACCEPTED_ALGS = frozenset({"Ed25519", "EdDSA"})
 SIGNATURE_TYP = "dci+jws"
 DCI_PLACEHOLDER_PREFIX = "Signature:"
-"""The DCI sample's `Signature: namespace=...` string: not a signature, treated as missing."""
+"""How DCI's signature strings may start (`ibr_protocol.dci_signature` reads them)."""
 
 Jwk = dict[str, Any]
 
@@ -192,26 +197,39 @@ def _protected_header(signature: str) -> dict[str, Any]:
 
 
 def verify_envelope(
-    envelope: Mapping[str, Any], key_lookup: KeyLookup, *, dci_compat: bool = False
+    envelope: Mapping[str, Any],
+    key_lookup: KeyLookup,
+    *,
+    dci_compat: bool = False,
+    now: datetime | None = None,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> VerifiedSignature:
     """Verify the envelope's signature over its header and message.
 
-    `key_lookup` resolves the `kid` of the signature to a public JWK (a `Jwks` works as is).
-    Raises SignatureError with code `err.signature.missing` (absent or empty) or
-    `err.signature.invalid` (`.reason` says why: malformed, key_unknown, mismatch). The DCI
-    placeholder string `Signature: namespace=...` is malformed; with `dci_compat=True` it counts
-    as no signature (security profile IBR-SIG-010).
+    Two profiles (security profile section 3): our detached JWS, and DCI's signature string
+    (`ibr_protocol.dci_signature`, its created/expires checked against `now` with
+    `window_seconds` of clock skew). `key_lookup` resolves a `kid` to a public JWK (a `Jwks`
+    works as is). Raises SignatureError with code `err.signature.missing` (absent, empty, or a
+    DCI placeholder: DCI's example string, `unsigned`, `unsigned-stub`, which sign nothing) or
+    `err.signature.invalid` (`.reason` says why: malformed, key_unknown, mismatch, expired).
+    `dci_compat` is kept for callers of earlier versions; placeholders are "missing" either way
+    (IBR-SIG-010).
     """
+    del dci_compat
     signature = envelope.get("signature")
-    if signature is None or signature == "":
-        raise _missing("the envelope has no signature and the security profile requires one")
-    if not isinstance(signature, str):
+    if not isinstance(signature, str) and signature is not None:
         raise _invalid("signature must be a string", ErrorCode.SIGNATURE_MALFORMED)
-    if signature.lstrip().startswith(DCI_PLACEHOLDER_PREFIX):
-        text = "the signature is the DCI example placeholder ('Signature: namespace=...')"
-        if dci_compat:
-            raise _missing(f"{text}, which counts as no signature in DCI-compatibility mode")
-        raise _invalid(f"{text}, which signs nothing", ErrorCode.SIGNATURE_MALFORMED)
+    if is_placeholder_signature(signature):
+        text = "the envelope has no signature"
+        if signature:
+            text = (
+                f"the signature {signature.strip()[:40]!r} is a DCI placeholder that signs nothing"
+            )
+        raise _missing(f"{text}, and the security profile requires one")
+    assert isinstance(signature, str)
+    if is_dci_signature(signature):
+        dci = verify_dci_signature(envelope, key_lookup, now=now, skew_seconds=window_seconds)
+        return VerifiedSignature(kid=dci.key_id, alg=dci.algorithm, protected={"profile": "dci"})
     protected = _protected_header(signature)
     kid: str = protected["kid"]
     jwk = key_lookup(kid)
@@ -248,7 +266,9 @@ def verify_request(
     The signature comes first so that unauthenticated traffic cannot fill the replay cache;
     ids are remembered for twice the window (security profile IBR-REPLAY-002).
     """
-    verified = verify_envelope(envelope, key_lookup, dci_compat=dci_compat)
+    verified = verify_envelope(
+        envelope, key_lookup, dci_compat=dci_compat, now=now, window_seconds=window_seconds
+    )
     header = envelope["header"]
     sent = check_message_ts(header.get("message_ts", ""), now=now, window_seconds=window_seconds)
     check_not_replayed(

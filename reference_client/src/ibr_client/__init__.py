@@ -10,13 +10,14 @@ from ibr_client.errors import (
     ConfigError,
     IbrClientError,
     IbrRejectedError,
+    InputError,
     RequestInvalidError,
     ResponseInvalidError,
     TransportError,
 )
 from ibr_client.handles import CallbackHandle, CallbackHub
-from ibr_client.messages import idtype_query
-from ibr_client.push import PushReport, push_file
+from ibr_client.messages import expression_query, idtype_query, predicate_query
+from ibr_client.push import PushInterrupted, PushReport, Rejection, push_file
 from ibr_client.receiver import create_receiver_app
 from ibr_client.sp_mis import ReferenceSpMis
 from ibr_client.store import ClientStore, StoredCallback
@@ -33,14 +34,19 @@ __all__ = [
     "IbrClient",
     "IbrClientError",
     "IbrRejectedError",
+    "InputError",
+    "PushInterrupted",
     "PushReport",
     "ReferenceSpMis",
+    "Rejection",
     "RequestInvalidError",
     "ResponseInvalidError",
     "StoredCallback",
     "TransportError",
     "create_receiver_app",
+    "expression_query",
     "idtype_query",
     "load_config",
+    "predicate_query",
     "push_file",
 ]

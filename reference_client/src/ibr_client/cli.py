@@ -2,7 +2,8 @@
 
 Configuration comes from ``--config FILE`` (TOML, or ``IBR_CLIENT_CONFIG``) and ``IBR_CLIENT_*``
 environment variables (see :mod:`ibr_client.config`). Every failure prints one line saying what
-to fix, never a traceback, and exits with status 1 (2 for usage errors).
+to fix, never a traceback, and exits with status 1 (2 for usage errors and malformed values, 130
+for Ctrl-C during a push).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -20,10 +22,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 import ibr_protocol as proto
 from ibr_client.callback_auth import TOKEN_PATH
+from ibr_client.cli_input import json_value, search_query
 from ibr_client.config import ClientConfig, load_config
-from ibr_client.errors import IbrClientError
-from ibr_client.messages import idtype_query
-from ibr_client.push import push_file, read_records
+from ibr_client.errors import ConfigError, IbrClientError, InputError
+from ibr_client.listener import bind_socket, listener_record, running_listener
+from ibr_client.push import PushInterrupted, PushReport, push_file, read_records
 from ibr_client.server import serve_forever
 from ibr_client.sp_mis import ReferenceSpMis
 from ibr_client.store import StoredCallback
@@ -42,6 +45,7 @@ app.add_typer(keys_app, name="keys")
 out = Console()
 err_console = Console(stderr=True)
 
+_REJECTIONS_SHOWN = 20
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -65,6 +69,9 @@ def _one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
+        except InputError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
         except IbrClientError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
@@ -97,12 +104,60 @@ def push(
     source: Annotated[Path, typer.Argument(help="A .jsonl or .csv file of beneficiaries.")],
     config: ConfigOption = None,
     batch_size: Annotated[int | None, typer.Option(help="Records per request.")] = None,
+    allow_rejections: Annotated[
+        bool,
+        typer.Option("--allow-rejections", help="Exit 0 even when the IBR rejected some records."),
+    ] = False,
 ) -> None:
-    """Publish enrolments and benefits from a file; an interrupted push resumes where it
-    stopped."""
+    """Publish enrolments and benefits from a file. Only batches the IBR fully accepted are
+    marked done, so a rerun (after Ctrl-C, or after fixing the cause of rejections) sends the
+    rest. Exits 1 when items were rejected, unless --allow-rejections."""
     settings = _config(config)
     if not source.is_file():
-        raise typer.BadParameter(f"{source} is not a file", param_hint="SOURCE")
+        raise InputError("SOURCE", f"{source} is not a file")
+    resume = " ".join(
+        ["ibr-client push", shlex.quote(str(source))]
+        + ([f"--batch-size {batch_size}"] if batch_size else [])
+        + ([f"--config {shlex.quote(str(config))}"] if config else [])
+    )
+    try:
+        report = _push_with_progress(settings, source, batch_size)
+    except KeyboardInterrupt as exc:
+        progress = ""
+        if isinstance(exc, PushInterrupted):
+            progress = f"{exc.report.batches_done} of {exc.report.batches_total} batch(es) done; "
+        err_console.print(
+            f"interrupted: {progress}to resume, run: {resume}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(130) from None
+    out.print(
+        f"pushed {report.records_sent} record(s) in {report.batches_sent} batch(es); "
+        f"{report.batches_skipped} batch(es) already done; "
+        f"{report.items_rejected} item(s) rejected"
+    )
+    if not report.items_rejected:
+        return
+    for code, count in report.rejections_by_code().items():
+        out.print(f"  {count} rejected with {code}", highlight=False)
+    for rejection in report.rejections[:_REJECTIONS_SHOWN]:
+        out.print(
+            f"  rejected {rejection.reference_id}: {rejection.code} {rejection.message}".rstrip(),
+            highlight=False,
+        )
+    if len(report.rejections) > _REJECTIONS_SHOWN:
+        out.print(f"  ... and {len(report.rejections) - _REJECTIONS_SHOWN} more", highlight=False)
+    if not allow_rejections:
+        err_console.print(
+            f"error: {report.items_rejected} item(s) rejected; their "
+            f"{report.batches_with_rejections} batch(es) are not marked done: fix the cause "
+            f"and run `{resume}` again (or pass --allow-rejections)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
+def _push_with_progress(settings: ClientConfig, source: Path, batch_size: int | None) -> PushReport:
     total = len(read_records(source))
     with (
         ReferenceSpMis(settings) as sp_mis,
@@ -111,22 +166,16 @@ def push(
             BarColumn(),
             MofNCompleteColumn(),
             console=err_console,
+            transient=True,
         ) as progress,
     ):
         task = progress.add_task(source.name, total=total)
-        report = push_file(
+        return push_file(
             sp_mis.client,
             source,
             batch_size=batch_size,
             on_batch=lambda count, _index: progress.advance(task, count),
         )
-    out.print(
-        f"pushed {report.records_sent} record(s) in {report.batches_sent} batch(es); "
-        f"{report.batches_skipped} batch(es) already done; "
-        f"{report.items_rejected} item(s) rejected"
-    )
-    for reference_id, reason in report.rejections or []:
-        out.print(f"  rejected {reference_id}: {reason}", highlight=False)
 
 
 @app.command()
@@ -145,23 +194,51 @@ def enrolled(
 @app.command()
 @_one_line_errors
 def search(
-    identifier_type: Annotated[str, typer.Argument(help="Identifier type code, e.g. NID.")],
-    identifier_value: Annotated[str, typer.Argument(help="The identifier.")],
+    identifier_type: Annotated[
+        str | None, typer.Argument(help="Identifier type code, e.g. NID.", show_default=False)
+    ] = None,
+    identifier_value: Annotated[
+        str | None, typer.Argument(help="The identifier.", show_default=False)
+    ] = None,
+    expression: Annotated[
+        str | None,
+        typer.Option(
+            help="An expression query, JSON or a JSON file, e.g. "
+            '\'{"programme_identifier": {"eq": "OAP"}}\'.',
+            show_default=False,
+        ),
+    ] = None,
+    predicate: Annotated[
+        str | None,
+        typer.Option(
+            help="A predicate query, JSON or a JSON file: one condition "
+            "{attribute_name, operator, attribute_value}, a list of them (all must hold), or "
+            "DCI predicate items [{seq_num, expression1, condition?, expression2?}].",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     use_async: Annotated[
         bool, typer.Option("--async", help="Use the async search and wait for on-search.")
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the callback.")] = 60.0,
+    page_size: Annotated[
+        int | None, typer.Option(help="Records per page (first page).", show_default=False)
+    ] = None,
     as_json: JsonOutput = False,
 ) -> None:
-    """Search the IBR for a person's records (sync/search, or search + on-search)."""
-    query = [idtype_query(identifier_type, identifier_value)]
+    """Search the IBR by identifier (TYPE VALUE), --expression or --predicate (sync/search, or
+    search + on-search with --async)."""
+    query_type, query = search_query(identifier_type, identifier_value, expression, predicate)
     with ReferenceSpMis(_config(config)) as sp_mis:
         if not use_async:
-            _print(sp_mis.client.search(query), as_json)
+            _print(
+                sp_mis.client.search([query], query_type=query_type, page_size=page_size),
+                as_json,
+            )
             return
-        sp_mis.start_receiver()
-        handle = sp_mis.client.search_async(query)
+        _receive_callbacks(sp_mis)
+        handle = sp_mis.client.search_async([query], query_type=query_type, page_size=page_size)
         err_console.print(f"waiting for on-search of transaction {handle.transaction_id}")
         _print(handle.result(timeout=timeout), as_json)
 
@@ -174,7 +251,8 @@ def subscribe(
         typer.Option(help="reg_event_type: enrollement, enrollement_status_change, deregister."),
     ],
     filter_json: Annotated[
-        str, typer.Option("--filter", help='The filter as JSON, e.g. {"value": {}}.')
+        str,
+        typer.Option("--filter", help='The filter as JSON or a JSON file, e.g. {"value": {}}.'),
     ],
     filter_type: Annotated[str, typer.Option(help="idtype-value, expression, predicate.")] = (
         "expression"
@@ -184,11 +262,9 @@ def subscribe(
     as_json: JsonOutput = False,
 ) -> None:
     """Subscribe to an event; prints the subscription codes from on-subscribe."""
-    try:
-        filter_ = json.loads(filter_json)
-    except ValueError as exc:
-        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--filter") from None
-    with ReferenceSpMis(_config(config)).start_receiver() as sp_mis:
+    filter_ = json_value(filter_json, "--filter")
+    with ReferenceSpMis(_config(config)) as sp_mis:
+        _receive_callbacks(sp_mis)
         handle = sp_mis.client.subscribe(
             reg_event_type=event, filter_=filter_, filter_type=filter_type
         )
@@ -204,7 +280,8 @@ def unsubscribe(
     as_json: JsonOutput = False,
 ) -> None:
     """End subscriptions; prints the on-unsubscribe answer."""
-    with ReferenceSpMis(_config(config)).start_receiver() as sp_mis:
+    with ReferenceSpMis(_config(config)) as sp_mis:
+        _receive_callbacks(sp_mis)
         _print(sp_mis.client.unsubscribe(codes).result(timeout=timeout), as_json)
 
 
@@ -231,23 +308,46 @@ def listen(
         bool, typer.Option("--trigger", help="Also serve the trigger API under /trigger.")
     ] = False,
 ) -> None:
-    """Run the callback receiver in the foreground and print what arrives."""
+    """Run the callback receiver in the foreground and print what arrives. The asynchronous
+    commands of the same configuration use it while it runs."""
     settings = _config(config)
-    sp_mis = ReferenceSpMis(settings, trigger=trigger)
-    sp_mis.on_callback(_print_callback)
     bind_host = host or settings.listen_host
     bind_port = settings.listen_port if port is None else port
-    base = f"http://{bind_host}:{bind_port}"
-    err_console.print(f"listening on {base} (Ctrl-C to stop)")
-    err_console.print(
-        f"token endpoint for the IBR: {base}{TOKEN_PATH} "
-        f"(client_id {settings.effective_ibr_client_id!r}); keys: {base}/.well-known/jwks.json",
-        highlight=False,
-    )
+    running = running_listener(settings.state_dir)
+    if running is not None:
+        raise ConfigError(
+            "listen",
+            f"an `ibr-client listen` of this state_dir already runs at {running.url} "
+            f"(pid {running.pid}); stop it first, or give this one another state_dir",
+        )
+    sp_mis = ReferenceSpMis(settings, trigger=trigger)
     try:
-        serve_forever(sp_mis.receiver_app(), host=bind_host, port=bind_port)
+        sock = bind_socket(bind_host, bind_port)
+        base = f"http://{bind_host}:{sock.getsockname()[1]}"
+        if settings.callback_url is None:  # the trigger API's async requests need one
+            sp_mis.use_callback_url(base)
+        sp_mis.on_callback(_print_callback)
+        err_console.print(f"listening on {base} (Ctrl-C to stop)")
+        err_console.print(
+            f"token endpoint for the IBR: {base}{TOKEN_PATH} "
+            f"(client_id {settings.effective_ibr_client_id!r}); keys: {base}/.well-known/jwks.json",
+            highlight=False,
+        )
+        with listener_record(settings.state_dir, base):
+            serve_forever(sp_mis.receiver_app(), sock)
     finally:
         sp_mis.close()
+
+
+def _receive_callbacks(sp_mis: ReferenceSpMis) -> None:
+    """Use the running `ibr-client listen` of this configuration, else an embedded receiver."""
+    listener = sp_mis.receive_callbacks()
+    if listener is not None:
+        err_console.print(
+            f"callbacks arrive at the running ibr-client listen at {listener.url} "
+            f"(pid {listener.pid})",
+            highlight=False,
+        )
 
 
 def _print_callback(stored: StoredCallback) -> None:

@@ -29,6 +29,7 @@ from ibr_client.errors import AuthError, ConfigError, ResponseInvalidError, Tran
 from ibr_client.handles import CallbackHandle, CallbackHub
 from ibr_client.keys import IbrKeys, ibr_keys_from_config
 from ibr_client.messages import (
+    Query,
     enrolled_request,
     enrollment_updates_request,
     idtype_query,
@@ -88,6 +89,7 @@ class _ClientCore:
                 if config.decryption_key_file
                 else None
             ),
+            signature_profile=config.signature_profile,
         )
 
     def _url(self, op: Operation) -> str:
@@ -219,10 +221,10 @@ class IbrClient(_ClientCore):
                 json=envelope,
                 headers={"Authorization": f"Bearer {self._token()}"},
             )
-            if response.status_code == 401 and attempt == 1:
+            if _token_refused(response) and attempt == 1:
                 self.tokens.invalidate()  # expired or revoked: get a new one, try once more
                 continue
-            if response.status_code == 401:
+            if _token_refused(response):
                 raise AuthError(f"the IBR refused our token for {op.path} (HTTP 401)")
             if op.is_async:
                 self.hub.store.record_sent(
@@ -299,12 +301,14 @@ class IbrClient(_ClientCore):
 
     def search(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,
     ) -> Any:
-        """Synchronous search (``sync/search``); one result item per query."""
+        """Synchronous search (``sync/search``); one result item per query. A query is an
+        object (``idtype_query``, ``expression_query``) or, with ``query_type="predicate"``, a
+        list (``predicate_query``)."""
         message = search_request(
             new_transaction_id(), queries, query_type=query_type, page_size=page_size
         )
@@ -314,7 +318,7 @@ class IbrClient(_ClientCore):
 
     def search_async(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,
@@ -430,10 +434,10 @@ class AsyncIbrClient(_ClientCore):
                 json=envelope,
                 headers={"Authorization": f"Bearer {await self._token()}"},
             )
-            if response.status_code == 401 and attempt == 1:
+            if _token_refused(response) and attempt == 1:
                 self.tokens.invalidate()
                 continue
-            if response.status_code == 401:
+            if _token_refused(response):
                 raise AuthError(f"the IBR refused our token for {op.path} (HTTP 401)")
             if op.is_async:
                 self.hub.store.record_sent(
@@ -504,7 +508,7 @@ class AsyncIbrClient(_ClientCore):
 
     async def search(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,
@@ -518,7 +522,7 @@ class AsyncIbrClient(_ClientCore):
 
     async def search_async(
         self,
-        queries: Sequence[Record],
+        queries: Sequence[Query],
         *,
         query_type: str = "idtype-value",
         page_size: int | None = None,
@@ -562,6 +566,18 @@ class AsyncIbrClient(_ClientCore):
         return _parse("TxnStatusResponse")(
             await self._call_sync(OPERATIONS["sync_txn_status"], message, 1)
         )
+
+
+def _token_refused(response: httpx.Response) -> bool:
+    """A 401 about the access token; a 401 about our signature (``err.signature.*``) is an
+    ERR like any other, which a new token would not cure."""
+    if response.status_code != 401:
+        return False
+    try:
+        error = response.json()["message"]["error"]
+    except (ValueError, KeyError, TypeError):
+        return True
+    return not (isinstance(error, dict) and str(error.get("code", "")).startswith("err.signature"))
 
 
 def _body(response: httpx.Response) -> Any:

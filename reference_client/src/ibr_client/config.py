@@ -22,7 +22,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -58,6 +58,11 @@ class ClientConfig(BaseModel):
         default=None, description="Our private Ed25519 JWK (JSON) used to sign every request."
     )
     sign_requests: bool = Field(default=True, description="Sign outgoing envelopes.")
+    signature_profile: Literal["jws", "dci"] = Field(
+        default="jws",
+        description="How requests are signed: jws (detached JWS, security profile 3) or dci "
+        "(DCI's Signature string, 3b, as OpenSPP 2 sends it).",
+    )
     verify_callbacks: bool = Field(default=True, description="Verify signatures of callbacks.")
     encrypt_requests: bool = Field(default=False, description="Encrypt outgoing messages.")
     ibr_encryption_key_file: Path | None = Field(

@@ -15,6 +15,7 @@ import ibr_protocol as proto
 from ibr_client.errors import IbrRejectedError, RequestInvalidError, ResponseInvalidError
 from ibr_client.keys import IbrKeys
 from ibr_client.operations import CALLBACKS, Operation
+from ibr_protocol.dci_signature import sign_dci
 
 __all__ = [
     "EnvelopeCodec",
@@ -57,8 +58,10 @@ class EnvelopeCodec:
         ibr_keys: IbrKeys | None,
         encryption_key: dict[str, Any] | None = None,
         decryption_key: dict[str, Any] | None = None,
+        signature_profile: str = "jws",
     ) -> None:
         self.sender_id = sender_id
+        self.signature_profile = signature_profile
         self.receiver_id = receiver_id
         self.callback_url = callback_url
         self._signing_key = signing_key
@@ -85,9 +88,16 @@ class EnvelopeCodec:
             envelope["message"] = proto.encrypt_message(message, self._encryption_key)
             envelope["header"]["is_msg_encrypted"] = True
         if self._signing_key is not None:
-            envelope = proto.sign_envelope(envelope, self._signing_key)
+            envelope = self._sign(envelope, self._signing_key)
         _validate_outgoing(envelope, envelope_schema(op.request_schema))
         return envelope
+
+    def _sign(self, envelope: dict[str, Any], key: dict[str, Any]) -> dict[str, Any]:
+        if self.signature_profile == "dci":
+            # DCI's Signature string (security profile 3b), for IBRs of the DCI era.
+            signature = sign_dci(envelope["header"], envelope["message"], key)
+            return {**envelope, "signature": signature}
+        return proto.sign_envelope(envelope, key)
 
     def _sender_uri(self, op: Operation) -> str | None:
         # The IBR POSTs the callback to header.sender_uri itself (spec/openapi.yaml callbacks),

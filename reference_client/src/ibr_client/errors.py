@@ -5,6 +5,7 @@ what went wrong and what to fix, which is what the command line prints.
 
     IbrClientError
     +-- ConfigError            bad or missing configuration (names the setting)
+    +-- InputError             a malformed command-line value (names the option)
     +-- TransportError         the IBR could not be reached, even after retries
     +-- AuthError              the token endpoint refused the client credentials
     +-- RequestInvalidError    an outgoing message fails the spec (a bug in the caller's data)
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "IbrClientError",
     "IbrRejectedError",
+    "InputError",
     "RequestInvalidError",
     "ResponseInvalidError",
     "TransportError",
@@ -38,6 +40,14 @@ class ConfigError(IbrClientError):
     def __init__(self, setting: str, problem: str) -> None:
         self.setting = setting
         super().__init__(f"configuration: {setting}: {problem}")
+
+
+class InputError(IbrClientError):
+    """A command-line value is malformed (e.g. not JSON); the message names the option."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        self.option = option
+        super().__init__(f"{option}: {problem}")
 
 
 class TransportError(IbrClientError):

@@ -15,7 +15,9 @@ __all__ = [
     "as_wire",
     "enrolled_request",
     "enrollment_updates_request",
+    "expression_query",
     "idtype_query",
+    "predicate_query",
     "search_request",
     "subscribe_request",
     "txn_status_request",
@@ -42,9 +44,36 @@ def as_wire(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+Query = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""One query: an object (``idtype-value``, ``expression``) or a list (``predicate``)."""
+
+
 def idtype_query(identifier_type: str, identifier_value: str) -> dict[str, Any]:
     """An ``idtype-value`` query: the beneficiary whose identifier has this type and value."""
     return {"type": identifier_type, "value": identifier_value}
+
+
+def expression_query(conditions: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``expression`` query from a map such as ``{"programme_identifier": {"eq": "OAP"}}``
+    (``$and``/``$or``/``$not`` allowed), in DCI's QueryExpression form
+    ``{"type": "expression", "value": {"expression": {"query": ...}}}``."""
+    return {"type": "expression", "value": {"expression": {"query": dict(conditions)}}}
+
+
+def predicate_query(*conditions: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A ``predicate`` query: each ``{attribute_name, operator, attribute_value}`` condition
+    becomes one item (``seq_num`` 1, 2, ...); all of them must hold."""
+    return [
+        {"seq_num": seq_num, "expression1": dict(condition)}
+        for seq_num, condition in enumerate(conditions, start=1)
+    ]
+
+
+def _wire_query(query: Query) -> dict[str, Any] | list[dict[str, Any]]:
+    # A predicate query is a list of items; dict() of it would fail.
+    if isinstance(query, Mapping):
+        return dict(query)
+    return [dict(item) for item in query]
 
 
 def enrollment_updates_request(
@@ -75,7 +104,7 @@ def enrollment_updates_request(
 
 def enrolled_request(
     transaction_id: str,
-    queries: Sequence[Mapping[str, Any]],
+    queries: Sequence[Query],
     *,
     query_type: str = "idtype-value",
     response_entity: str = "Member",
@@ -88,7 +117,7 @@ def enrolled_request(
             "reference_id": _reference_id(),
             "query_type": query_type,
             "response_entity": response_entity,
-            "query": dict(query),
+            "query": _wire_query(query),
         }
         for query in queries
     ]
@@ -100,16 +129,17 @@ def enrolled_request(
 
 def search_request(
     transaction_id: str,
-    queries: Iterable[Mapping[str, Any]],
+    queries: Iterable[Query],
     *,
     query_type: str = "idtype-value",
     page_size: int | None = None,
     page_number: int = 1,
 ) -> dict[str, Any]:
-    """``search`` / ``sync/search``: one search item per query (a bulk search when several)."""
+    """``search`` / ``sync/search``: one search item per query (a bulk search when several);
+    with ``query_type="predicate"`` each query is a list of predicate items."""
     items = []
     for query in queries:
-        criteria: dict[str, Any] = {"query_type": query_type, "query": dict(query)}
+        criteria: dict[str, Any] = {"query_type": query_type, "query": _wire_query(query)}
         if page_size is not None:
             criteria["pagination"] = {"page_size": page_size, "page_number": page_number}
         items.append(

@@ -39,6 +39,12 @@ class Callback:
     scope: str
     """The access token scope the IBR needs for it (``x-oauth2-scope`` in spec/openapi.yaml)."""
 
+    @property
+    def paths(self) -> tuple[str, str]:
+        """Where the receiver serves it: the spec's ``/registry/...`` path, and the same under
+        ``/ibr/...``, where DCI's IBR compliance scenarios post callbacks."""
+        return (self.path, "/ibr" + self.path.removeprefix("/registry"))
+
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op

@@ -28,9 +28,11 @@ Sources:
   ====================== =================================================================
 
 Checkpoints: batch *i* of a file gets the deterministic ``transaction_id`` uuid5(file digest,
-batch size, i) and is recorded in the store once the IBR answered. A second run of the same file
-skips recorded batches; a batch that was sent but not recorded (crash in between) is sent again
-with the same records and ids, which the IBR upserts, so nothing is counted twice.
+batch size, i) and is recorded in the store once the IBR accepted every item of it. A second run
+of the same file skips recorded batches and sends the others again: those never answered (crash
+or Ctrl-C in between) and those with rejected items (once the cause is fixed at the IBR, e.g. the
+programme allowed, the rerun delivers them). A resent batch carries the same records and ids,
+which the IBR upserts, so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ import csv
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,15 @@ import ibr_protocol as proto
 from ibr_client.client import IbrClient, batched
 from ibr_client.errors import ConfigError, RequestInvalidError
 
-__all__ = ["CSV_COLUMNS", "PushReport", "push_file", "read_records", "source_key"]
+__all__ = [
+    "CSV_COLUMNS",
+    "PushInterrupted",
+    "PushReport",
+    "Rejection",
+    "push_file",
+    "read_records",
+    "source_key",
+]
 
 CSV_COLUMNS = (
     "identifier_type",
@@ -83,14 +94,46 @@ _REQUIRED_CSV = (
 _NAMESPACE = uuid.UUID("6f1c2a4e-3d2b-5b8e-9c61-1b7e0c9a4d55")
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """One item the IBR rejected: its ``reference_id`` and the IBR's reason."""
+
+    reference_id: str
+    code: str
+    message: str
+
+
 @dataclass
 class PushReport:
     batches_total: int = 0
     batches_sent: int = 0
     batches_skipped: int = 0
+    batches_with_rejections: int = 0
+    """Sent, but not checkpointed: a rerun sends them again."""
     records_sent: int = 0
     items_rejected: int = 0
-    rejections: list[tuple[str, str]] | None = None
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def batches_done(self) -> int:
+        """Batches checkpointed, by this run or an earlier one."""
+        return self.batches_skipped + self.batches_sent - self.batches_with_rejections
+
+    def rejections_by_code(self) -> dict[str, int]:
+        """How many items were rejected for each reason code, most frequent first."""
+        return dict(Counter(r.code for r in self.rejections).most_common())
+
+
+class PushInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a push, carrying ``report`` (how far it got). A KeyboardInterrupt, so that
+    callers that stop on Ctrl-C keep doing so."""
+
+    def __init__(self, report: PushReport) -> None:
+        self.report = report
+        super().__init__(
+            f"push interrupted: {report.batches_done} of {report.batches_total} batch(es) done; "
+            "push the same file with the same batch size again to resume"
+        )
 
 
 def source_key(path: Path, batch_size: int) -> str:
@@ -163,9 +206,9 @@ def _beneficiary_from_row(cells: dict[str, str]) -> dict[str, Any]:
     name = {k: cells[k] for k in ("given_name", "surname") if k in cells}
     if name:
         person["name"] = name
-    for field in ("sex", "birth_date", "death_date"):
-        if field in cells:
-            person[field] = cells[field]
+    for attribute in ("sex", "birth_date", "death_date"):
+        if attribute in cells:
+            person[attribute] = cells[attribute]
     enrolment: dict[str, Any] = {
         "programme": {
             "programme_identifier": cells["programme_identifier"],
@@ -174,9 +217,9 @@ def _beneficiary_from_row(cells: dict[str, str]) -> dict[str, Any]:
         "enrolment_date": cells["enrolment_date"],
         "enrolment_status": cells.get("enrolment_status", "Active"),
     }
-    for field in ("status_change_date", "status_reason", "beneficiary_programme_id"):
-        if field in cells:
-            enrolment[field] = cells[field]
+    for attribute in ("status_change_date", "status_reason", "beneficiary_programme_id"):
+        if attribute in cells:
+            enrolment[attribute] = cells[attribute]
     return {
         "assistance_unit": cells.get("assistance_unit", "1"),
         "member": {"member_identifier": [identifier], "demographic_info": person},
@@ -225,7 +268,8 @@ def push_file(
     batch_size: int | None = None,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> PushReport:
-    """Publish every record of ``path``, skipping batches a previous run completed.
+    """Publish every record of ``path``, skipping batches a previous run completed (every
+    item accepted). Ctrl-C raises :class:`PushInterrupted`, which says how far it got.
 
     ``on_batch(records_in_batch, batch_index)`` is called after each batch (sent or skipped),
     e.g. to advance a progress bar.
@@ -242,32 +286,48 @@ def push_file(
     store = client.hub.store
     done = store.completed_batches(key)
     batches = list(batched(records, size))
-    report = PushReport(batches_total=len(batches), rejections=[])
-    for index, batch in enumerate(batches):
-        if index in done:
-            report.batches_skipped += 1
-        else:
-            transaction_id = str(uuid.uuid5(_NAMESPACE, f"{key}:{index}"))
-            answer = client.publish_batch(batch, transaction_id=transaction_id)
-            _count_rejections(answer, report)
-            store.mark_batch_done(key, index, transaction_id, len(batch))
-            report.batches_sent += 1
-            report.records_sent += len(batch)
-        if on_batch is not None:
-            on_batch(len(batch), index)
+    report = PushReport(batches_total=len(batches))
+    try:
+        for index, batch in enumerate(batches):
+            if index in done:
+                report.batches_skipped += 1
+            else:
+                _send_batch(client, key, index, batch, report)
+            if on_batch is not None:
+                on_batch(len(batch), index)
+    except KeyboardInterrupt:
+        raise PushInterrupted(report) from None
     return report
 
 
-def _count_rejections(answer: Any, report: PushReport) -> None:
+def _send_batch(
+    client: IbrClient, key: str, index: int, batch: list[dict[str, Any]], report: PushReport
+) -> None:
+    transaction_id = str(uuid.uuid5(_NAMESPACE, f"{key}:{index}"))
+    answer = client.publish_batch(batch, transaction_id=transaction_id)
+    rejections = _rejections(answer)
+    report.batches_sent += 1
+    report.records_sent += len(batch)
+    report.items_rejected += len(rejections)
+    report.rejections.extend(rejections)
+    if rejections:
+        report.batches_with_rejections += 1
+    else:
+        client.hub.store.mark_batch_done(key, index, transaction_id, len(batch))
+
+
+def _rejections(answer: Any) -> list[Rejection]:
     data = (
         answer.model_dump(mode="json", by_alias=True, exclude_none=True)
         if hasattr(answer, "model_dump")
         else answer
     )
-    for item in data.get("enrolled_response") or []:
-        if item.get("status") == "rjct":
-            report.items_rejected += 1
-            assert report.rejections is not None
-            report.rejections.append(
-                (str(item.get("reference_id")), str(item.get("status_reason_message", "")))
-            )
+    return [
+        Rejection(
+            reference_id=str(item.get("reference_id")),
+            code=str(item.get("status_reason_code") or "rjct"),
+            message=str(item.get("status_reason_message") or ""),
+        )
+        for item in data.get("enrolled_response") or []
+        if item.get("status") == "rjct"
+    ]

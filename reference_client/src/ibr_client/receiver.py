@@ -1,5 +1,6 @@
 """The callback receiver: the SP-MIS side of the spec (on-search, on-subscribe, on-unsubscribe,
-txn/on-status, notify), plus our token endpoint and JWKS for the IBR.
+txn/on-status, notify; under ``/registry/`` and, for DCI's IBR scenarios, ``/ibr/``), plus our
+token endpoint and JWKS for the IBR.
 
 Each callback passes, in the order of IBR-SEC-009, the first failure being the answer:
 
@@ -103,13 +104,14 @@ def create_receiver_app(
         log.error(warning)
     app = FastAPI(title="IBR reference SP-MIS receiver", docs_url=None, redoc_url=None)
     for callback in CALLBACKS.values():
-        app.add_api_route(
-            callback.path,
-            _endpoint(receiver, callback),
-            methods=["POST"],
-            name=callback.action,
-            summary=f"Receive {callback.action} from the IBR",
-        )
+        for path in callback.paths:
+            app.add_api_route(
+                path,
+                _endpoint(receiver, callback),
+                methods=["POST"],
+                name=f"{callback.action} {path}",
+                summary=f"Receive {callback.action} from the IBR",
+            )
     app.add_api_route(TOKEN_PATH, TokenEndpoint(config, tokens), methods=["POST"], name="token")
     jwks = public_jwks(config)
 

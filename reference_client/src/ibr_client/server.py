@@ -13,6 +13,8 @@ from typing import Any, Self
 
 import uvicorn
 
+from ibr_client.listener import bind_socket
+
 __all__ = ["EmbeddedServer", "serve_forever"]
 
 
@@ -23,11 +25,11 @@ class EmbeddedServer:
     (the SP-MIS needs it as its callback URL); :meth:`start` then serves ``app``.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self.host = host
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+    ) -> None:
+        self._socket = sock or bind_socket(host, port)
+        self.host = self._socket.getsockname()[0] if sock else host
         self.port: int = self._socket.getsockname()[1]
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -57,6 +59,8 @@ class EmbeddedServer:
         self._socket.close()
 
 
-def serve_forever(app: Any, *, host: str, port: int) -> None:
-    """Serve ``app`` in the foreground until interrupted (the ``listen`` command)."""
-    uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+def serve_forever(app: Any, sock: socket.socket) -> None:
+    """Serve ``app`` on the bound ``sock`` in the foreground until interrupted (the ``listen``
+    command); binding first lets the caller report a taken port in one line."""
+    config = uvicorn.Config(app, log_level="info", lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])

@@ -16,6 +16,7 @@ from ibr_client.client import IbrClient
 from ibr_client.config import ClientConfig
 from ibr_client.handles import CallbackHook, CallbackHub
 from ibr_client.keys import IbrKeys
+from ibr_client.listener import RunningListener, running_listener
 from ibr_client.receiver import create_receiver_app
 from ibr_client.server import EmbeddedServer
 from ibr_client.store import ClientStore
@@ -65,13 +66,26 @@ class ReferenceSpMis:
             port=self.config.listen_port if port is None else port,
         )
         if self.config.callback_url is None:
-            if self._http is None:  # a caller-supplied HTTP client is reused, not closed
-                self.client.close()
-            self.client = self._make_client(
-                self.config.model_copy(update={"callback_url": server.url})
-            )
+            self.use_callback_url(server.url)
         self.server = server.start(self.receiver_app())
         return self
+
+    def receive_callbacks(self) -> RunningListener | None:
+        """Make callbacks reach this SP-MIS's store: through the running ``ibr-client listen``
+        of the same ``state_dir`` when there is one (returned), else an embedded receiver."""
+        listener = running_listener(self.config.state_dir)
+        if listener is None:
+            self.start_receiver()
+            return None
+        if self.config.callback_url is None:
+            self.use_callback_url(listener.url)
+        return listener
+
+    def use_callback_url(self, url: str) -> None:
+        """Send ``url`` (the receiver's base URL) as the base of every ``sender_uri``."""
+        if self._http is None:  # a caller-supplied HTTP client is reused, not closed
+            self.client.close()
+        self.client = self._make_client(self.config.model_copy(update={"callback_url": url}))
 
     def close(self) -> None:
         if self.server is not None:

@@ -75,6 +75,27 @@ class Settings(BaseSettings):
     callback_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Timeout of one callback POST"
     )
+    rate_per_client: float = Field(
+        default=50.0, ge=0, description="Requests per second per client (0 = no limit; per worker)"
+    )
+    burst_per_client: int = Field(default=200, ge=1, description="Burst size per client")
+    rate_per_address: float = Field(
+        default=100.0,
+        ge=0,
+        description="Requests per second per source address (0 = no limit; per worker)",
+    )
+    burst_per_address: int = Field(default=400, ge=1, description="Burst size per address")
+    token_rate_per_address: float = Field(
+        default=2.0,
+        ge=0,
+        description="Token requests per second per source address (each costs a scrypt hash)",
+    )
+    token_burst_per_address: int = Field(default=30, ge=1, description="Token request burst")
+    token_failures_per_minute: float = Field(
+        default=10.0,
+        ge=0,
+        description="Failed client authentications per minute per client id and per address",
+    )
 
     identifier_types_file: str | None = Field(
         default=None,

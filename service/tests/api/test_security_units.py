@@ -9,7 +9,7 @@ import pytest
 from ibr_protocol import ErrorCode
 from ibr_protocol.limits import RequestRefusedError, check_body_size, parse_json_limited
 from ibr_service.outbox import retry_delay
-from ibr_service.security.callbacks import check_callback_url, host_matches
+from ibr_service.security.callbacks import check_callback_url, host_matches, parse_target
 from ibr_service.security.client_secrets import hash_secret, verify_secret
 from ibr_service.security.errors import ForbiddenError
 
@@ -107,3 +107,48 @@ def test_retry_delay_grows_and_is_capped() -> None:
     assert highest == [1, 2, 4, 30, 30]
     lowest = retry_delay(5, base_seconds=1, cap_seconds=30, rng=lambda: 0.0)
     assert lowest == 0.5
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8080/cb", True),
+        ("http://127.0.0.1:6379/", False),
+        ("http://127.0.0.1/cb", False),
+        ("https://mis.example.org/dci/callbacks/on-search", True),
+        ("https://mis.example.org/dci/callbacks", True),
+        ("https://mis.example.org/dcix", False),
+        ("https://mis.example.org:8443/dci/cb", False),
+        ("http://mis.example.org/dci/cb", False),
+        ("http://[::1]:9000/cb", True),
+        ("http://[::1]:9001/cb", False),
+    ],
+)
+def test_a_target_with_a_port_or_base_url_allows_only_that(url: str, allowed: bool) -> None:
+    """If this fails, a client allowed private callbacks can make the IBR POST to any port of
+    an allowed host (a local Redis on 6379), or a registered base URL does not work."""
+    targets = ["127.0.0.1:8080", "https://mis.example.org/dci", "[::1]:9000"]
+
+    def check() -> None:
+        check_callback_url(url, allowed_hosts=targets, allow_private=True, resolver=_public)
+
+    if allowed:
+        check()
+    else:
+        with pytest.raises(ForbiddenError, match="not among the client's allowed callback hosts"):
+            check()
+
+
+@pytest.mark.parametrize(
+    "entry", ["ftp://mis.example.org", "mis.example.org:0", "mis.example.org:99999", "a/b", ""]
+)
+def test_junk_callback_targets_are_refused_at_registration(entry: str) -> None:
+    """If this fails, a mistyped target is stored and silently allows nothing (or too much)."""
+    with pytest.raises(ValueError, match="callback target"):
+        parse_target(entry)
+
+
+def test_a_bare_host_still_allows_every_port() -> None:
+    """Existing registrations keep working; `ibr clients add` warns about them."""
+    assert parse_target("127.0.0.1").any_port
+    check_callback_url("http://127.0.0.1:6379/", allowed_hosts=["127.0.0.1"], allow_private=True)

@@ -12,8 +12,16 @@ from ibr_conformance.events import (
     RunFinished,
     RunStarted,
 )
+from ibr_conformance.requirements import RequirementCatalogue
 from ibr_conformance.results import Outcome
-from ibr_conformance.summary import counts, verdict
+from ibr_conformance.summary import (
+    completeness,
+    counts,
+    headline,
+    requirement_counts,
+    requirement_outcomes,
+    verdict,
+)
 
 __all__ = ["ConsoleReporter"]
 
@@ -27,9 +35,16 @@ _STYLE = {
 
 
 class ConsoleReporter:
-    def __init__(self, console: Console | None = None, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        console: Console | None = None,
+        *,
+        verbose: bool = False,
+        catalogue: RequirementCatalogue | None = None,
+    ) -> None:
         self.console = console or Console(stderr=True)
         self.verbose = verbose
+        self.catalogue = catalogue
 
     def handle(self, event: Event) -> None:
         c = self.console
@@ -56,11 +71,28 @@ class ConsoleReporter:
             if r.outcome in (Outcome.ERROR, Outcome.SKIP) and r.reason:
                 c.print(f"        {r.reason.splitlines()[0]}", style="dim", highlight=False)
         elif isinstance(event, RunFinished):
-            n = counts(event.results)
-            ok = verdict(event.results)
-            c.print(
-                f"{'CONFORMANT' if ok else 'NOT CONFORMANT'}: "
-                + " ".join(f"{k}={v}" for k, v in n.items())
-                + f" in {event.duration_ms / 1000:.1f}s",
-                style="bold green" if ok else "bold red",
+            self._finished(event)
+
+    def _finished(self, event: RunFinished) -> None:
+        checks = " ".join(f"{k}={v}" for k, v in counts(event.results).items())
+        rows = (
+            requirement_outcomes(event.results, self.catalogue, role=event.info.profile)
+            if self.catalogue is not None
+            else []
+        )
+        scope = completeness(rows, event.info.config)
+        text = headline(verdict(event.results), scope)
+        style = "bold green" if text == "CONFORMANT" else "bold yellow"
+        if text.startswith("NOT"):
+            style = "bold red"
+        self.console.print(text, style=style)
+        if rows:
+            musts = " ".join(f"{k}={v}" for k, v in requirement_counts(rows).items())
+            self.console.print(f"  MUST requirements: {musts}", highlight=False)
+        self.console.print(
+            f"  checks: {checks} in {event.duration_ms / 1000:.1f}s", highlight=False
+        )
+        if scope.untested_musts:
+            self.console.print(
+                f"  untested MUSTs: {', '.join(scope.untested_musts)}", highlight=False
             )

@@ -48,11 +48,17 @@ def _evidence(ex: dict[str, Any]) -> str:
 def render_html(doc: dict[str, Any]) -> str:
     """Render a report document (see `report_document`) as one self-contained page."""
     s = doc["summary"]
-    verdict = (
-        '<span class="verdict ok">CONFORMANT: every tested MUST holds</span>'
-        if doc["conformant"]
-        else '<span class="verdict ko">NOT CONFORMANT</span>'
-    )
+    scope = doc.get("completeness") or {"complete": True, "untested_musts": []}
+    if not doc["conformant"]:
+        verdict = '<span class="verdict ko">NOT CONFORMANT</span>'
+    elif scope["complete"]:
+        verdict = '<span class="verdict ok">CONFORMANT: every MUST was tested and holds</span>'
+    else:
+        verdict = (
+            '<span class="verdict ko">PARTIAL RUN: no tested MUST failed, but '
+            f"{len(scope['untested_musts'])} MUST(s) untested: "
+            f"{escape(', '.join(scope['untested_musts']))}</span>"
+        )
     meta_rows = "".join(
         f"<tr><th>{escape(k)}</th><td>{escape(str(doc[k]))}</td></tr>"
         for k in (
@@ -67,7 +73,13 @@ def render_html(doc: dict[str, Any]) -> str:
             "finished_at",
         )
     )
-    counts = " &middot; ".join(f'<span class="{k}">{k}: {v}</span>' for k, v in s.items())
+    musts = doc.get("must_summary") or {}
+    counts = (
+        "MUST requirements (the table below): "
+        + " &middot; ".join(f'<span class="{k}">{k}: {v}</span>' for k, v in musts.items())
+        + "<br>checks: "
+        + " &middot; ".join(f'<span class="{k}">{k}: {v}</span>' for k, v in s.items())
+    )
     req_rows = "".join(
         f"<tr><td>{escape(r['id'])}</td><td>{escape(r['level'])}</td>"
         f'<td class="{escape(r["outcome"])}">{escape(r["outcome"])}</td>'

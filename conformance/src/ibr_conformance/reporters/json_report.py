@@ -8,7 +8,13 @@ from typing import Any
 
 from ibr_conformance.events import Event, RunFinished
 from ibr_conformance.requirements import RequirementCatalogue
-from ibr_conformance.summary import counts, requirement_outcomes, verdict
+from ibr_conformance.summary import (
+    completeness,
+    counts,
+    requirement_counts,
+    requirement_outcomes,
+    verdict,
+)
 
 __all__ = ["JsonReporter", "report_document"]
 
@@ -18,6 +24,8 @@ REPORT_FORMAT = "ibr-conformance-report/1"
 def report_document(final: RunFinished, catalogue: RequirementCatalogue) -> dict[str, Any]:
     """The report as a dict (shared by the JSON and HTML reporters and the certificate)."""
     info = final.info
+    rows = requirement_outcomes(final.results, catalogue, role=info.profile)
+    run_scope = completeness(rows, info.config)
     return {
         "format": REPORT_FORMAT,
         "run_id": info.run_id,
@@ -33,10 +41,10 @@ def report_document(final: RunFinished, catalogue: RequirementCatalogue) -> dict
         "capabilities": list(info.capabilities),
         "config": info.config,
         "conformant": verdict(final.results),
+        "completeness": run_scope.to_dict(),
         "summary": counts(final.results),
-        "requirements": [
-            r.to_dict() for r in requirement_outcomes(final.results, catalogue, role=info.profile)
-        ],
+        "must_summary": requirement_counts(rows),
+        "requirements": [r.to_dict() for r in rows],
         "checks": [r.to_dict() for r in final.results],
     }
 

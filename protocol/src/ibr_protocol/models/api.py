@@ -80,11 +80,15 @@ QueryType = Literal["idtype-value", "expression", "predicate"]
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 Version = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")]
 Base64Url = Annotated[str, StringConstraints(min_length=1, pattern=r"^[A-Za-z0-9_-]*$")]
+SIGNATURE_PATTERN = (
+    r"^(?:[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+"
+    r'|(?:[Ss]ignature: *)?[^\n]*(?:kidId="[^"\n]+"[^\n]*signature="[A-Za-z0-9+/]+={0,2}"'
+    r'|signature="[A-Za-z0-9+/]+={0,2}"[^\n]*kidId="[^"\n]+")[^\n]*)$'
+)
 Signature = Annotated[
-    str,
-    StringConstraints(min_length=5, max_length=4096, pattern=r"^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$"),
+    str, StringConstraints(min_length=5, max_length=4096, pattern=SIGNATURE_PATTERN)
 ]
-"""A detached-payload JWS compact serialisation (api/signature)."""
+"""A detached-payload JWS, or DCI's signature string (api/signature; security profile §3)."""
 SenderUri = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://"), Uri]
 
 

@@ -13,17 +13,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from ibr_protocol.clock import utc_now
 from ibr_protocol.tokens import TokenService
 from ibr_service.api import dependencies as deps
 from ibr_service.api.errors import install_error_handlers
-from ibr_service.api.middleware import BodySizeLimit
+from ibr_service.api.middleware import BodySizeLimit, RequestMetrics
 from ibr_service.api.routers import (
     enrolled,
     enrollment,
@@ -33,10 +33,12 @@ from ibr_service.api.routers import (
     subscriptions,
     txn_status,
 )
+from ibr_service.api.throttling import check_address_rate
 from ibr_service.core import IbrCore
 from ibr_service.core.store import Store
 from ibr_service.outbox import OutboxDispatcher
 from ibr_service.security.keys import IbrKeys, load_or_create_keys
+from ibr_service.security.throttle import Throttles
 from ibr_service.settings import Settings
 
 __all__ = ["REGISTRY_PREFIXES", "Host", "build_host", "create_app", "include_ibr_routers"]
@@ -58,6 +60,7 @@ class Host:
     keys: IbrKeys
     tokens: TokenService
     clock: Callable[[], datetime]
+    throttles: Throttles = field(default_factory=Throttles.unlimited)
 
 
 def build_host(
@@ -81,7 +84,15 @@ def build_host(
         issuer=settings.receiver_id,
         lifetime_seconds=settings.token_lifetime_seconds,
     )
-    return Host(settings=settings, store=store, core=core, keys=keys, tokens=tokens, clock=clock)
+    return Host(
+        settings=settings,
+        store=store,
+        core=core,
+        keys=keys,
+        tokens=tokens,
+        clock=clock,
+        throttles=Throttles.from_settings(settings),
+    )
 
 
 def include_ibr_routers(app: FastAPI, *, base_path: str = "") -> None:
@@ -89,9 +100,10 @@ def include_ibr_routers(app: FastAPI, *, base_path: str = "") -> None:
     registry = APIRouter()
     for module in (enrollment, enrolled, search, txn_status, subscriptions):
         registry.include_router(module.router)
+    throttled = [Depends(check_address_rate)]
     for prefix in REGISTRY_PREFIXES:
-        app.include_router(registry, prefix=f"{base_path}{prefix}")
-    app.include_router(oauth.router, prefix=base_path)
+        app.include_router(registry, prefix=f"{base_path}{prefix}", dependencies=throttled)
+    app.include_router(oauth.router, prefix=base_path, dependencies=throttled)
     app.include_router(service.router, prefix=base_path)
     install_error_handlers(app)
 
@@ -136,6 +148,7 @@ def create_app(host: Host, *, callback_http: httpx.AsyncClient | None = None) ->
     )
     include_ibr_routers(app, base_path=settings.base_path)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
     app.dependency_overrides.update(
         {
             deps.get_settings: lambda: settings,
@@ -144,6 +157,7 @@ def create_app(host: Host, *, callback_http: httpx.AsyncClient | None = None) ->
             deps.get_keys: lambda: host.keys,
             deps.get_tokens: lambda: host.tokens,
             deps.get_clock: lambda: host.clock,
+            deps.get_throttles: lambda: host.throttles,
         }
     )
     return app

@@ -17,6 +17,7 @@ from ibr_protocol.tokens import TokenService
 from ibr_service.core import IbrCore
 from ibr_service.core.store import Store
 from ibr_service.security.keys import IbrKeys
+from ibr_service.security.throttle import Throttles
 from ibr_service.settings import Settings
 
 __all__ = [
@@ -25,12 +26,14 @@ __all__ = [
     "KeysDep",
     "SettingsDep",
     "StoreDep",
+    "ThrottlesDep",
     "TokensDep",
     "get_clock",
     "get_core",
     "get_keys",
     "get_settings",
     "get_store",
+    "get_throttles",
     "get_tokens",
 ]
 
@@ -64,6 +67,11 @@ def get_tokens() -> TokenService:
     raise _not_provided("tokens")
 
 
+def get_throttles() -> Throttles:
+    """The rate limiters of this process (in memory, per worker)."""
+    raise _not_provided("throttles")
+
+
 def get_clock() -> Callable[[], datetime]:
     """Returns the function that tells the time (zone-aware UTC); tests pin it."""
     raise _not_provided("clock")
@@ -74,4 +82,5 @@ StoreDep = Annotated[Store, Depends(get_store)]
 CoreDep = Annotated[IbrCore, Depends(get_core)]
 KeysDep = Annotated[IbrKeys, Depends(get_keys)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
+ThrottlesDep = Annotated[Throttles, Depends(get_throttles)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ibr_protocol import ack, build_callback, encrypt_message, sign_envelope
 from ibr_protocol.envelope import CallbackStatus
-from ibr_service.api.inbound import InboundRequest
+from ibr_service.security.inbound import InboundRequest
 from ibr_service.security.keys import IbrKeys
 
 __all__ = ["acknowledge", "signed_response"]

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ibr_service.cli.operator_errors import guard_commands, redact_url, require_existing_sqlite
 from ibr_service.settings import Settings
 
 app = typer.Typer(help="Integrated Beneficiary Registry (IBR) service.", no_args_is_help=True)
@@ -36,6 +37,7 @@ def _settings(**overrides: Any) -> Settings:
 def _store(settings: Settings) -> Any:
     from ibr_service.store_sql import SqlStore
 
+    require_existing_sqlite(settings.database_url)
     return SqlStore.from_url(settings.database_url)
 
 
@@ -50,6 +52,7 @@ def serve(
     from ibr_service.api import build_host, create_app
 
     settings = _settings()
+    require_existing_sqlite(settings.database_url)
     api = create_app(build_host(settings))
     console.print(
         f"IBR serving on http://{host}:{port}{settings.base_path} "
@@ -76,7 +79,11 @@ def clients_add(
     ] = None,
     scope: Annotated[list[str] | None, typer.Option(help="Granted scope (repeatable)")] = None,
     callback_host: Annotated[
-        list[str] | None, typer.Option(help="Allowed callback host, e.g. spmis.example.org")
+        list[str] | None,
+        typer.Option(
+            help="Allowed callback target: host:port (recommended), a base URL "
+            "https://host[:port]/path, or a bare host (every port of it)"
+        ),
     ] = None,
     programme: Annotated[
         list[str] | None, typer.Option(help="Programme it may write (repeatable; none = all)")
@@ -95,13 +102,29 @@ def clients_add(
         str | None,
         typer.Option(envvar=CALLBACK_SECRET_ENV, show_envvar=True, help="Our client secret there"),
     ] = None,
+    signature: Annotated[
+        str,
+        typer.Option(help="Signature policy: required, or optional (a peer that cannot sign)"),
+    ] = "required",
+    callback_url: Annotated[
+        str | None, typer.Option(help="Callback base URL, used when a request has no sender_uri")
+    ] = None,
 ) -> None:
     """Register an SP-MIS; prints its client secret once."""
     from ibr_protocol.clock import utc_now
+    from ibr_service.security.callbacks import parse_target
+    from ibr_service.security.client_interop import (
+        check_callback_base_url,
+        check_signature_policy,
+        set_client_interop,
+    )
     from ibr_service.security.clients import ALL_SCOPES, register_client
 
     store = _store(_settings())
     try:
+        check_signature_policy(signature)
+        if callback_url is not None:
+            check_callback_base_url(callback_url)
         client, secret = register_client(
             store,
             sender_id=sender_id,
@@ -115,10 +138,22 @@ def clients_add(
             callback_client_id=callback_client_id,
             callback_client_secret=callback_client_secret if callback_token_url else None,
         )
+        if signature != "required" or callback_url is not None:
+            client = set_client_interop(
+                store, sender_id, signature_policy=signature, callback_base_url=callback_url
+            )
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"registered [bold]{client.sender_id}[/bold]")
+    for target in sorted(client.allowed_callback_hosts):
+        if parse_target(target).any_port:
+            console.print(
+                f"[yellow]callback host {target} has no port: every port of it may receive "
+                f"callbacks; register {target}:PORT instead[/yellow]"
+            )
+    if client.signature_policy == "optional":
+        console.print("[yellow]signature policy optional: unsigned requests are accepted[/yellow]")
     if client.callback_token_url:
         console.print(f"callbacks authenticate at {client.callback_token_url}")
     console.print(
@@ -133,7 +168,15 @@ def clients_list() -> None:
     with store.transaction() as tx:
         clients = tx.list_clients()
     table = Table(
-        "sender_id", "active", "scopes", "keys", "callback hosts", "programmes", "callback auth"
+        "sender_id",
+        "active",
+        "scopes",
+        "keys",
+        "callback hosts",
+        "programmes",
+        "callback auth",
+        "signature",
+        "callback URL",
     )
     for client in clients:
         table.add_row(
@@ -147,8 +190,41 @@ def clients_list() -> None:
             if client.allowed_programmes is None
             else " ".join(sorted(client.allowed_programmes)),
             _callback_auth_summary(client),
+            client.signature_policy,
+            client.callback_base_url or "-",
         )
     console.print(table)
+
+
+@clients_app.command("interop")
+def clients_interop(
+    sender_id: Annotated[str, typer.Argument(help="The client's id = header.sender_id")],
+    signature: Annotated[
+        str | None, typer.Option(help="Signature policy: required or optional")
+    ] = None,
+    callback_url: Annotated[
+        str | None, typer.Option(help="Callback base URL, used when a request has no sender_uri")
+    ] = None,
+    no_callback_url: Annotated[bool, typer.Option(help="Remove the callback base URL")] = False,
+) -> None:
+    """Change a client's signature policy and callback base URL."""
+    from ibr_service.security.client_interop import set_client_interop
+
+    try:
+        client = set_client_interop(
+            _store(_settings()),
+            sender_id,
+            signature_policy=signature,
+            callback_base_url=callback_url,
+            clear_callback_base_url=no_callback_url,
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"{client.sender_id}: signature {client.signature_policy}, "
+        f"callback URL {client.callback_base_url or 'none'}"
+    )
 
 
 @clients_app.command("callback-auth")
@@ -199,27 +275,99 @@ def clients_rotate(
     from ibr_service.security.clients import rotate_client
 
     store = _store(_settings())
-    client, secret = rotate_client(
-        store,
-        sender_id,
-        new_secret=not keep_secret,
-        add_public_keys=[_read_jwk(path) for path in add_key or []],
-        remove_kids=remove_kid or (),
-    )
+    try:
+        client, secret = rotate_client(
+            store,
+            sender_id,
+            new_secret=not keep_secret,
+            add_public_keys=[_read_jwk(path) for path in add_key or []],
+            remove_kids=remove_kid or (),
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     kids = ", ".join(key.get("kid", "?") for key in client.public_jwks.get("keys", []))
     console.print(f"rotated [bold]{client.sender_id}[/bold]; keys now: {kids or 'none'}")
     if secret:
         console.print(f"new client_secret: [bold yellow]{secret}[/bold yellow]  (shown once)")
 
 
-@audit_app.command("verify")
-def audit_verify_command() -> None:
-    """Check the audit log's hash chain; exit 1 when an entry was altered or removed."""
-    from ibr_service.core import audit_verify
+@clients_app.command("disable")
+def clients_disable(
+    sender_id: Annotated[str, typer.Argument(help="The client to disable")],
+) -> None:
+    """Refuse the client's tokens and requests at once (reversible with `enable`)."""
+    _set_client_state(sender_id, "disable")
 
-    result = audit_verify(_store(_settings()))
+
+@clients_app.command("enable")
+def clients_enable(
+    sender_id: Annotated[str, typer.Argument(help="The client to enable again")],
+) -> None:
+    """Accept a disabled client again."""
+    _set_client_state(sender_id, "enable")
+
+
+@clients_app.command("remove")
+def clients_remove(
+    sender_id: Annotated[str, typer.Argument(help="The client to remove")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Disable the client for good: its secret, keys and callback credentials are erased.
+
+    The record itself stays (marked inactive, with an audit entry), so that the history and
+    audit entries naming its sender_id keep their meaning; `enable` then needs `rotate` for a
+    new secret and keys.
+    """
+    if not yes and not typer.confirm(f"remove client {sender_id} (secret and keys erased)?"):
+        raise typer.Exit(1)
+    _set_client_state(sender_id, "remove")
+
+
+def _set_client_state(sender_id: str, change: str) -> None:
+    from ibr_protocol.clock import utc_now
+    from ibr_service.security.clients import set_client_state
+
+    try:
+        set_client_state(_store(_settings()), sender_id, change=change, now=utc_now())
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    done = {"disable": "disabled", "enable": "enabled", "remove": "removed"}[change]
+    console.print(f"[bold]{sender_id}[/bold] {done} (audited)")
+
+
+@audit_app.command("head")
+def audit_head_command() -> None:
+    """Print the audit log's head as SEQ:HASH; copy it off-site to detect a cut tail later."""
+    from ibr_service.core.audit import audit_head
+
+    head = audit_head(_store(_settings()))
+    if head is None:
+        console.print("the audit log is empty")
+        raise typer.Exit(1)
+    typer.echo(str(head))
+
+
+@audit_app.command("verify")
+def audit_verify_command(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH printed earlier by `ibr audit head`; detects a cut tail"),
+    ] = None,
+) -> None:
+    """Check the audit log's hash chain; exit 1 when an entry was altered or removed."""
+    from ibr_service.core.audit import audit_verify, parse_head
+
+    try:
+        expected = parse_head(expect_head) if expect_head is not None else None
+    except ValueError as exc:
+        console.print(f"[red]--expect-head: {exc}[/red]")
+        raise typer.Exit(2) from None
+    result = audit_verify(_store(_settings()), expect_head=expected)
     if result.ok:
-        console.print(f"[green]audit log intact[/green]: {result.entries} entries")
+        checked = f", head {expected.seq} matches" if expected else ""
+        console.print(f"[green]audit log intact[/green]: {result.entries} entries{checked}")
         return
     console.print(f"[red]audit log BROKEN[/red] at seq {result.first_bad_seq}: {result.problem}")
     raise typer.Exit(1)
@@ -234,6 +382,7 @@ def outbox_run(
     from ibr_service.outbox import OutboxDispatcher
 
     settings = _settings()
+    require_existing_sqlite(settings.database_url)
     host = build_host(settings)
     dispatcher = OutboxDispatcher(
         host.store, host.core, keys=host.keys, settings=settings, clock=host.clock
@@ -287,7 +436,7 @@ def _read_jwk(path: Path) -> dict[str, Any]:
 
 def _redact(url: str) -> str:
     # Never print a database password.
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    return redact_url(url)
+
+
+guard_commands(app)

@@ -14,6 +14,7 @@ from ibr_protocol.clock import utc_now
 from ibr_service.api import Host, build_host, create_app
 from ibr_service.api.loopback import CallbackRecorder, serve_in_thread
 from ibr_service.cli.spmis import ScriptedSpMis
+from ibr_service.security.client_interop import set_client_interop
 from ibr_service.security.clients import register_client
 from ibr_service.settings import Settings
 
@@ -46,8 +47,10 @@ def sandbox(
     allowed_callback_hosts: tuple[str, ...] = ("127.0.0.1",),
     allow_private_callbacks: bool = True,
     receiver: CallbackRecorder | None = None,
+    signature_policy: str = "required",
 ) -> Iterator[Sandbox]:
-    """Migrate ``settings.database_url``, start the IBR and a receiver, register one SP-MIS."""
+    """Migrate ``settings.database_url``, start the IBR and a receiver, register one SP-MIS
+    (with ``signature_policy`` ``required`` or ``optional``, security profile §3c)."""
     migrate(settings.database_url)
     host = build_host(settings)
     recorder = receiver or CallbackRecorder()
@@ -73,4 +76,6 @@ def sandbox(
             allow_private_callbacks=allow_private_callbacks,
         )
         spmis.client_secret = secret
+        if signature_policy != "required":
+            set_client_interop(host.store, sender_id, signature_policy=signature_policy)
         yield Sandbox(host=host, url=url, spmis=spmis, receiver=recorder, receiver_url=receiver_url)

@@ -18,7 +18,16 @@ import rfc8785
 from ibr_service.core.records import AuditEntry, JsonDict
 from ibr_service.core.store import Store, StoreTransaction
 
-__all__ = ["GENESIS_HASH", "AuditVerification", "append_audit", "audit_verify", "entry_hash"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditHead",
+    "AuditVerification",
+    "append_audit",
+    "audit_head",
+    "audit_verify",
+    "entry_hash",
+    "parse_head",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -71,8 +80,57 @@ class AuditVerification:
     problem: str | None = None
 
 
-def audit_verify(store: Store) -> AuditVerification:
-    """Recompute every hash and link; report the first entry that does not fit."""
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The last entry's sequence number and hash: copied off-site, it detects a cut tail."""
+
+    seq: int
+    entry_hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.entry_hash}"
+
+
+def parse_head(text: str) -> AuditHead:
+    """``SEQ:HASH`` as printed by ``ibr audit head``; ValueError when it is not that."""
+    seq, _, digest = text.strip().partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(digest) != 64:
+        raise ValueError(f"expected SEQ:HASH as printed by `ibr audit head`, got {text[:80]!r}")
+    try:
+        int(digest, 16)
+    except ValueError:
+        raise ValueError("the HASH of SEQ:HASH must be 64 hexadecimal digits") from None
+    return AuditHead(int(seq), digest.lower())
+
+
+def audit_head(store: Store) -> AuditHead | None:
+    """The current head of the chain (None for an empty log)."""
+    with store.transaction() as tx:
+        last = tx.last_audit_entry()
+    return None if last is None else AuditHead(last.seq, last.entry_hash)
+
+
+def audit_verify(store: Store, *, expect_head: AuditHead | None = None) -> AuditVerification:
+    """Recompute every hash and link; report the first entry that does not fit.
+
+    The chain alone cannot tell that its tail was deleted; with ``expect_head`` (a head copied
+    off-site earlier) the log must still contain that entry, with that hash.
+    """
+    walked = _verify_chain(store, expect_head)
+    if not walked.ok or expect_head is None:
+        return walked
+    if walked.entries < expect_head.seq:
+        return AuditVerification(
+            False,
+            walked.entries,
+            walked.entries + 1,
+            f"the log ends at seq {walked.entries} but the recorded head is seq "
+            f"{expect_head.seq}: entries {walked.entries + 1}..{expect_head.seq} were removed",
+        )
+    return walked
+
+
+def _verify_chain(store: Store, expect_head: AuditHead | None) -> AuditVerification:
     count = 0
     prev = GENESIS_HASH
     expected_seq = 1
@@ -102,6 +160,18 @@ def audit_verify(store: Store) -> AuditVerification:
             if recomputed != entry.entry_hash:
                 return AuditVerification(
                     False, count, entry.seq, "entry content does not match its hash (edited)"
+                )
+            if (
+                expect_head
+                and entry.seq == expect_head.seq
+                and entry.entry_hash != expect_head.entry_hash
+            ):
+                return AuditVerification(
+                    False,
+                    count,
+                    entry.seq,
+                    "the entry at the recorded head has another hash (the log was rewritten "
+                    "from there on)",
                 )
             prev = entry.entry_hash
             expected_seq += 1

@@ -32,6 +32,7 @@ from ibr_protocol import IbrProtocolError, format_timestamp, sign_envelope
 from ibr_service.core import IbrCore
 from ibr_service.core.records import ClientRecord, OutboxJob
 from ibr_service.core.store import Store
+from ibr_service.metrics import OUTBOX_DELIVERIES, OUTBOX_SECONDS
 from ibr_service.outbox.backoff import retry_delay
 from ibr_service.outbox.callback_auth import CallbackAuthError, CallbackTokens
 from ibr_service.security.callbacks import Resolver, check_callback_url, resolve_host
@@ -133,14 +134,18 @@ class OutboxDispatcher:
         if client is None or refusal is not None:
             await asyncio.to_thread(self._mark_failed, job, refusal or "", permanent=True)
             report.dead.append(job.job_id)
+            OUTBOX_DELIVERIES.labels(kind=job.kind, outcome="refused_target").inc()
             return
-        error = await self._send(http, job, client)
+        with OUTBOX_SECONDS.labels(kind=job.kind).time():
+            error = await self._send(http, job, client)
         if error is None:
             await asyncio.to_thread(self._mark_delivered, job)
             report.delivered.append(job.job_id)
+            OUTBOX_DELIVERIES.labels(kind=job.kind, outcome="delivered").inc()
             return
         dead = await asyncio.to_thread(self._mark_failed, job, error, permanent=False)
         (report.dead if dead else report.retried).append(job.job_id)
+        OUTBOX_DELIVERIES.labels(kind=job.kind, outcome="dead" if dead else "retry").inc()
 
     async def _send(
         self, http: httpx.AsyncClient, job: OutboxJob, client: ClientRecord

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from ibr_protocol import Jwks
+from ibr_service.core.audit import append_audit
 from ibr_service.core.records import ClientRecord
 from ibr_service.core.store import Store
+from ibr_service.security.callbacks import parse_target
 from ibr_service.security.client_secrets import (
     generate_client_secret,
     hash_secret,
@@ -41,6 +44,7 @@ __all__ = [
     "register_client",
     "rotate_client",
     "set_callback_auth",
+    "set_client_state",
 ]
 
 # The scopes of spec/openapi.yaml (`x-oauth2-scope` of each IBR-side operation).
@@ -102,13 +106,16 @@ def register_client(
     if unknown:
         raise ValueError(f"unknown scope(s) {sorted(unknown)}; valid: {', '.join(ALL_SCOPES)}")
     _check_public_keys(public_keys)
+    targets = tuple(allowed_callback_hosts)
+    for target in targets:
+        parse_target(target)  # ValueError names the entry
     clear = secret or generate_client_secret()
     client = ClientRecord(
         sender_id=sender_id,
         secret_hash=hash_secret(clear),
         public_jwks={"keys": [dict(key) for key in public_keys]},
         scopes=scope_set,
-        allowed_callback_hosts=frozenset(allowed_callback_hosts),
+        allowed_callback_hosts=frozenset(targets),
         allowed_programmes=None if allowed_programmes is None else frozenset(allowed_programmes),
         allow_private_callbacks=allow_private_callbacks,
         active=True,
@@ -190,17 +197,62 @@ def _check_callback_auth(token_url: str, client_secret: str | None) -> None:
         raise ValueError("a callback token URL needs the client secret the SP-MIS issued")
 
 
+@cache
+def _decoy_hash() -> str:
+    return hash_secret(generate_client_secret())
+
+
 def authenticate_client(store: Store, sender_id: str, secret: str) -> ClientRecord:
     """The active client whose secret matches; ``AuthenticationError`` otherwise.
 
-    The message is the same for an unknown id and a wrong secret, so that it does not reveal
-    which client ids exist.
+    The message is the same for an unknown id and a wrong secret, and so is the cost: an
+    unknown or disabled client's secret is still hashed (against a decoy hash of the same
+    parameters), so that timing does not reveal which client ids exist.
     """
     with store.transaction() as tx:
         client = tx.get_client(sender_id)
-    if client is None or not client.active or not verify_secret(secret, client.secret_hash):
+    stored = client.secret_hash if client is not None else _decoy_hash()
+    matches = verify_secret(secret, stored)
+    if client is None or not client.active or not matches:
         raise AuthenticationError(
             "client_id or client_secret is wrong, or the client is disabled",
             reason="err.token.invalid",
         )
     return client
+
+
+def set_client_state(store: Store, sender_id: str, *, change: str, now: datetime) -> ClientRecord:
+    """``disable``, ``enable`` or ``remove`` a client, with an audit entry in the same unit.
+
+    ``remove`` disables the client and erases its secret (replaced by the hash of a random
+    secret nobody knows), its public keys and its callback credentials; the record stays
+    because the store has no delete, and the sender_id remains named by history and audit.
+    """
+    if change not in ("disable", "enable", "remove"):
+        raise ValueError(f"unknown change {change!r}; use disable, enable or remove")
+    with store.transaction() as tx:
+        client = tx.get_client(sender_id)
+        if client is None:
+            raise ValueError(f"no client with sender_id {sender_id!r}")
+        if change == "remove":
+            updated = replace(
+                client,
+                active=False,
+                secret_hash=hash_secret(generate_client_secret()),
+                public_jwks={"keys": []},
+                callback_token_url=None,
+                callback_client_id=None,
+                callback_client_secret=None,
+            )
+        else:
+            updated = replace(client, active=change == "enable")
+        tx.put_client(updated)
+        append_audit(
+            tx,
+            at=now,
+            actor="operator",
+            action=f"client.{change}d" if change != "remove" else "client.removed",
+            subject=sender_id,
+            detail={},
+        )
+    return updated

@@ -1,11 +1,12 @@
-"""Service endpoints: our OpenAPI (from spec/), the JWKS, health and readiness."""
+"""Service endpoints: our OpenAPI (from spec/), the JWKS, health, readiness and metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from ibr_protocol import load_openapi
@@ -31,6 +32,15 @@ def jwks(keys: KeysDep) -> JSONResponse:
 def health() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    """Prometheus text format: requests, refusals, outbox and ingest counters, latencies.
+
+    Not authenticated, like /health: restrict it to the monitoring network at the proxy.
+    """
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/ready", operation_id="get_ready")

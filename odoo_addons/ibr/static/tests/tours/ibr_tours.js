@@ -1,0 +1,40 @@
+import { registry } from "@web/core/registry";
+
+// An officer finds a person and opens "who receives what": every programme, its status, and
+// the benefits with their total.
+registry.category("web_tour.tours").add("ibr_find_person_who_receives_what", {
+    steps: () => [
+        {
+            content: "Search the person by name",
+            trigger: ".o_searchview_input",
+            run: "edit Zawadi",
+        },
+        {
+            content: "Run the search",
+            trigger: ".o_searchview_input",
+            run: "press Enter",
+        },
+        {
+            content: "Open the person",
+            trigger: ".o_data_row .o_data_cell:contains(Zawadi Mwangi)",
+            run: "click",
+        },
+        {
+            content: "Every programme of the person is listed",
+            trigger: ".o_field_widget[name=enrolment_ids] .o_data_row:contains(Old-age grant)",
+        },
+        {
+            content: "with its status",
+            trigger: ".o_field_widget[name=enrolment_ids] .o_data_row:contains(Suspended)",
+        },
+        {
+            content: "Open the benefits",
+            trigger: ".o_notebook .nav-link:contains(Benefits)",
+            run: "click",
+        },
+        {
+            content: "The benefits add up",
+            trigger: ".o_field_widget[name=benefit_ids] tfoot:contains(75.50)",
+        },
+    ],
+});

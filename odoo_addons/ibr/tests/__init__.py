@@ -1,0 +1,8 @@
+from . import (
+    test_api_http,
+    test_models,
+    test_outbox,
+    test_record_rules,
+    test_store_contract,
+    test_tour,
+)
