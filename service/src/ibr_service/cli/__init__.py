@@ -3,7 +3,6 @@
 A package rather than one module so that the demo (a scripted SP-MIS) sits in its own file.
 """
 
-from ibr_service.cli import registry as _registry  # noqa: F401 - registers its commands
 from ibr_service.cli.commands import app
 
 __all__ = ["app"]
