@@ -246,8 +246,11 @@ def accept_envelope(
 
 
 def _caller_for(client: ClientRecord, access: AccessToken) -> Caller:
-    """The client as the core sees it, with its read scope and purposes (docs/registry-model.md)."""
-    return Caller.from_client(client, access.scopes)
+    return Caller(
+        sender_id=client.sender_id,
+        scopes=access.scopes,
+        allowed_programmes=client.allowed_programmes,
+    )
 
 
 def envelope_from_jsonl(content: bytes, *, max_json_depth: int) -> dict[str, Any]:
