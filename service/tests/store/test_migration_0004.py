@@ -406,7 +406,7 @@ def test_migration_0004_downgrades_and_upgrades_again(tmp_path: Path) -> None:
     engine = sa.create_engine(url)
     with engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT benefit_key, amount FROM benefits"))
-        amounts = dict(stored.all())
+        amounts: dict[str, Any] = dict(stored.all())
         tables = set(sa.inspect(connection).get_table_names())
     engine.dispose()
     assert "source_records" not in tables

@@ -494,7 +494,7 @@ def _keys(tx: Any, query: Expr, **options: Any) -> list[str]:
         **options,
     )
     assert total == len(keys), f"total {total} for a page of {len(keys)}"
-    return keys
+    return list(keys)
 
 
 def check_registry_write_round_trips(store: Store) -> None:
@@ -594,13 +594,14 @@ def check_histories_keep_the_order_received(store: Store) -> None:
     exit_ = registry_status(e, "3", date(2024, 6, 1))
     stale = registry_status(e, "4", date(2024, 2, 1))
     person = registry_subject("p:NID:3", ids=(("NID", "3"),))
+    steps: tuple[tuple[Literal["created", "corrected", "reversed"], str, Decimal | None], ...] = (
+        ("created", "50.00", None),
+        ("corrected", "55.00", Decimal("50.00")),
+        ("reversed", "55.00", Decimal("55.00")),
+    )
     changes = [
         BenefitChange("p:NID:3", e.enrolment_key, "b", kind, Decimal(a), prev, "KES", None, T0, "S")
-        for kind, a, prev in (
-            ("created", "50.00", None),
-            ("corrected", "55.00", Decimal("50.00")),
-            ("reversed", "55.00", Decimal("55.00")),
-        )
+        for kind, a, prev in steps
     ]
     moves = [
         AreaMove("p:NID:3", code, (code[:5], code, None, None), D0, T0, "SP-A|P1|~p:NID:3")

@@ -153,18 +153,18 @@ class _Compiler:
         return None
 
     def _and(self, items: Sequence[Expr]) -> ColumnElement[bool]:
-        grouped: dict[str, tuple[FromClause, list[ColumnElement[bool]]]] = {}
+        grouped: dict[FromClause, list[ColumnElement[bool]]] = {}
         direct: list[ColumnElement[bool]] = []
         for item in items:
             source = self._source(item.attribute) if isinstance(item, Comparison) else None
             if isinstance(item, Comparison) and source is not None:
                 condition = _OPERATORS[item.operator](source.c[item.attribute.value], item.value)
-                grouped.setdefault(source.name, (source, []))[1].append(condition)
+                grouped.setdefault(source, []).append(condition)
             elif isinstance(item, Comparison):
                 direct.append(_subject_comparison(item))
             else:
                 direct.append(self.filter(item))
-        direct.extend(_exists_in(source, conditions) for source, conditions in grouped.values())
+        direct.extend(_exists_in(source, conditions) for source, conditions in grouped.items())
         if not direct:
             return false()
         return and_(*direct) if len(direct) > 1 else direct[0]

@@ -180,6 +180,7 @@ def source_row(r: SourceRecord) -> Row:
         "programme_identifier": r.programme_identifier,
         "beneficiary_programme_id": r.beneficiary_programme_id,
         **_person_row(r.subject),
+        **_levels(r.subject.area_levels),
         "event_date": r.event_date,
         "received_at": utc(r.received_at),
     }
@@ -444,7 +445,7 @@ def source(m: Mapping[Any, Any]) -> SourceRecord:
     links of the consolidated subject, kept in `identifiers`/`memberships`, and in `document`)."""
     return SourceRecord(
         source_key=m["source_key"],
-        subject=SubjectRecord(**_person(m, (), ())),
+        subject=SubjectRecord(**_person(m, (), ()), area_levels=tuple(m[c] for c in LEVEL_COLUMNS)),
         sender_id=m["sender_id"],
         programme_identifier=m["programme_identifier"],
         beneficiary_programme_id=m["beneficiary_programme_id"],
@@ -624,7 +625,7 @@ def client(m: Mapping[Any, Any]) -> ClientRecord:
         callback_token_url=m["callback_token_url"],
         callback_client_id=m["callback_client_id"],
         callback_client_secret=m["callback_client_secret"],
-        read_programmes=read if isinstance(read, str) else frozenset(read),
+        read_programmes=read if read in ("own", "all") else frozenset(read),
         read_areas=None if m["read_areas"] is None else frozenset(m["read_areas"]),
         purposes=None if m["purposes"] is None else frozenset(m["purposes"]),
         signature_policy=m["signature_policy"],
