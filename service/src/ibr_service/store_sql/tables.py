@@ -118,6 +118,7 @@ source_records = Table(
     Column("programme_identifier", String(200), nullable=False),
     Column("beneficiary_programme_id", String(200)),
     *_person_columns(),
+    *(Column(f"area_level_{n}", AreaCode) for n in range(1, 5)),
     Column("event_date", Date, comment="the date the facts are as of"),
     Column("received_at", Stamp, nullable=False),
     Index("ix_source_records_source_key", "source_key"),

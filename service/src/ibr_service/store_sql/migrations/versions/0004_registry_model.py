@@ -78,6 +78,7 @@ def _create_tables() -> None:
         sa.Column("programme_identifier", sa.String(length=200), nullable=False),
         sa.Column("beneficiary_programme_id", sa.String(length=200), nullable=True),
         *_person_columns(),
+        *(sa.Column(f"area_level_{n}", _AREA, nullable=True) for n in range(1, 5)),
         sa.Column("event_date", sa.Date(), nullable=True, comment="the date the facts are as of"),
         sa.Column("received_at", _STAMP, nullable=False),
         sa.PrimaryKeyConstraint("subject_key", "source_key", name=op.f("pk_source_records")),
@@ -244,6 +245,8 @@ _subjects = sa.table(
             "content_hash",
             "area_level_1",
             "area_level_2",
+            "area_level_3",
+            "area_level_4",
             "last_updated",
             "death_reported_by",
         )
@@ -310,6 +313,10 @@ _SOURCE_COLUMNS = (
     "area_code",
     "document",
     "content_hash",
+    "area_level_1",
+    "area_level_2",
+    "area_level_3",
+    "area_level_4",
 )
 
 
