@@ -6,8 +6,13 @@ app starts (see ``ibr_service.api.app``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ibr_service.core.identity import DEFAULT_IDENTIFIER_TYPES, load_identifier_types
+from ibr_service.core.settings import CoreSettings
 
 __all__ = ["Settings"]
 
@@ -91,6 +96,34 @@ class Settings(BaseSettings):
         ge=0,
         description="Failed client authentications per minute per client id and per address",
     )
+
+    identifier_types_file: str | None = Field(
+        default=None,
+        description="YAML/JSON identifier type registry (aliases, normalisation, check digits, "
+        "rank); unset = the spec's types without check digits. See core/identity.py",
+    )
+    require_consent: bool = Field(
+        default=False, description="Refuse searches that carry no consent (IBR-SEARCH-007)"
+    )
+    identity_birth_year_tolerance: int = Field(
+        default=2, ge=0, description="Birth years further apart open an identity case"
+    )
+    future_date_tolerance_days: int = Field(
+        default=1, ge=0, description="How far past today a reported date may lie"
+    )
+
+    def core_settings(self) -> CoreSettings:
+        """The core's settings; raises ValueError naming a bad identifier types file."""
+        types = DEFAULT_IDENTIFIER_TYPES
+        if self.identifier_types_file:
+            types = load_identifier_types(Path(self.identifier_types_file))
+        return CoreSettings(
+            receiver_id=self.receiver_id,
+            identifier_types=types,
+            require_consent=self.require_consent,
+            identity_birth_year_tolerance=self.identity_birth_year_tolerance,
+            future_date_tolerance_days=self.future_date_tolerance_days,
+        )
 
     @field_validator("base_path")
     @classmethod

@@ -86,16 +86,16 @@ def test_known_programme_without_this_person_is_no(loaded: Sandbox, openapi: Ope
 
 
 def test_bad_criteria_use_an_enrolled_reason_code(loaded: Sandbox, openapi: OpenAPI) -> None:
-    """If this fails, a check on an attribute the spec lists but the IBR cannot query is rejected
+    """If this fails, a check the query parser refuses (here a date that is no date) is rejected
     with a search reason code that api/enrolled_status_reason_code does not know, and the response
-    breaks its own schema."""
+    breaks its own schema. (Every attribute the spec lists is queryable since the registry model.)"""
     bad = {
         "reference_id": "c-bad",
         "query_type": "expression",
         "query": {
-            "attribute_name": "beneficiary_programme_id",
+            "attribute_name": "enrolment_date",
             "operator": "eq",
-            "attribute_value": "x",
+            "attribute_value": "not-a-date",
         },
     }
     (answer,) = _ask(loaded, openapi, [bad])

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from ibr_service.core import Caller, CoreSettings, IbrCore
+from ibr_service.core.records import ClientRecord
 from ibr_service.store_sql import SqlStore, upgrade
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -72,6 +73,16 @@ def clock() -> StepClock:
 
 @pytest.fixture
 def core(sql_store: SqlStore, clock: StepClock) -> IbrCore:
+    """The core, with SP registered as a client (subscribers' read scope is their client's)."""
+    with sql_store.transaction() as tx:
+        tx.put_client(
+            ClientRecord(
+                sender_id=SP.sender_id,
+                secret_hash="x",
+                scopes=SP.scopes,
+                created_at=clock(),
+            )
+        )
     return IbrCore(sql_store, clock=clock, settings=CoreSettings(receiver_id="IBR"))
 
 

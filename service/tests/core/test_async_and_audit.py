@@ -149,7 +149,7 @@ def test_matching_subscribers_are_notified_through_the_outbox(
         enrollment_message([person_beneficiary("5"), person_beneficiary("6")]), caller=SP
     )
     clock.advance(60)
-    deceased = person_beneficiary("5", status="2", status_change_date="2024-06-01")
+    deceased = person_beneficiary("5", status="2", status_change_date="2024-04-30")
     result = core.enrollment_updates(
         enrollment_message([deceased, person_beneficiary("6")]), caller=SP
     )

@@ -17,7 +17,7 @@ import pytest
 
 import ibr_protocol as proto
 from ibr_service.core import Caller, CoreSettings, IbrCore
-from ibr_service.core.records import OutboxJob
+from ibr_service.core.records import ClientRecord, OutboxJob, ReadProgrammes
 from ibr_service.core.samples import enrollment_message, person_beneficiary
 from ibr_service.core.subscriptions import notify_target
 from ibr_service.store_sql import SqlStore, upgrade
@@ -48,8 +48,26 @@ def core(tmp_path: Path, clock: StepClock) -> Iterator[IbrCore]:
     url = f"sqlite:///{tmp_path / 'ibr.db'}"
     upgrade(url)
     store = SqlStore.from_url(url)
-    yield IbrCore(store, clock=clock, settings=CoreSettings(receiver_id="IBR"))
+    ibr = IbrCore(store, clock=clock, settings=CoreSettings(receiver_id="IBR"))
+    for caller in (PENSION, CRVS):
+        _register(ibr, caller)
+    yield ibr
     store.engine.dispose()
+
+
+def _register(core: IbrCore, caller: Caller, read: ReadProgrammes = "own") -> None:
+    """Subscribers are registered clients: their read scope decides what notify reveals."""
+    with core.store.transaction() as tx:
+        tx.put_client(
+            ClientRecord(
+                sender_id=caller.sender_id,
+                secret_hash="x",
+                scopes=caller.scopes,
+                allowed_programmes=caller.allowed_programmes,
+                read_programmes=read,
+                created_at=core.clock(),
+            )
+        )
 
 
 def _subscribe(core: IbrCore, caller: Caller = PENSION, **options: Any) -> str:
@@ -105,7 +123,7 @@ def _report(
 ) -> list[OutboxJob]:
     """`caller` reports person NID 1 with `status`; returns the notify jobs this produced."""
     beneficiary = person_beneficiary(
-        "1", programme=programme, status=status, status_change_date="2025-03-08"
+        "1", programme=programme, status=status, status_change_date="2024-04-20"
     )
     answer = core.enrollment_updates(enrollment_message([beneficiary]), caller=caller)
     assert answer["enrolled_response"][0]["status"] == "succ", answer
@@ -170,19 +188,36 @@ def test_the_notify_envelope_meets_the_spec(core: IbrCore) -> None:
     assert job.payload["header"]["receiver_id"] == "pension-mis"
 
 
-def test_allowed_programmes_do_not_hide_events_the_subscriber_may_read(core: IbrCore) -> None:
-    """If this fails, a subscriber whose allowed_programmes (what it may *write*) leave out the
-    programme loses status changes it may read by search (reads follow scopes, IBR-SUB-004)."""
+def test_a_read_scope_wider_than_the_written_programmes_gets_their_events(
+    core: IbrCore,
+) -> None:
+    """If this fails, a subscriber that may read all programmes (an oversight body) but writes
+    only CT-2 loses status changes of PEN-1 that it may read by search."""
     other_writer = Caller(
         sender_id="pension-mis",
         scopes=PENSION.scopes,
         allowed_programmes=frozenset({"CT-2"}),
     )
+    _register(core, other_writer, read="all")
     _report(core, CRVS, "1")
     code = _subscribe(core, other_writer)
     (job,) = _report(core, CRVS, "2")
     assert [e["subscription_code"] for e in job.payload["message"]["notify_event"]] == [code]
     assert job.sender_id == "pension-mis"
+
+
+def test_events_outside_the_read_scope_are_not_notified(core: IbrCore) -> None:
+    """If this fails, a subscriber learns of enrolments in programmes it may not read
+    (IBR-SUB-004): it reads its own programme CT-2 only, the event is in PEN-1."""
+    other_writer = Caller(
+        sender_id="pension-mis",
+        scopes=PENSION.scopes,
+        allowed_programmes=frozenset({"CT-2"}),
+    )
+    _register(core, other_writer, read="own")
+    _report(core, CRVS, "1")
+    _subscribe(core, other_writer)
+    assert _report(core, CRVS, "2") == []
 
 
 def test_an_unsubscribed_subscription_gets_no_more_events(core: IbrCore) -> None:
@@ -204,11 +239,12 @@ def test_an_unsubscribed_subscription_gets_no_more_events(core: IbrCore) -> None
 
 def test_an_unchanged_status_or_another_programme_raises_no_event(core: IbrCore) -> None:
     """If this fails, subscribers are flooded with notifies for re-sent records or for
-    programmes their filter excludes."""
+    programmes their filter excludes. (A death in another programme is notified: it is a
+    person-level event, see the death tests.)"""
     _report(core, PENSION, "1")
     _subscribe(core)
     assert _report(core, CRVS, "1") == []
-    assert _report(core, CRVS, "2", programme="CT-2") == []
+    assert _report(core, CRVS, "5", programme="CT-2") == []
 
 
 def test_events_outside_the_frequency_window_are_not_notified(
@@ -225,9 +261,9 @@ def test_events_outside_the_frequency_window_are_not_notified(
             "frequency": "0 0 * * * ? *",
         },
     )
-    assert _report(core, CRVS, "2") == [], "before start_time"  # clock: 2024-05-02
+    assert _report(core, CRVS, "4") == [], "before start_time"  # clock: 2024-05-02
     clock.advance(24 * 3600)
-    assert len(_report(core, CRVS, "3")) == 1, "inside the window"
+    assert len(_report(core, CRVS, "5")) == 1, "inside the window"
     clock.advance(2 * 24 * 3600)
     assert _report(core, CRVS, "1") == [], "after end_time"
 

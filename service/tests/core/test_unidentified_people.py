@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from ibr_service.core import Caller, CoreSettings, IbrCore
+from ibr_service.core.identity import DEFAULT_IDENTIFIER_TYPES
 from ibr_service.core.ingest import ItemRejectedError, updates_from_beneficiary
 from ibr_service.core.samples import enrollment_message, group_beneficiary, person_beneficiary
 from ibr_service.store_sql import SqlStore, upgrade
@@ -175,7 +176,7 @@ def test_same_unidentified_person_sent_again_is_the_same_subject(
     changed = copy.deepcopy(first)
     changed["member"]["demographic_info"]["name"]["surname"] = "Corrected"  # record id anchors
     changed["programme_identifier"][0]["enrolment_status"] = "4"
-    changed["programme_identifier"][0]["status_change_date"] = "2024-06-01"
+    changed["programme_identifier"][0]["status_change_date"] = "2024-04-30"
     household = household_with_unidentified_child()
     household["group"]["member_list"].reverse()  # the child is found by name + birth date
     response = core.enrollment_updates(enrollment_message([changed, household]), caller=SP)
@@ -192,7 +193,7 @@ def test_person_that_cannot_be_told_apart_is_rejected_alone() -> None:
     del anonymous["member"]["demographic_info"]["birth_date"]
     with pytest.raises(ItemRejectedError) as caught:
         updates_from_beneficiary(
-            anonymous, caller=SP, now=NOW, national_id_types=("NID",), field="b[0]"
+            anonymous, caller=SP, now=NOW, identifier_types=DEFAULT_IDENTIFIER_TYPES, field="b[0]"
         )
     assert caught.value.reason == "rjct.beneficiary.invalid"
     assert caught.value.field == "b[0].member.member_identifier"
@@ -206,7 +207,7 @@ def test_identified_people_keep_their_identifier_key() -> None:
         household_with_unidentified_child(),
         caller=SP,
         now=NOW,
-        national_id_types=("NID",),
+        identifier_types=DEFAULT_IDENTIFIER_TYPES,
         field="b[0]",
     )
     keys = [m.subject_key for m in update.members]

@@ -34,7 +34,7 @@ from ibr_service.api.routers import (
     txn_status,
 )
 from ibr_service.api.throttling import check_address_rate
-from ibr_service.core import CoreSettings, IbrCore
+from ibr_service.core import IbrCore
 from ibr_service.core.store import Store
 from ibr_service.outbox import OutboxDispatcher
 from ibr_service.security.keys import IbrKeys, load_or_create_keys
@@ -77,7 +77,7 @@ def build_host(
         from ibr_service.store_sql import SqlStore
 
         store = SqlStore.from_url(settings.database_url)
-    core = IbrCore(store, clock=clock, settings=CoreSettings(receiver_id=settings.receiver_id))
+    core = IbrCore(store, clock=clock, settings=settings.core_settings())
     keys = load_or_create_keys(store, now=clock())
     tokens = TokenService(
         private_jwk=keys.token_key,

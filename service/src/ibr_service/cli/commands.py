@@ -439,4 +439,8 @@ def _redact(url: str) -> str:
     return redact_url(url)
 
 
+# The registry steward's commands (identity, areas, registry, clients scope) live in their own
+# module; importing it registers them on `app` and `clients_app` above, before they are guarded.
+from ibr_service.cli import registry as _registry  # noqa: E402, F401
+
 guard_commands(app)

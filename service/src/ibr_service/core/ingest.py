@@ -1,35 +1,44 @@
 """Turning canonical Beneficiary records into `EnrolmentUpdate`s, with per-item rejection.
 
-One Beneficiary may carry several programme enrolments; each becomes one `EnrolmentUpdate`.
-A problem with an item raises `ItemRejectedError` carrying a DCI-style reason code and the field, so
-the caller can reject that item and keep the others.
+One Beneficiary may carry several programme enrolments; each becomes one `EnrolmentUpdate`
+carrying the source record of that programme's view of the subject. Subject keys here are
+*provisional* (from the record's own best-ranked identifier): `ibr_service.core.linkage` links
+them to stored subjects. A problem with an item raises `ItemRejectedError` carrying a DCI-style
+reason code and the field, so the caller can reject that item and keep the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ibr_service.core.caller import Caller
+from ibr_service.core.dates import utc_date
+from ibr_service.core.identity import IdentifierTypes
 from ibr_service.core.records import (
+    AREA_LEVELS,
     BenefitRecord,
     EnrolmentRecord,
     EnrolmentUpdate,
     IdentifierRecord,
     JsonDict,
     ProgrammeRecord,
+    SourceRecord,
     SubjectKind,
     SubjectRecord,
 )
+from ibr_service.core.rules import DECEASED, RuleViolationError, check_dates
 
 __all__ = [
     "ItemRejectedError",
     "content_hash",
     "derived_subject_key",
+    "rekey",
     "subject_key_for",
     "updates_from_beneficiary",
 ]
@@ -55,38 +64,55 @@ def content_hash(value: Any) -> str:
 
     Only this IBR compares these hashes (an identical re-send is `unchanged`), so they need a
     deterministic serialisation, not the interoperable RFC 8785 one that signatures need; the
-    stdlib's C encoder is about 30 times faster than the pure-Python JCS encoder, which was the
-    largest cost of ingest.
+    stdlib's C encoder is about 30 times faster than the pure-Python JCS encoder.
     """
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def subject_key_for(
-    kind: SubjectKind, identifiers: Iterable[IdentifierRecord], national_id_types: Iterable[str]
-) -> str:
-    """`p:<type>:<value>` / `g:<type>:<value>` of the national ID when present, else the first id.
+def subject_key_for(kind: SubjectKind, best: IdentifierRecord) -> str:
+    """`p:<type>:<value>` / `g:<type>:<value>` of the best-ranked normalised identifier.
 
-    Deterministic, so that a batch can be merged set-wise without a lookup, and so that the
-    national ID is the leading part of the key (the future distribution key).
+    Deterministic and independent of the order identifiers were sent in; the national ID leads
+    (the distribution key of a sharded database, docs/storage-and-distribution.md).
     """
-    ids = list(identifiers)
-    preferred = {t.upper() for t in national_id_types}
-    chosen = next((i for i in ids if i.identifier_type.upper() in preferred), ids[0])
-    return f"{kind[0]}:{chosen.identifier_type}:{chosen.identifier_value}"
+    return f"{kind[0]}:{best.identifier_type}:{best.identifier_value}"
 
 
 def derived_subject_key(kind: SubjectKind, scheme: str, *parts: str) -> str:
-    """`p:~<scheme>:<hash>`: the key of a subject the sender gave no identifier for.
+    """`p:~<scheme>:<hash>`: the key of a subject no identifier decides.
 
-    `~` cannot start an identifier type (a code list of upper-case codes), so a derived key
-    never collides with an identifier-based one. `scheme` says what the hash is taken over:
-    `rec` (sender, programme, beneficiary_programme_id), `fp` (sender, programme, name and
-    birth date), `hh` (the household's key and the member's fingerprint or position). The
-    parts are hashed, not concatenated, so the key stays short and separator-safe.
+    `~` cannot start an identifier type, so a derived key never collides with an
+    identifier-based one. `scheme` says what the hash is over: `rec` (sender, programme,
+    beneficiary_programme_id), `fp` (sender, programme, name and birth date), `hh` (the
+    household's key and the member's fingerprint or position), `clash` (a source whose
+    demographics clash with the subject its identifier names).
     """
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
     return f"{kind[0]}:~{scheme}:{digest[:40]}"
+
+
+def enrolment_key_for(subject_key: str, programme: str, record_id: str | None) -> str:
+    """One enrolment per programme record, so that double dipping stays two enrolments."""
+    base = f"{subject_key}|{programme}"
+    return base if record_id is None else f"{base}|{record_id}"
+
+
+def source_key_for(sender_id: str, programme: str, record_id: str | None, subject_key: str) -> str:
+    return f"{sender_id}|{programme}|{record_id if record_id is not None else '~' + subject_key}"
+
+
+def benefit_key_for(raw: Mapping[str, Any], programme: str, beneficiary: str) -> str:
+    """`benefit_id`, else a key of (programme, beneficiary, period, type): never the content."""
+    benefit_id = _text(raw.get("benefit_id"))
+    if benefit_id is not None:
+        return benefit_id
+    period = (_text(raw.get("period_start")), _text(raw.get("period_end")))
+    if period == (None, None):
+        period = (_text(raw.get("benefit_date")), None)
+    parts = [programme, beneficiary, period[0] or "", period[1] or ""]
+    parts.append(_text(raw.get("benefit_type")) or "")
+    return "~" + content_hash(parts)[:40]
 
 
 def updates_from_beneficiary(
@@ -94,8 +120,9 @@ def updates_from_beneficiary(
     *,
     caller: Caller,
     now: datetime,
-    national_id_types: Iterable[str],
+    identifier_types: IdentifierTypes,
     field: str,
+    future_tolerance_days: int = 1,
 ) -> list[EnrolmentUpdate]:
     """The updates one Beneficiary stands for; raises ItemRejectedError for the whole item."""
     if not isinstance(beneficiary, Mapping):
@@ -114,25 +141,74 @@ def updates_from_beneficiary(
     scope = _scope(caller.sender_id, enrolments)
     members: tuple[SubjectRecord, ...] = ()
     if unit == "1":
-        kind: SubjectKind = "person"
-        subject = _person(beneficiary.get("member"), national_id_types, f"{field}.member", scope)
+        subject = _person(beneficiary.get("member"), identifier_types, f"{field}.member", scope)
+        where = f"{field}.member.demographic_info"
     else:
-        kind = "group"
         subject, members = _group(
-            beneficiary.get("group"), national_id_types, f"{field}.group", scope
+            beneficiary.get("group"), identifier_types, f"{field}.group", scope
         )
+        where = f"{field}.group"
     updates = []
     for i, raw in enumerate(enrolments):
-        where = f"{field}.programme_identifier[{i}]"
-        updates.append(_update(subject, members, raw, kind, caller=caller, now=now, field=where))
+        at = f"{field}.programme_identifier[{i}]"
+        update = _update(subject, members, raw, caller=caller, now=now, field=at)
+        try:
+            check_dates(
+                birth=(f"{where}.birth_date", subject.birth_date),
+                death=(f"{where}.death_date", subject.death_date),
+                dated={
+                    f"{at}.enrolment_date": update.enrolment.enrolment_date,
+                    f"{at}.status_change_date": update.enrolment.status_change_date,
+                },
+                today=now.date(),
+                tolerance_days=future_tolerance_days,
+            )
+        except RuleViolationError as exc:
+            raise ItemRejectedError(exc.message, field=exc.field, reason=exc.reason) from None
+        updates.append(update)
     return updates
+
+
+def rekey(
+    update: EnrolmentUpdate, subject_key: str, members: tuple[SubjectRecord, ...]
+) -> EnrolmentUpdate:
+    """The update as it applies to the subject `subject_key` (linkage decided it)."""
+    old = update.subject.subject_key
+    subject = replace(
+        update.subject, subject_key=subject_key, member_keys=tuple(m.subject_key for m in members)
+    )
+    e = update.enrolment
+    record_id = e.beneficiary_programme_id
+    source_key = source_key_for(e.sender_id, e.programme_identifier, record_id, subject_key)
+    enrolment = replace(
+        e,
+        subject_key=subject_key,
+        enrolment_key=enrolment_key_for(subject_key, e.programme_identifier, record_id),
+        source_key=source_key,
+    )
+    benefits = tuple(
+        replace(
+            b,
+            subject_key=subject_key,
+            enrolment_key=enrolment.enrolment_key,
+            benefit_key=b.benefit_key
+            if record_id is not None or not b.benefit_key.startswith("~")
+            else benefit_key_for(b.document, e.programme_identifier, subject_key),
+        )
+        for b in update.benefits
+    )
+    source = None
+    if update.source is not None:
+        source = replace(update.source, source_key=source_key, subject=subject)
+    if old == subject_key and members == update.members:
+        return update
+    return EnrolmentUpdate(subject, members, update.programme, enrolment, benefits, source)
 
 
 def _update(
     subject: SubjectRecord,
     members: tuple[SubjectRecord, ...],
     raw: Any,
-    kind: SubjectKind,
     *,
     caller: Caller,
     now: datetime,
@@ -150,30 +226,35 @@ def _update(
         )
     if not caller.may_write_programme(programme_id):
         raise ItemRejectedError(
-            f"sender {caller.sender_id!r} may not publish enrolments for "
-            f"programme {programme_id!r}",
+            "the sender may not publish enrolments for this programme",
             field=f"{field}.programme.programme_identifier",
             reason=REASON_NOT_ALLOWED,
         )
     status = _text(raw.get("enrolment_status"))
     if status is None:
         raise ItemRejectedError("enrolment_status is required", field=f"{field}.enrolment_status")
-    enrolment_key = f"{subject.subject_key}|{programme_id}"
+    enrolled_on = _date(raw.get("enrolment_date"), f"{field}.enrolment_date")
+    changed_on = _date(raw.get("status_change_date"), f"{field}.status_change_date")
+    record_id = _text(raw.get("beneficiary_programme_id"))
+    key = subject.subject_key
     item_hash = content_hash(
         {"subject": subject.document, "members": [m.document for m in members], "enrolment": raw}
     )
+    source_key = source_key_for(caller.sender_id, programme_id, record_id, key)
     enrolment = EnrolmentRecord(
-        enrolment_key=enrolment_key,
-        subject_key=subject.subject_key,
+        enrolment_key=enrolment_key_for(key, programme_id, record_id),
+        subject_key=key,
         programme_identifier=programme_id,
         enrolment_status=status,
-        enrolment_date=_date(raw.get("enrolment_date"), f"{field}.enrolment_date"),
-        status_change_date=_date(raw.get("status_change_date"), f"{field}.status_change_date"),
+        enrolment_date=enrolled_on,
+        status_change_date=changed_on,
         status_reason=_text(raw.get("status_reason")),
-        beneficiary_programme_id=_text(raw.get("beneficiary_programme_id")),
+        beneficiary_programme_id=record_id,
         sender_id=caller.sender_id,
         content_hash=item_hash,
         updated_at=now,
+        event_date=changed_on or enrolled_on,
+        source_key=source_key,
     )
     programme = ProgrammeRecord(
         programme_identifier=programme_id,
@@ -184,23 +265,47 @@ def _update(
     if not isinstance(benefits_raw, list):
         raise ItemRejectedError("benefits must be a list", field=f"{field}.benefits")
     benefits = tuple(
-        _benefit(b, enrolment_key, subject.subject_key, f"{field}.benefits[{j}]")
-        for j, b in enumerate(benefits_raw)
+        _benefit(b, enrolment, f"{field}.benefits[{j}]") for j, b in enumerate(benefits_raw)
     )
-    return EnrolmentUpdate(subject, members, programme, enrolment, benefits)
+    facts = subject
+    if status == DECEASED and subject.kind == "person" and subject.death_date is None:
+        # A Deceased status is a death report; its date is the status change's (else today's,
+        # the latest the death can have happened).
+        facts = replace(subject, death_date=changed_on or now.date())
+    dates = [d for d in (changed_on, enrolled_on, facts.last_updated) if d is not None]
+    source = SourceRecord(
+        source_key=source_key,
+        subject=facts,
+        sender_id=caller.sender_id,
+        programme_identifier=programme_id,
+        beneficiary_programme_id=record_id,
+        event_date=max(dates) if dates else None,
+        received_at=now,
+    )
+    return EnrolmentUpdate(facts, members, programme, enrolment, benefits, source)
 
 
-def _benefit(raw: Any, enrolment_key: str, subject_key: str, field: str) -> BenefitRecord:
+def _benefit(raw: Any, enrolment: EnrolmentRecord, field: str) -> BenefitRecord:
     if not isinstance(raw, Mapping):
         raise ItemRejectedError("benefit must be an object", field=field)
     value = raw.get("benefit_value")
     amount = currency = None
     if isinstance(value, Mapping):
-        amount, currency = _text(value.get("amount")), _text(value.get("currency"))
+        amount = _money(value.get("amount"), f"{field}.benefit_value.amount")
+        currency = _text(value.get("currency"))
+    disbursement = raw.get("disbursement")
+    payment = disbursement if isinstance(disbursement, Mapping) else {}
+    credited = payment.get("credited_amount")
+    credited_amount = (
+        _money(credited.get("amount"), f"{field}.disbursement.credited_amount.amount")
+        if isinstance(credited, Mapping)
+        else None
+    )
+    beneficiary = enrolment.beneficiary_programme_id or enrolment.subject_key
     return BenefitRecord(
-        enrolment_key=enrolment_key,
-        subject_key=subject_key,
-        benefit_key=_text(raw.get("benefit_id")) or content_hash(dict(raw))[:40],
+        enrolment_key=enrolment.enrolment_key,
+        subject_key=enrolment.subject_key,
+        benefit_key=benefit_key_for(raw, enrolment.programme_identifier, beneficiary),
         benefit_type=_text(raw.get("benefit_type")),
         benefit_date=_date(raw.get("benefit_date"), f"{field}.benefit_date"),
         amount=amount,
@@ -208,7 +313,31 @@ def _benefit(raw: Any, enrolment_key: str, subject_key: str, field: str) -> Bene
         period_start=_date(raw.get("period_start"), f"{field}.period_start"),
         period_end=_date(raw.get("period_end"), f"{field}.period_end"),
         document=dict(raw),
+        programme_identifier=enrolment.programme_identifier,
+        payment_status=_text(payment.get("payment_status")),
+        disbursement_date=_date(payment.get("disbursement_date"), f"{field}.disbursement"),
+        credited_amount=credited_amount,
     )
+
+
+def _money(value: Any, field: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ItemRejectedError("amount must be a decimal number", field=field)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ItemRejectedError("amount must be a decimal number", field=field) from None
+    if not amount.is_finite() or amount < 0:
+        raise ItemRejectedError(
+            "amount must be a finite number >= 0 (a reversal is a payment_status, not a "
+            "negative amount)",
+            field=field,
+        )
+    if amount.as_tuple().exponent < -4 or abs(amount) >= Decimal(10) ** 16:  # type: ignore[operator]
+        raise ItemRejectedError("amount has more than 16 digits or 4 decimals", field=field)
+    return amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +382,7 @@ def _fingerprint(person: Mapping[str, Any], birth: date | None) -> str | None:
 
 def _person(
     raw: Any,
-    national_id_types: Iterable[str],
+    identifier_types: IdentifierTypes,
     field: str,
     scope: _Scope,
     *,
@@ -266,13 +395,14 @@ def _person(
     assert isinstance(person, Mapping)
     identifiers = _identifiers(
         [*_list(raw.get("member_identifier")), *_list(person.get("identifier"))],
+        identifier_types,
         field=f"{field}.member_identifier",
     )
     name = person.get("name") if isinstance(person.get("name"), Mapping) else {}
     assert isinstance(name, Mapping)
     birth = _date(person.get("birth_date"), f"{field}.demographic_info.birth_date")
     if identifiers:
-        key = subject_key_for("person", identifiers, national_id_types)
+        key = subject_key_for("person", identifiers[0])
     else:
         key = _unidentified_person_key(scope, _fingerprint(person, birth), position, field)
         # Two ID-less members of one household with the same fingerprint stay two people.
@@ -282,6 +412,12 @@ def _person(
     if taken is not None:
         taken.add(key)
     doc: JsonDict = dict(raw)
+    area_code, levels = _area(person.get("address"))
+    updated = [
+        _date(d.get("last_updated"), f"{field}.last_updated")
+        for d in (raw, person)
+        if isinstance(d.get("last_updated"), str)
+    ]
     return SubjectRecord(
         subject_key=key,
         kind="person",
@@ -293,7 +429,20 @@ def _person(
         sex=_text(person.get("sex")),
         birth_date=birth,
         death_date=_date(person.get("death_date"), f"{field}.demographic_info.death_date"),
+        area_code=area_code,
+        area_levels=levels,
+        last_updated=max((d for d in updated if d is not None), default=None),
     )
+
+
+def _area(address: Any) -> tuple[str | None, tuple[str | None, ...]]:
+    """The most specific area code of the first address, and its codes by level as sent."""
+    first = _list(address)[0] if _list(address) else None
+    if not isinstance(first, Mapping):
+        return None, (None,) * AREA_LEVELS
+    region, district = _text(first.get("region_code")), _text(first.get("sub_region_code"))
+    levels = (region, district, *(None,) * (AREA_LEVELS - 2))
+    return district or region, levels
 
 
 def _unidentified_person_key(
@@ -316,15 +465,15 @@ def _unidentified_person_key(
 
 
 def _group(
-    raw: Any, national_id_types: Iterable[str], field: str, scope: _Scope
+    raw: Any, identifier_types: IdentifierTypes, field: str, scope: _Scope
 ) -> tuple[SubjectRecord, tuple[SubjectRecord, ...]]:
     if not isinstance(raw, Mapping):
         raise ItemRejectedError("group is required for assistance_unit 2 and 3", field=field)
     identifiers = _identifiers(
-        _list(raw.get("group_identifier")), field=f"{field}.group_identifier"
+        _list(raw.get("group_identifier")), identifier_types, field=f"{field}.group_identifier"
     )
     if identifiers:
-        group_key = subject_key_for("group", identifiers, national_id_types)
+        group_key = subject_key_for("group", identifiers[0])
     elif scope.record is not None:
         group_key = derived_subject_key("group", "rec", scope.sender_id, *scope.record)
     else:
@@ -338,7 +487,7 @@ def _group(
     members = [
         _person(
             member,
-            national_id_types,
+            identifier_types,
             f"{field}.member_list[{i}]",
             member_scope,
             position=i,
@@ -349,6 +498,7 @@ def _group(
     score = raw.get("poverty_score")
     size = raw.get("group_size")
     doc: JsonDict = dict(raw)
+    area_code, levels = _area(raw.get("address"))
     group = SubjectRecord(
         subject_key=group_key,
         kind="group",
@@ -361,12 +511,18 @@ def _group(
         if isinstance(score, (int, float)) and not isinstance(score, bool)
         else None,
         member_keys=tuple(m.subject_key for m in members),
+        area_code=area_code,
+        area_levels=levels,
+        last_updated=_date(raw.get("last_updated"), f"{field}.last_updated"),
     )
     return group, tuple(members)
 
 
-def _identifiers(raw: list[Any], *, field: str) -> tuple[IdentifierRecord, ...]:
-    seen: dict[tuple[str, str], IdentifierRecord] = {}
+def _identifiers(
+    raw: list[Any], identifier_types: IdentifierTypes, *, field: str
+) -> tuple[IdentifierRecord, ...]:
+    """The record's linkable identifiers, normalised and ranked (best first)."""
+    pairs: list[tuple[str, str]] = []
     for i, item in enumerate(raw):
         if not isinstance(item, Mapping):
             raise ItemRejectedError("identifier must be an object", field=f"{field}[{i}]")
@@ -375,8 +531,8 @@ def _identifiers(raw: list[Any], *, field: str) -> tuple[IdentifierRecord, ...]:
             raise ItemRejectedError(
                 "identifier_type and identifier_value are required", field=f"{field}[{i}]"
             )
-        seen.setdefault((id_type, id_value), IdentifierRecord(id_type, id_value))
-    return tuple(seen.values())
+        pairs.append((id_type, id_value))
+    return identifier_types.normalise(pairs).linkable
 
 
 def _list(value: Any) -> list[Any]:
@@ -396,9 +552,7 @@ def _text(value: Any) -> str | None:
 def _date(value: Any, field: str) -> date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-    raise ItemRejectedError(f"{value!r} is not a date YYYY-MM-DD", field=field)
+    day = utc_date(value) if isinstance(value, str) else None
+    if day is None:
+        raise ItemRejectedError("not a date YYYY-MM-DD", field=field)
+    return day

@@ -13,6 +13,7 @@ from ibr_service.core.query import (
     Comparison,
     Expr,
     IdentifierIs,
+    Missing,
     Not,
     Operator,
     Or,
@@ -40,6 +41,8 @@ def matches(expr: Expr, update: EnrolmentUpdate) -> bool:
         return any(matches(e, update) for e in expr.items)
     if isinstance(expr, Not):
         return not matches(expr.item, update)
+    if isinstance(expr, Missing):
+        return all(v is None for v in _values(expr.attribute, update))
     if isinstance(expr, IdentifierIs):
         return any(
             i.identifier_value == expr.identifier_value
@@ -64,6 +67,11 @@ def _values(attribute: Attribute, update: EnrolmentUpdate) -> list[Scalar | None
         Attribute.ENROLMENT_STATUS: enrolment.enrolment_status,
         Attribute.ENROLMENT_DATE: enrolment.enrolment_date,
         Attribute.STATUS_CHANGE_DATE: enrolment.status_change_date,
+        Attribute.BENEFICIARY_PROGRAMME_ID: enrolment.beneficiary_programme_id,
+        Attribute.ASSISTANCE_UNIT: "1" if subject.kind == "person" else subject.group_type,
+        Attribute.REGION_CODE: subject.area_levels[0],
+        Attribute.DISTRICT_CODE: subject.area_levels[1],
+        Attribute.LAST_UPDATED: subject.last_updated,
     }
     if attribute in simple:
         return [simple[attribute]]
@@ -71,6 +79,8 @@ def _values(attribute: Attribute, update: EnrolmentUpdate) -> list[Scalar | None
         return [i.identifier_value for i in subject.identifiers]
     if attribute is Attribute.IDENTIFIER_TYPE:
         return [i.identifier_type for i in subject.identifiers]
+    if attribute is Attribute.AREA_CODE:
+        return [subject.area_code, *subject.area_levels]
     if attribute is Attribute.BENEFIT_TYPE:
         return [b.benefit_type for b in update.benefits]
     return [b.benefit_date for b in update.benefits]

@@ -15,6 +15,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from ibr_service.core.dates import utc_date
 from ibr_service.core.errors import QueryError
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Comparison",
     "Expr",
     "IdentifierIs",
+    "Missing",
     "Not",
     "Operator",
     "Or",
@@ -49,11 +51,22 @@ class Attribute(StrEnum):
     GROUP_TYPE = "group_type"
     GROUP_SIZE = "group_size"
     POVERTY_SCORE = "poverty_score"
+    ASSISTANCE_UNIT = "assistance_unit"
+    """`1` for a person, else the group's type (`2`, `3`)."""
+    REGION_CODE = "region_code"
+    """Area at level 1 (region)."""
+    DISTRICT_CODE = "district_code"
+    """Area at level 2 (DCI's `sub_region_code`)."""
+    AREA_CODE = "area_code"
+    """An area at any level of the hierarchy."""
+    LAST_UPDATED = "last_updated"
+    """The latest event date any source reported for the subject."""
     # enrolment
     PROGRAMME_IDENTIFIER = "programme_identifier"
     ENROLMENT_STATUS = "enrolment_status"
     ENROLMENT_DATE = "enrolment_date"
     STATUS_CHANGE_DATE = "status_change_date"
+    BENEFICIARY_PROGRAMME_ID = "beneficiary_programme_id"
     # benefit
     BENEFIT_TYPE = "benefit_type"
     BENEFIT_DATE = "benefit_date"
@@ -71,6 +84,11 @@ SUBJECT_ATTRIBUTES = frozenset(
         Attribute.GROUP_TYPE,
         Attribute.GROUP_SIZE,
         Attribute.POVERTY_SCORE,
+        Attribute.ASSISTANCE_UNIT,
+        Attribute.REGION_CODE,
+        Attribute.DISTRICT_CODE,
+        Attribute.AREA_CODE,
+        Attribute.LAST_UPDATED,
     }
 )
 ENROLMENT_ATTRIBUTES = frozenset(
@@ -79,6 +97,7 @@ ENROLMENT_ATTRIBUTES = frozenset(
         Attribute.ENROLMENT_STATUS,
         Attribute.ENROLMENT_DATE,
         Attribute.STATUS_CHANGE_DATE,
+        Attribute.BENEFICIARY_PROGRAMME_ID,
     }
 )
 BENEFIT_ATTRIBUTES = frozenset({Attribute.BENEFIT_TYPE, Attribute.BENEFIT_DATE})
@@ -89,20 +108,13 @@ DATE_ATTRIBUTES = frozenset(
         Attribute.ENROLMENT_DATE,
         Attribute.STATUS_CHANGE_DATE,
         Attribute.BENEFIT_DATE,
+        Attribute.LAST_UPDATED,
     }
 )
 NUMBER_ATTRIBUTES = frozenset({Attribute.GROUP_SIZE, Attribute.POVERTY_SCORE})
-SORTABLE_ATTRIBUTES = frozenset(
-    {
-        Attribute.GIVEN_NAME,
-        Attribute.SURNAME,
-        Attribute.SEX,
-        Attribute.BIRTH_DATE,
-        Attribute.DEATH_DATE,
-        Attribute.GROUP_SIZE,
-        Attribute.POVERTY_SCORE,
-    }
-)
+SORTABLE_ATTRIBUTES = frozenset(Attribute)
+"""Every attribute (spec/schemas/api/search_sort): an attribute with several values per subject
+(enrolment, benefit, identifier) sorts by its smallest value, or its largest when descending."""
 
 ATTRIBUTE_ALIASES: Mapping[str, Attribute] = {
     # spellings found in the DCI samples, OpenAPI examples and JSON-LD paths
@@ -124,6 +136,9 @@ ATTRIBUTE_ALIASES: Mapping[str, Attribute] = {
     "enrollment_status": Attribute.ENROLMENT_STATUS,
     "enrollment_date": Attribute.ENROLMENT_DATE,
     "programme_identifier.enrolment_status": Attribute.ENROLMENT_STATUS,
+    "sub_region_code": Attribute.DISTRICT_CODE,
+    "address.region_code": Attribute.REGION_CODE,
+    "address.sub_region_code": Attribute.DISTRICT_CODE,
 }
 
 
@@ -160,6 +175,13 @@ class IdentifierIs:
 
 
 @dataclass(frozen=True, slots=True)
+class Missing:
+    """The subject has no value for `attribute` (e.g. no death date: not deceased)."""
+
+    attribute: Attribute
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Expr, ...]
 
@@ -174,7 +196,7 @@ class Not:
     item: Expr
 
 
-Expr: TypeAlias = Comparison | IdentifierIs | And | Or | Not
+Expr: TypeAlias = Comparison | IdentifierIs | Missing | And | Or | Not
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,11 +401,9 @@ def _comparison(attribute: Attribute, operator: Operator, raw: Any, field: str) 
 
 def _value(attribute: Attribute, raw: Any, field: str) -> Scalar:
     if attribute in DATE_ATTRIBUTES:
-        if isinstance(raw, str):
-            try:
-                return date.fromisoformat(raw[:10])
-            except ValueError:
-                pass
+        day = utc_date(raw) if isinstance(raw, str) else None
+        if day is not None:
+            return day
         raise QueryError(f"{attribute.value} needs a date YYYY-MM-DD", field=field)
     if attribute in NUMBER_ATTRIBUTES:
         if isinstance(raw, bool):

@@ -9,25 +9,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 __all__ = [
+    "AREA_LEVELS",
     "ApplyOutcome",
+    "AreaMove",
+    "AreaRecord",
     "AuditEntry",
+    "BenefitChange",
     "BenefitRecord",
     "ClientRecord",
     "EnrolmentRecord",
     "EnrolmentUpdate",
     "IdentifierRecord",
+    "IdentityCase",
     "JsonDict",
     "OutboxJob",
     "ProgrammeRecord",
     "ReadProgrammes",
+    "RegistryWrite",
     "SigningKeyRecord",
+    "SourceRecord",
     "StatusChange",
     "StoredBeneficiary",
     "SubjectKind",
     "SubjectRecord",
+    "SubjectState",
     "SubscriptionRecord",
     "TransactionRecord",
 ]
@@ -35,6 +44,8 @@ __all__ = [
 JsonDict = dict[str, Any]
 SubjectKind = Literal["person", "group"]
 """A person (DCI Member, assistance unit "1") or a group/household (assistance units "2", "3")."""
+AREA_LEVELS = 4
+"""Levels of the administrative hierarchy kept as columns: 1 region, 2 district, 3, 4."""
 ReadProgrammes = frozenset[str] | Literal["own", "all"]
 """A client's programme read scope: the programmes it writes, a list, or every programme."""
 
@@ -75,6 +86,41 @@ class SubjectRecord:
     poverty_score: float | None = None
     member_keys: tuple[str, ...] = ()
     """Subject keys of the persons in a group's `member_list` (memberships)."""
+    area_code: str | None = None
+    """The most specific administrative area known (a code of `areas`, or as sent)."""
+    area_levels: tuple[str | None, ...] = (None,) * AREA_LEVELS
+    """The area's code at each level (1 region, 2 district, ...), resolved through `areas`."""
+    last_updated: date | None = None
+    """The latest event date any source reported for this subject."""
+    death_reported_by: str | None = None
+    """`source_key` of the source whose report makes the subject deceased (survivorship)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """What one source (sender x programme x programme record) said about one subject.
+
+    `subject` holds the facts as this source sent them, keyed by the subject it is linked to;
+    the consolidated `subjects` row is derived from all of a subject's source records
+    (`ibr_service.core.survivorship`). A source only ever replaces its own record.
+    """
+
+    source_key: str
+    subject: SubjectRecord
+    sender_id: str
+    programme_identifier: str
+    beneficiary_programme_id: str | None
+    event_date: date | None
+    """The date the facts are as of: the record's latest status, enrolment or update date."""
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectState:
+    """A stored subject with every source record linked to it (input to survivorship)."""
+
+    subject: SubjectRecord
+    sources: tuple[SourceRecord, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +148,9 @@ class EnrolmentRecord:
     content_hash: str
     """Hash of the whole update item; an equal hash on re-send means nothing changed."""
     updated_at: datetime
+    event_date: date | None = None
+    """`status_change_date`, else `enrolment_date`: orders updates of this enrolment."""
+    source_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +160,36 @@ class BenefitRecord:
     enrolment_key: str
     subject_key: str
     benefit_key: str
-    """`benefit_id` when the sender gives one, else a hash of the benefit's content."""
+    """`benefit_id` when the sender gives one, else `~` + a hash of (programme, beneficiary
+    record, period, benefit type): never of the content, so that a correction replaces."""
     benefit_type: str | None
     benefit_date: date | None
-    amount: str | None
+    amount: Decimal | None
     currency: str | None
     period_start: date | None
     period_end: date | None
     document: JsonDict
+    programme_identifier: str = ""
+    payment_status: str | None = None
+    """`disbursement.payment_status` (codes/payment_status): 4 Cancelled, 5 Returned reverse it."""
+    disbursement_date: date | None = None
+    credited_amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitChange:
+    """One entry of a benefit's history: created, corrected, cancelled or reversed."""
+
+    subject_key: str
+    enrolment_key: str
+    benefit_key: str
+    change: Literal["created", "corrected", "cancelled", "reversed"]
+    amount: Decimal | None
+    previous_amount: Decimal | None
+    currency: str | None
+    payment_status: str | None
+    recorded_at: datetime
+    sender_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +203,53 @@ class StatusChange:
     status_reason: str | None
     recorded_at: datetime
     sender_id: str
+    enrolment_date: date | None = None
+    event_date: date | None = None
+    applied: bool = True
+    """False for a stale update: older than the stored state, kept here only."""
+    programme_identifier: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRecord:
+    """An administrative area (reference data, `ibr areas load`)."""
+
+    area_code: str
+    level: int
+    name: str
+    parent_code: str | None
+    country_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AreaMove:
+    """A subject's move to another area (history; the current area is on the subject)."""
+
+    subject_key: str
+    area_code: str | None
+    area_levels: tuple[str | None, ...]
+    moved_on: date | None
+    recorded_at: datetime
+    source_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityCase:
+    """A linkage the IBR refused to decide alone; resolved by an explicit, audited decision."""
+
+    case_id: str
+    kind: Literal["identifier_conflict", "demographic_clash"]
+    subject_keys: tuple[str, ...]
+    identifier_type: str | None
+    identifier_value: str | None
+    evidence: JsonDict
+    sender_id: str
+    programme_identifier: str | None
+    opened_at: datetime
+    status: Literal["open", "merged", "dismissed"] = "open"
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +261,8 @@ class EnrolmentUpdate:
     programme: ProgrammeRecord
     enrolment: EnrolmentRecord
     benefits: tuple[BenefitRecord, ...]
+    source: SourceRecord | None = None
+    """The source record this update carries (None only in tests that build updates by hand)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +270,36 @@ class ApplyOutcome:
     """What applying one `EnrolmentUpdate` did."""
 
     enrolment_key: str
-    result: Literal["created", "updated", "unchanged"]
+    result: Literal["created", "updated", "unchanged", "stale", "rejected"]
     previous_status: str | None
     new_status: str
+    reason: str | None = None
+    """For `rejected`: the spec reason code; for `stale`: why it did not apply."""
+    message: str | None = None
+
+
+@dataclass
+class RegistryWrite:
+    """Everything one batch writes, decided by the core; a store only persists it.
+
+    Keyed collections hold the final state per key (upserts); histories and cases are appended.
+    """
+
+    subjects: list[SubjectRecord] = field(default_factory=list)
+    sources: list[SourceRecord] = field(default_factory=list)
+    identifiers: list[tuple[str, IdentifierRecord]] = field(default_factory=list)
+    """(subject_key, identifier): added links (existing ones are kept)."""
+    memberships: list[tuple[str, str]] = field(default_factory=list)
+    programmes: list[ProgrammeRecord] = field(default_factory=list)
+    enrolments: list[EnrolmentRecord] = field(default_factory=list)
+    status_history: list[StatusChange] = field(default_factory=list)
+    benefits: list[BenefitRecord] = field(default_factory=list)
+    benefit_history: list[BenefitChange] = field(default_factory=list)
+    area_moves: list[AreaMove] = field(default_factory=list)
+    identity_cases: list[IdentityCase] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, f) for f in self.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)

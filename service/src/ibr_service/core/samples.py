@@ -33,11 +33,21 @@ def person_beneficiary(
     status_change_date: str | None = None,
     benefits: Sequence[tuple[str, str]] = (("2024-05-02", "50.00"),),
     extra_identifiers: Sequence[tuple[str, str]] = (),
+    identifiers: Sequence[tuple[str, str]] | None = None,
+    record_id: str | None = None,
+    death_date: str | None = None,
+    region: str | None = None,
+    district: str | None = None,
+    status_reason: str | None = None,
 ) -> JsonDict:
-    """A canonical Beneficiary (assistance unit 1) enrolled in `programme`."""
-    identifiers = [{"identifier_type": "NID", "identifier_value": national_id}] + [
-        {"identifier_type": t, "identifier_value": v} for t, v in extra_identifiers
-    ]
+    """A canonical Beneficiary (assistance unit 1) enrolled in `programme`.
+
+    `identifiers` replaces the default `[("NID", national_id), *extra_identifiers]` (order
+    kept); `record_id` is the programme's `beneficiary_programme_id`; `region` and `district`
+    go in the person's first address.
+    """
+    pairs = identifiers if identifiers is not None else [("NID", national_id), *extra_identifiers]
+    identifiers_doc = [{"identifier_type": t, "identifier_value": v} for t, v in pairs]
     enrolment: JsonDict = {
         "programme": {
             "programme_identifier": programme,
@@ -57,17 +67,28 @@ def person_beneficiary(
     }
     if status_change_date is not None:
         enrolment["status_change_date"] = status_change_date
+    if status_reason is not None:
+        enrolment["status_reason"] = status_reason
+    if record_id is not None:
+        enrolment["beneficiary_programme_id"] = record_id
+    person: JsonDict = {
+        "identifier": identifiers_doc[:1],
+        "name": {"given_name": given_name, "surname": surname},
+        "sex": sex,
+        "birth_date": birth_date,
+    }
+    if death_date is not None:
+        person["death_date"] = death_date
+    if region is not None or district is not None:
+        address: JsonDict = {}
+        if region is not None:
+            address["region_code"] = region
+        if district is not None:
+            address["sub_region_code"] = district
+        person["address"] = [address]
     return {
         "assistance_unit": "1",
-        "member": {
-            "member_identifier": identifiers,
-            "demographic_info": {
-                "identifier": identifiers[:1],
-                "name": {"given_name": given_name, "surname": surname},
-                "sex": sex,
-                "birth_date": birth_date,
-            },
-        },
+        "member": {"member_identifier": identifiers_doc, "demographic_info": person},
         "programme_identifier": [enrolment],
     }
 

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any
 
 from ibr_protocol import load_schema
+from ibr_service.core.caller import Caller, ReadScope
+from ibr_service.core.dates import utc_date
 from ibr_service.core.errors import QueryError
+from ibr_service.core.identity import normalise_query
 from ibr_service.core.query import (
     And,
     Attribute,
     Comparison,
     Expr,
+    Missing,
     Not,
     Operator,
     Or,
     parse_query,
     parse_sort,
 )
-from ibr_service.core.records import JsonDict, SubjectKind
+from ibr_service.core.records import JsonDict, StoredBeneficiary, SubjectKind
 from ibr_service.core.settings import CoreSettings
 from ibr_service.core.store import StoreTransaction
 from ibr_service.core.views import beneficiary_record
@@ -31,6 +36,8 @@ __all__ = [
     "SearchOutcome",
     "enrolled_item",
     "search_item",
+    "visible",
+    "within",
 ]
 
 REASON_PROGRAMME_UNKNOWN = "rjct.programme.unknown"
@@ -56,30 +63,50 @@ class SearchOutcome:
 
 
 def search_item(
-    tx: StoreTransaction, raw: Any, *, index: int, settings: CoreSettings, now_text: str
+    tx: StoreTransaction,
+    raw: Any,
+    *,
+    index: int,
+    settings: CoreSettings,
+    now_text: str,
+    caller: Caller | None = None,
 ) -> SearchOutcome:
-    """Answer one `search_request` item; a bad item gives `rjct` with its reason code."""
+    """Answer one `search_request` item within the caller's read scope (IBR-SEARCH-006).
+
+    A bad item, or one whose purpose the caller may not declare, gives `rjct` with its reason.
+    """
     field = f"message.search_request[{index}]"
     reference_id = _reference_id(raw, index)
+    read = caller.read if caller is not None else ReadScope()
     try:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("search_criteria"), Mapping):
             raise QueryError("search_criteria is required", field=f"{field}.search_criteria")
         criteria = raw["search_criteria"]
         where = f"{field}.search_criteria"
-        expr = parse_query(
-            str(criteria.get("query_type", "")), criteria.get("query"), field=f"{where}.query"
+        _check_purpose(criteria, caller, settings, field=where)
+        expr = normalise_query(
+            parse_query(
+                str(criteria.get("query_type", "")), criteria.get("query"), field=f"{where}.query"
+            ),
+            settings.identifier_types,
         )
         sort = parse_sort(criteria.get("sort"), field=f"{where}.sort")
         # pagination belongs in search_criteria; DCI samples also put it on the item
         pagination = criteria.get("pagination", raw.get("pagination"))
         page_size, page_number = _pagination(pagination, settings, field=f"{where}.pagination")
         kind = _record_kind(criteria.get("reg_record_type"), field=f"{where}.reg_record_type")
+        as_of = _as_of(criteria.get("as_of"), field=f"{where}.as_of")
     except QueryError as exc:
         return SearchOutcome(_rejected(reference_id, now_text, exc), ())
     keys, total = tx.search_subjects(
-        expr, kind=kind, sort=sort, offset=(page_number - 1) * page_size, limit=page_size
+        within(expr, read),
+        kind=kind,
+        sort=sort,
+        offset=(page_number - 1) * page_size,
+        limit=page_size,
+        as_of=as_of,
     )
-    records = [beneficiary_record(b) for b in tx.load_beneficiaries(keys)]
+    records = [beneficiary_record(visible(b, read)) for b in tx.load_beneficiaries(keys)]
     item: JsonDict = {
         "reference_id": reference_id,
         "timestamp": now_text,
@@ -101,7 +128,10 @@ def enrolled_item(
     try:
         if not isinstance(raw, Mapping):
             raise QueryError("enrolled_criteria must be an object", field=field)
-        expr = _enrolled_query(raw.get("query_type"), raw.get("query"), field=f"{field}.query")
+        expr = normalise_query(
+            _enrolled_query(raw.get("query_type"), raw.get("query"), field=f"{field}.query"),
+            settings.identifier_types,
+        )
         kind = _record_kind(raw.get("response_entity"), field=f"{field}.response_entity")
         _require_known_programmes(tx, expr, field=f"{field}.query")
     except QueryError as exc:
@@ -109,7 +139,14 @@ def enrolled_item(
         item["enrolled_status"] = "no"
         return item
     statuses = tuple(sorted(settings.enrolled_statuses))
-    enrolled = And((expr, Comparison(Attribute.ENROLMENT_STATUS, Operator.IN, statuses)))
+    # A deceased person is enrolled nowhere, whatever each programme still says.
+    enrolled = And(
+        (
+            expr,
+            Comparison(Attribute.ENROLMENT_STATUS, Operator.IN, statuses),
+            Missing(Attribute.DEATH_DATE),
+        )
+    )
     found = tx.subject_exists(enrolled, kind=kind)
     return {
         "reference_id": reference_id,
@@ -232,3 +269,60 @@ def _rejected(
         "status_reason_code": reason or exc.reason,
         "status_reason_message": f"{where}{exc.message}"[:999],
     }
+
+
+def within(expr: Expr, read: ReadScope) -> Expr:
+    """`expr` limited to what `read` may see: a matching enrolment in a visible programme, of a
+    subject in a visible area (conditions on one enrolment hold for the same row)."""
+    parts: list[Expr] = []
+    if read.programmes is not None:
+        programmes = tuple(sorted(read.programmes))
+        parts.append(Comparison(Attribute.PROGRAMME_IDENTIFIER, Operator.IN, programmes))
+    if read.areas is not None:
+        parts.append(Comparison(Attribute.AREA_CODE, Operator.IN, tuple(sorted(read.areas))))
+    return And((expr, *parts)) if parts else expr
+
+
+def visible(stored: StoredBeneficiary, read: ReadScope) -> StoredBeneficiary:
+    """The beneficiary with only the enrolments (and their benefits) `read` may see."""
+    if read.programmes is None:
+        return stored
+    return StoredBeneficiary(
+        stored.subject,
+        tuple(e for e in stored.enrolments if read.sees_programme(e[0].programme_identifier)),
+    )
+
+
+def _check_purpose(
+    criteria: Mapping[str, Any], caller: Caller | None, settings: CoreSettings, *, field: str
+) -> None:
+    """Refuse a purpose the caller may not declare, or a missing consent where it is required."""
+    consent = criteria.get("consent")
+    if settings.require_consent and not isinstance(consent, Mapping):
+        raise QueryError(
+            "consent is required by this IBR for searches about people", field=f"{field}.consent"
+        )
+    if caller is None or caller.purposes is None:
+        return
+    declared = {
+        str(purpose.get(key))
+        for holder in (consent, criteria.get("authorize"))
+        if isinstance(holder, Mapping) and isinstance(purpose := holder.get("purpose"), Mapping)
+        for key in ("code", "text")
+        if isinstance(purpose.get(key), str)
+    }
+    if not declared & caller.purposes:
+        raise QueryError(
+            "the declared purpose (consent or authorize .purpose.code) is not one this client "
+            "is registered for",
+            field=f"{field}.consent.purpose",
+        )
+
+
+def _as_of(raw: Any, *, field: str) -> date | None:
+    if raw is None:
+        return None
+    day = utc_date(raw) if isinstance(raw, str) else None
+    if day is None:
+        raise QueryError("as_of must be a date YYYY-MM-DD", field=field)
+    return day

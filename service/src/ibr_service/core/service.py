@@ -13,7 +13,7 @@ from typing import Any
 
 from ibr_protocol import build_callback, format_timestamp
 from ibr_service.core.audit import append_audit
-from ibr_service.core.caller import Caller
+from ibr_service.core.caller import Caller, ReadScope
 from ibr_service.core.errors import NotFoundError, RequestError, StoreError, TxnNotFoundError
 from ibr_service.core.ingest import (
     REASON_DUPLICATE_REFERENCE,
@@ -23,12 +23,12 @@ from ibr_service.core.ingest import (
 )
 from ibr_service.core.item_validation import canonical_item
 from ibr_service.core.records import (
-    ApplyOutcome,
     EnrolmentUpdate,
     JsonDict,
     OutboxJob,
     TransactionRecord,
 )
+from ibr_service.core.registry import BatchResult, apply_batch
 from ibr_service.core.search import enrolled_item, search_item
 from ibr_service.core.settings import CoreSettings
 from ibr_service.core.store import Store, StoreTransaction, TxnStatus
@@ -98,7 +98,7 @@ class IbrCore:
             try:
                 if reference in seen_references:
                     raise ItemRejectedError(
-                        f"reference_id {reference!r} is used by an earlier item of this batch",
+                        "reference_id is used by an earlier item of this batch",
                         field=f"{field}.reference_id",
                         reason=REASON_DUPLICATE_REFERENCE,
                     )
@@ -108,8 +108,9 @@ class IbrCore:
                     canonical_item(beneficiary, field=field),
                     caller=caller,
                     now=now,
-                    national_id_types=self.settings.national_id_types,
+                    identifier_types=self.settings.identifier_types,
                     field=field,
+                    future_tolerance_days=self.settings.future_date_tolerance_days,
                 )
             except ItemRejectedError as exc:
                 message_text = f"{exc.field}: {exc.message}"
@@ -123,13 +124,13 @@ class IbrCore:
             "enrolled_response": items,
         }
         try:
-            self._apply_batch(valid, caller, header, correlation_id, response, now)
+            self._apply_batch(valid, items, caller, header, correlation_id, response, now)
         except StoreError:
             # One item broke a backend rule: apply item by item and reject only the culprits.
             for i, updates in valid:
                 try:
                     self._apply_batch(
-                        [(i, updates)], caller, None, f"{correlation_id}:{i}", None, now
+                        [(i, updates)], items, caller, None, f"{correlation_id}:{i}", None, now
                     )
                 except StoreError as exc:
                     reference = str(items[i]["reference_id"])
@@ -142,26 +143,37 @@ class IbrCore:
     def _apply_batch(
         self,
         valid: Sequence[tuple[int, list[EnrolmentUpdate]]],
+        items: list[JsonDict],
         caller: Caller,
         header: Mapping[str, Any] | None,
         correlation_id: str,
         response: JsonDict | None,
         now: datetime,
     ) -> None:
-        flat = [u for _, updates in valid for u in updates]
+        fields = [f"message.enrolled_updates.beneficiaries[{i}]" for i, _ in valid]
         with self.store.transaction() as tx:
-            outcomes = tx.apply_enrolment_updates(flat) if flat else []
-            changed = [o for o in outcomes if o.result != "unchanged"]
-            if changed:
+            result = apply_batch(
+                tx, [u for _, u in valid], fields=fields, settings=self.settings, now=now
+            )
+            for position, violation in result.rejected.items():
+                i = valid[position][0]
+                items[i] = _item(
+                    str(items[i]["reference_id"]),
+                    format_timestamp(now),
+                    "rjct",
+                    violation.reason,
+                    f"{violation.field}: {violation.message}",
+                )
+            if not result.write.is_empty():
                 append_audit(
                     tx,
                     at=now,
                     actor=caller.sender_id,
                     action="enrolment.write",
                     subject=correlation_id,
-                    detail=_write_detail(changed),
+                    detail=_write_detail(result),
                 )
-                self._notify(tx, list(zip(flat, outcomes, strict=True)), correlation_id, now)
+                self._notify(tx, result, correlation_id, now)
             if response is not None:
                 tx.add_transaction(
                     _transaction(
@@ -182,13 +194,9 @@ class IbrCore:
             tx.add_transaction(_transaction(caller, header, correlation_id, action, response, now))
 
     def _notify(
-        self,
-        tx: StoreTransaction,
-        pairs: list[tuple[EnrolmentUpdate, ApplyOutcome]],
-        correlation_id: str,
-        now: datetime,
+        self, tx: StoreTransaction, result: BatchResult, correlation_id: str, now: datetime
     ) -> None:
-        matched = matching_notifications(tx, pairs, now=now)
+        matched = matching_notifications(tx, result.applied, deaths=result.newly_deceased, now=now)
         for code, (subscription, records) in matched.items():
             message = notify_message(
                 subscription,
@@ -286,17 +294,33 @@ class IbrCore:
                 "search_request must be a non-empty list", field="message.search_request"
             )
         outcomes = [
-            search_item(tx, raw, index=i, settings=self.settings, now_text=format_timestamp(now))
+            search_item(
+                tx,
+                raw,
+                index=i,
+                settings=self.settings,
+                now_text=format_timestamp(now),
+                caller=caller,
+            )
             for i, raw in enumerate(requests)
         ]
         disclosed = sorted({key for o in outcomes for key in o.disclosed})
+        refused = [
+            str(o.item.get("status_reason_message", ""))
+            for o in outcomes
+            if o.item.get("status") == "rjct"
+        ]
         append_audit(
             tx,
             at=now,
             actor=caller.sender_id,
             action="search.read",
             subject=correlation_id,
-            detail={"message_id": _message_id(header), "subjects": disclosed},
+            detail={
+                "message_id": _message_id(header),
+                "subjects": disclosed,
+                "refused": [r.split(":", 1)[0] for r in refused],
+            },
         )
         return {
             "transaction_id": str(message.get("transaction_id", "")),
@@ -597,11 +621,18 @@ def _item(
     return item
 
 
-def _write_detail(changed: Sequence[ApplyOutcome]) -> JsonDict:
+def _write_detail(result: BatchResult) -> JsonDict:
+    changed = [o for _, o in result.applied]
+    write = result.write
     return {
         "created": sorted(o.enrolment_key for o in changed if o.result == "created"),
         "updated": sorted(o.enrolment_key for o in changed if o.result == "updated"),
         "status_changes": sum(1 for o in changed if o.previous_status != o.new_status),
+        "stale": sum(1 for item in result.outcomes for o in item if o.result == "stale"),
+        "sources": len(write.sources),
+        "benefit_changes": len(write.benefit_history),
+        "identity_cases": sorted(c.case_id for c in write.identity_cases),
+        "deceased": sorted(s.subject_key for s in result.newly_deceased),
     }
 
 
@@ -668,24 +699,41 @@ def _reference_ids(message: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _caller_doc(caller: Caller) -> JsonDict:
+    """The caller as stored with an async request, so that its callback keeps its read scope."""
     return {
         "sender_id": caller.sender_id,
         "scopes": sorted(caller.scopes),
-        "allowed_programmes": None
-        if caller.allowed_programmes is None
-        else sorted(caller.allowed_programmes),
+        "allowed_programmes": _sorted_or_none(caller.allowed_programmes),
+        "read_programmes": _sorted_or_none(caller.read.programmes),
+        "read_areas": _sorted_or_none(caller.read.areas),
+        "purposes": _sorted_or_none(caller.purposes),
     }
 
 
 def _caller_from_doc(doc: Any, sender_id: str) -> Caller:
     if not isinstance(doc, Mapping):
-        return Caller(sender_id=sender_id)
-    programmes = doc.get("allowed_programmes")
+        # A request accepted before read scopes existed: nothing is visible but what it wrote.
+        return Caller(sender_id=sender_id, read=ReadScope(programmes=frozenset()))
+    programmes = _set_or_none(doc.get("allowed_programmes"))
     return Caller(
         sender_id=sender_id,
         scopes=frozenset(doc.get("scopes") or ()),
-        allowed_programmes=None if programmes is None else frozenset(programmes),
+        allowed_programmes=programmes,
+        # Stored before read scopes existed: the caller read what it may write.
+        read=ReadScope(
+            programmes=_set_or_none(doc.get("read_programmes", doc.get("allowed_programmes"))),
+            areas=_set_or_none(doc.get("read_areas")),
+        ),
+        purposes=_set_or_none(doc.get("purposes")),
     )
+
+
+def _sorted_or_none(values: frozenset[str] | None) -> list[str] | None:
+    return None if values is None else sorted(values)
+
+
+def _set_or_none(values: Any) -> frozenset[str] | None:
+    return None if values is None else frozenset(str(v) for v in values)
 
 
 def _txn_type(action: str) -> str | None:

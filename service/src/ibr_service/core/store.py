@@ -5,7 +5,7 @@ store contract tests (`service/tests/store/contract.py`) are plain functions tak
 they run against any implementation.
 
     with store.transaction() as tx:      # one unit of work: commit on exit, rollback on error
-        outcomes = tx.apply_enrolment_updates(updates)
+        tx.write_registry(write)         # what the core decided (ibr_service.core.registry)
         tx.enqueue_outbox(job)           # same transaction as the write it announces
 
 Rules every implementation keeps:
@@ -20,20 +20,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from ibr_service.core.query import Expr, SortKey
 from ibr_service.core.records import (
-    ApplyOutcome,
+    AreaMove,
+    AreaRecord,
     AuditEntry,
+    BenefitChange,
+    BenefitRecord,
     ClientRecord,
-    EnrolmentUpdate,
+    EnrolmentRecord,
+    IdentifierRecord,
+    IdentityCase,
     OutboxJob,
+    RegistryWrite,
     SigningKeyRecord,
     StatusChange,
     StoredBeneficiary,
     SubjectKind,
+    SubjectState,
     SubscriptionRecord,
     TransactionRecord,
 )
@@ -48,19 +55,51 @@ class StoreTransaction(Protocol):
     """The operations available inside one unit of work."""
 
     # --- registry data ------------------------------------------------------------------
+    # The core decides every registry change (docs/registry-model.md); a store reads the state
+    # the decision needs, set-wise (one query per call, never per row), and writes `RegistryWrite`.
 
-    def apply_enrolment_updates(self, updates: Sequence[EnrolmentUpdate]) -> list[ApplyOutcome]:
-        """Upsert subjects, identifiers, memberships, programmes, enrolments and benefits.
+    def subjects_by_identifiers(
+        self, identifiers: Sequence[IdentifierRecord]
+    ) -> dict[IdentifierRecord, tuple[str, ...]]:
+        """The subject keys each (normalised) identifier is linked to; absent ones are left out."""
+        ...
 
-        One outcome per update, in order. An update whose `enrolment.content_hash` equals the
-        stored one is `unchanged` and writes nothing. A new enrolment, or one whose status
-        differs from the stored status, appends a `StatusChange`. Implementations may choose a
-        set-wise path for large batches; the outcomes must be the same.
+    def subjects_by_sources(self, source_keys: Sequence[str]) -> dict[str, str]:
+        """The subject each stored source record is linked to, by `source_key`."""
+        ...
+
+    def load_subject_states(self, subject_keys: Sequence[str]) -> dict[str, SubjectState]:
+        """Stored subjects (consolidated row, identifiers, members) with their source records."""
+        ...
+
+    def load_enrolments(self, enrolment_keys: Sequence[str]) -> dict[str, EnrolmentRecord]:
+        """The current state of each stored enrolment among `enrolment_keys`."""
+        ...
+
+    def load_benefits(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], BenefitRecord]:
+        """Stored benefits by (enrolment_key, benefit_key)."""
+        ...
+
+    def write_registry(self, write: RegistryWrite) -> None:
+        """Persist one batch's decided changes: upsert keyed rows, append histories and cases.
+
+        Identifier and membership links are added, never removed. Implementations may take a
+        set-wise path (COPY + merge) for large writes; the stored result must be the same.
         """
         ...
 
     def status_history(self, enrolment_key: str) -> list[StatusChange]:
-        """The status changes of one enrolment, oldest first."""
+        """The status changes of one enrolment (applied and stale), in the order received."""
+        ...
+
+    def benefit_history(self, enrolment_key: str) -> list[BenefitChange]:
+        """The changes of one enrolment's benefits, in the order received."""
+        ...
+
+    def area_history(self, subject_key: str) -> list[AreaMove]:
+        """A subject's moves between areas, in the order received."""
         ...
 
     def search_subjects(
@@ -71,10 +110,13 @@ class StoreTransaction(Protocol):
         sort: Sequence[SortKey],
         offset: int,
         limit: int,
+        as_of: date | None = None,
     ) -> tuple[list[str], int]:
         """Subject keys matching `query` (one page, sorted, ties by subject key) and the total.
 
-        Enrolment-level comparisons joined by `And` must hold for the *same* enrolment.
+        Enrolment-level comparisons joined by `And` must hold for the *same* enrolment. With
+        `as_of`, enrolment conditions are evaluated on each enrolment's state on that date (its
+        last applied history entry with an event date on or before it).
         """
         ...
 
@@ -88,6 +130,46 @@ class StoreTransaction(Protocol):
 
     def count_rows(self) -> dict[str, int]:
         """Row count of every table (or model), for tests and health checks."""
+        ...
+
+    # --- identity cases -----------------------------------------------------------------
+
+    def identity_cases(self, *, status: str | None = None) -> list[IdentityCase]:
+        """Identity cases (all, or of one status), oldest first."""
+        ...
+
+    def get_identity_case(self, case_id: str) -> IdentityCase | None: ...
+
+    def put_identity_case(self, case: IdentityCase) -> None:
+        """Insert or replace a case (a decision replaces it with its new status)."""
+        ...
+
+    def move_subject(self, from_key: str, into_key: str) -> None:
+        """Re-key every row of subject `from_key` to `into_key` (a merge) and drop `from_key`.
+
+        Enrolment keys that start with `from_key` are rewritten to start with `into_key`.
+        """
+        ...
+
+    def move_source(self, subject_key: str, source_key: str, into_key: str) -> None:
+        """Move one source record, and the enrolments and benefits it carries, to `into_key`
+        (a split: `into_key` may be a new subject, whose row the core writes after)."""
+        ...
+
+    def deceased_with_open_enrolments(
+        self, open_statuses: Sequence[str]
+    ) -> list[tuple[str, EnrolmentRecord]]:
+        """(subject_key, enrolment) of deceased subjects still enrolled with one of the statuses."""
+        ...
+
+    # --- areas --------------------------------------------------------------------------
+
+    def put_areas(self, areas: Sequence[AreaRecord]) -> None:
+        """Insert or replace administrative areas."""
+        ...
+
+    def load_areas(self, codes: Sequence[str]) -> dict[str, AreaRecord]:
+        """The areas among `codes` with all their ancestors (so the hierarchy can be resolved)."""
         ...
 
     # --- subscriptions ------------------------------------------------------------------
@@ -166,6 +248,10 @@ class StoreTransaction(Protocol):
 
     def put_client(self, client: ClientRecord) -> None:
         """Insert or replace a client."""
+        ...
+
+    def delete_client(self, sender_id: str) -> bool:
+        """Remove a client; False when there was none."""
         ...
 
     def get_client(self, sender_id: str) -> ClientRecord | None: ...

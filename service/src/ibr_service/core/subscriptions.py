@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ibr_protocol import IbrProtocolError, parse_timestamp
+from ibr_service.core.caller import Caller, ReadScope
 from ibr_service.core.errors import QueryError
 from ibr_service.core.matching import matches
 from ibr_service.core.query import Expr, parse_query
@@ -22,6 +23,7 @@ from ibr_service.core.records import (
     EnrolmentUpdate,
     JsonDict,
     StoredBeneficiary,
+    SubjectRecord,
     SubscriptionRecord,
 )
 from ibr_service.core.store import StoreTransaction
@@ -228,29 +230,38 @@ def matching_notifications(
     tx: StoreTransaction,
     updates: Sequence[tuple[EnrolmentUpdate, ApplyOutcome]],
     *,
+    deaths: Sequence[SubjectRecord] = (),
     now: datetime,
 ) -> dict[str, tuple[SubscriptionRecord, list[JsonDict]]]:
     """For every subscription matched by at least one event: the Beneficiary records to notify.
 
     A created enrolment is an `enrollement` event; a changed status (also on creation) is an
-    `enrollement_status_change` event. Unchanged items raise no event. Who sent the update does
-    not matter (a death reported by the civil registry reaches the pension programme's
-    subscription), nor do the subscriber's `allowed_programmes`: they limit what it may *write*,
-    while reading (search, and so notify) is governed by scopes (IBR-SUB-004). A subscription
-    with a `frequency` only gets the events recorded between its `start_time` and `end_time`.
+    `enrollement_status_change` event. A death is a person-level event: each enrolment the
+    deceased person holds in any programme is an `enrollement_status_change` event, so the
+    subscribers of every programme learn of it, whoever reported it. Unchanged and stale items
+    raise no event. A subscriber only receives events on enrolments inside its read scope
+    (IBR-SUB-004). A subscription with a `frequency` only gets the events recorded between its
+    `start_time` and `end_time`.
     """
     events: dict[str, list[EnrolmentUpdate]] = {EVENT_ENROLMENT: [], EVENT_STATUS_CHANGE: []}
     for update, outcome in updates:
         if outcome.result == "created":
             events[EVENT_ENROLMENT].append(update)
-        if outcome.result != "unchanged" and outcome.previous_status != outcome.new_status:
+        if outcome.result in ("created", "updated") and (
+            outcome.previous_status != outcome.new_status
+        ):
             events[EVENT_STATUS_CHANGE].append(update)
+    events[EVENT_STATUS_CHANGE].extend(_death_events(tx, deaths, events[EVENT_STATUS_CHANGE]))
     found: dict[str, tuple[SubscriptionRecord, list[JsonDict]]] = {}
+    scopes: dict[str, ReadScope | None] = {}
     for event, event_updates in events.items():
         if not event_updates:
             continue
         for subscription in tx.active_subscriptions(event):
             if not in_frequency_window(subscription, now):
+                continue
+            read = _read_scope(tx, subscription.sender_id, scopes)
+            if read is None:
                 continue
             try:
                 expr = parse_filter(
@@ -261,10 +272,48 @@ def matching_notifications(
             except QueryError:
                 # validated at subscribe time; a later whitelist change must not break ingest
                 continue
-            records = [_record(u) for u in event_updates if matches(expr, u)]
+            records = [_record(u) for u in event_updates if _visible(u, read) and matches(expr, u)]
             if records:
                 found.setdefault(subscription.code, (subscription, []))[1].extend(records)
     return found
+
+
+def _death_events(
+    tx: StoreTransaction, deaths: Sequence[SubjectRecord], already: Sequence[EnrolmentUpdate]
+) -> list[EnrolmentUpdate]:
+    """One status-change event per enrolment a newly deceased person holds (not yet an event)."""
+    if not deaths:
+        return []
+    seen = {u.enrolment.enrolment_key for u in already}
+    by_key = {s.subject_key: s for s in deaths}
+    out = []
+    for stored in tx.load_beneficiaries(list(by_key)):
+        subject = by_key[stored.subject.subject_key]
+        for enrolment, programme, benefits in stored.enrolments:
+            if enrolment.enrolment_key not in seen:
+                out.append(EnrolmentUpdate(subject, (), programme, enrolment, benefits))
+    return out
+
+
+def _read_scope(
+    tx: StoreTransaction, sender_id: str, cache: dict[str, ReadScope | None]
+) -> ReadScope | None:
+    """The subscriber's read scope; None when it is no longer an active client."""
+    if sender_id not in cache:
+        client = tx.get_client(sender_id)
+        cache[sender_id] = (
+            Caller.from_client(client).read if client is not None and client.active else None
+        )
+    return cache[sender_id]
+
+
+def _visible(update: EnrolmentUpdate, read: ReadScope) -> bool:
+    if not read.sees_programme(update.enrolment.programme_identifier):
+        return False
+    if read.areas is None:
+        return True
+    subject = update.subject
+    return bool({subject.area_code, *subject.area_levels} & read.areas)
 
 
 def notify_message(

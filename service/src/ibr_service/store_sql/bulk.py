@@ -1,9 +1,10 @@
-"""The PostgreSQL large-batch path: COPY into temporary staging tables, then set-wise merges.
+"""The PostgreSQL large-write path: COPY into temporary staging tables, then set-wise merges.
 
-Used by `SqlTransaction.apply_enrolment_updates` when a batch reaches `bulk_threshold`. The merge
-decision (`rows.decide`) is the same as on the executemany path, so outcomes are identical; only
-the way rows reach the tables differs: one COPY stream per table and one
-`INSERT ... SELECT ... ON CONFLICT DO UPDATE` per table, inside the caller's transaction.
+Used by `SqlTransaction.write_registry` when a write reaches `bulk_threshold` rows. It writes the
+same rows (`rows.registry_rows`) with the same conflict rules (`registry.UPSERT_KEYS`) as the
+executemany path; only the way rows reach the tables differs: one COPY stream per table and one
+`INSERT ... SELECT ... ON CONFLICT` per table, inside the caller's transaction. psycopg adapts
+dates, Decimal (Numeric) and bool (Boolean) itself; JSON columns are sent as JSON text.
 """
 
 from __future__ import annotations
@@ -12,58 +13,46 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection
 from sqlalchemy.sql.schema import Table
 
-from ibr_service.store_sql.rows import BatchRows, Row
-from ibr_service.store_sql.tables import (
-    benefits,
-    enrolment_status_history,
-    enrolments,
-    identifiers,
-    memberships,
-    programmes,
-    subjects,
-)
+from ibr_service.store_sql.registry import KEEP_ON_UPDATE, UPSERT_KEYS
+from ibr_service.store_sql.rows import RegistryRows, Row
+from ibr_service.store_sql.tables import metadata
 
 __all__ = ["copy_rows", "merge_with_copy"]
 
-# (table, conflict key or None for DO NOTHING on any conflict, rows attribute of BatchRows)
-_PLAN: tuple[tuple[Table, tuple[str, ...] | None, str], ...] = (
-    (subjects, ("subject_key",), "subjects"),
-    (identifiers, None, "identifiers"),
-    (memberships, None, "memberships"),
-    (programmes, ("programme_identifier",), "programmes"),
-    (enrolments, ("subject_key", "enrolment_key"), "enrolments"),
-    (enrolment_status_history, None, "history"),
-    (benefits, ("subject_key", "enrolment_key", "benefit_key"), "benefits"),
-)
 
-
-def merge_with_copy(connection: Connection, batch: BatchRows) -> None:
+def merge_with_copy(connection: Connection, batch: RegistryRows) -> None:
     """Write `batch` with COPY + set-wise merge on the connection's open transaction."""
-    for table, conflict_key, attribute in _PLAN:
-        table_rows: list[Row] = getattr(batch, attribute)
-        if not table_rows:
-            continue
-        stage = f"stage_{table.name}"
-        columns = [c.name for c in table.columns]
-        # Identifiers below are our own table/column names (never client input).
-        connection.exec_driver_sql(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name} INCLUDING DEFAULTS) "
-            "ON COMMIT DELETE ROWS"
+    for name, table_rows in batch.by_table():
+        if table_rows:
+            merge_table(connection, metadata.tables[name], table_rows)
+
+
+def merge_table(connection: Connection, table: Table, table_rows: Sequence[Row]) -> None:
+    """COPY `table_rows` into a staging copy of `table`, then merge them into `table`."""
+    stage = f"stage_{table.name}"
+    columns = [c.name for c in table.columns]
+    # Identifiers below are our own table/column names (never client input).
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name} INCLUDING DEFAULTS) "
+        "ON COMMIT DELETE ROWS"
+    )
+    connection.exec_driver_sql(f"TRUNCATE {stage}")
+    copy_rows(connection, stage, columns, table_rows, json_columns=_json_columns(table))
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    keys = UPSERT_KEYS.get(table.name)
+    if keys is None:
+        conflict = "ON CONFLICT DO NOTHING"
+    else:
+        updates = ", ".join(
+            f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys and c not in KEEP_ON_UPDATE
         )
-        connection.exec_driver_sql(f"TRUNCATE {stage}")
-        copy_rows(connection, stage, columns, table_rows, json_columns=_json_columns(table))
-        column_list = ", ".join(columns)
-        if conflict_key is None:
-            conflict = "ON CONFLICT DO NOTHING"
-        else:
-            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in conflict_key)
-            conflict = f"ON CONFLICT ({', '.join(conflict_key)}) DO UPDATE SET {updates}"
-        connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {stage} {conflict}"  # noqa: S608
-        )
+        conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {stage} {conflict}"  # noqa: S608
+    )
 
 
 def copy_rows(
@@ -76,9 +65,10 @@ def copy_rows(
 ) -> None:
     """Stream rows into `table_name` with COPY FROM STDIN on the connection's transaction."""
     driver: Any = connection.connection.driver_connection
+    quoted = ", ".join(f'"{c}"' for c in columns)
     with (
         driver.cursor() as cursor,
-        cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy,
+        cursor.copy(f"COPY {table_name} ({quoted}) FROM STDIN") as copy,
     ):
         for row in table_rows:
             copy.write_row(
@@ -92,4 +82,4 @@ def copy_rows(
 
 
 def _json_columns(table: Table) -> frozenset[str]:
-    return frozenset(c.name for c in table.columns if c.name in ("document",))
+    return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))

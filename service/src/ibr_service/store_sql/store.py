@@ -7,52 +7,33 @@ the COPY + set-wise merge path of `bulk.py`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.schema import Table
 
 from ibr_service.core.errors import StoreError
-from ibr_service.core.query import Expr, SortKey
 from ibr_service.core.records import (
-    ApplyOutcome,
     AuditEntry,
-    BenefitRecord,
     ClientRecord,
-    EnrolmentRecord,
-    EnrolmentUpdate,
-    IdentifierRecord,
     OutboxJob,
-    ProgrammeRecord,
     SigningKeyRecord,
-    StatusChange,
-    StoredBeneficiary,
-    SubjectKind,
     SubscriptionRecord,
     TransactionRecord,
 )
 from ibr_service.core.store import TxnStatus
 from ibr_service.store_sql import rows
-from ibr_service.store_sql.compile import compile_filter, compile_sort
+from ibr_service.store_sql.registry import RegistryMethods
 from ibr_service.store_sql.tables import (
     audit_log,
-    benefits,
     clients,
-    enrolment_status_history,
-    enrolments,
-    identifiers,
-    memberships,
     metadata,
     outbox,
-    programmes,
     seen_messages,
     signing_keys,
-    subjects,
     subscriptions,
     transaction_references,
     transactions,
@@ -95,8 +76,12 @@ class SqlStore:
         metadata.create_all(self.engine)
 
 
-class SqlTransaction:
-    """The `StoreTransaction` of `SqlStore`: every method runs on one connection/transaction."""
+class SqlTransaction(RegistryMethods):
+    """The `StoreTransaction` of `SqlStore`: every method runs on one connection/transaction.
+
+    The registry-data methods live in `registry.py`; the processes (subscriptions, transactions,
+    outbox, replay memory, clients, keys, audit) here.
+    """
 
     def __init__(self, connection: Connection, store: SqlStore) -> None:
         self.connection = connection
@@ -104,187 +89,6 @@ class SqlTransaction:
         self._dialect = connection.dialect.name
         # SQLite caps bound parameters per statement; PostgreSQL takes large IN lists well.
         self._chunk = 20_000 if self._dialect == "postgresql" else 500
-
-    # --- helpers --------------------------------------------------------------------------
-
-    def _insert(self, table: Table) -> Any:
-        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
-
-    def _upsert(self, table: Table, rows_: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
-        if not rows_:
-            return
-        stmt = self._insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        self.connection.execute(
-            stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows_
-        )
-
-    def _insert_ignore(self, table: Table, rows_: Sequence[dict[str, Any]]) -> None:
-        if rows_:
-            self.connection.execute(self._insert(table).on_conflict_do_nothing(), rows_)
-
-    # --- registry data --------------------------------------------------------------------
-
-    def apply_enrolment_updates(self, updates: Sequence[EnrolmentUpdate]) -> list[ApplyOutcome]:
-        existing = self._existing_enrolments([u.enrolment.enrolment_key for u in updates])
-        outcomes, changed = rows.decide(updates, existing)
-        if not changed:
-            return outcomes
-        subject_hashes = self._existing_subject_hashes(
-            {s.subject_key for u in changed for s in (u.subject, *u.members)}
-        )
-        batch = rows.BatchRows.build(changed, outcomes, subject_hashes)
-        if self.store.is_postgresql and _row_count(batch) >= self.store.bulk_threshold:
-            from ibr_service.store_sql.bulk import merge_with_copy
-
-            merge_with_copy(self.connection, batch)
-        else:
-            self._upsert(subjects, batch.subjects, ["subject_key"])
-            self._insert_ignore(identifiers, batch.identifiers)
-            self._insert_ignore(memberships, batch.memberships)
-            self._upsert(programmes, batch.programmes, ["programme_identifier"])
-            self._upsert(enrolments, batch.enrolments, ["subject_key", "enrolment_key"])
-            self._insert_ignore(enrolment_status_history, batch.history)
-            self._upsert(benefits, batch.benefits, ["subject_key", "enrolment_key", "benefit_key"])
-        return outcomes
-
-    def _existing_enrolments(self, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """Stored (content_hash, status) by enrolment key."""
-        found: dict[str, tuple[str, str]] = {}
-        unique = sorted(set(keys))
-        t = enrolments.c
-        for i in range(0, len(unique), self._chunk):
-            query = select(t.enrolment_key, t.content_hash, t.enrolment_status).where(
-                t.enrolment_key.in_(unique[i : i + self._chunk])
-            )
-            for key, digest, status in self.connection.execute(query):
-                found[key] = (digest, status)
-        return found
-
-    def _existing_subject_hashes(self, keys: set[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        unique = sorted(keys)
-        step = self._chunk
-        for i in range(0, len(unique), step):
-            query = select(subjects.c.subject_key, subjects.c.content_hash).where(
-                subjects.c.subject_key.in_(unique[i : i + step])
-            )
-            found.update({k: h for k, h in self.connection.execute(query)})
-        return found
-
-    def status_history(self, enrolment_key: str) -> list[StatusChange]:
-        t = enrolment_status_history.c
-        query = (
-            select(enrolment_status_history)
-            .where(t.enrolment_key == enrolment_key)
-            .order_by(t.recorded_at, t.change_id)
-        )
-        return [rows.status_change(r._mapping) for r in self.connection.execute(query)]
-
-    def search_subjects(
-        self,
-        query: Expr,
-        *,
-        kind: SubjectKind | None,
-        sort: Sequence[SortKey],
-        offset: int,
-        limit: int,
-    ) -> tuple[list[str], int]:
-        where = [compile_filter(query)]
-        if kind is not None:
-            where.append(subjects.c.kind == kind)
-        total = self.connection.execute(
-            select(func.count()).select_from(subjects).where(*where)
-        ).scalar_one()
-        page = (
-            select(subjects.c.subject_key)
-            .where(*where)
-            .order_by(*compile_sort(sort))
-            .offset(offset)
-            .limit(limit)
-        )
-        return [k for (k,) in self.connection.execute(page)], int(total)
-
-    def subject_exists(self, query: Expr, *, kind: SubjectKind | None) -> bool:
-        where = [compile_filter(query)]
-        if kind is not None:
-            where.append(subjects.c.kind == kind)
-        found = self.connection.execute(
-            select(subjects.c.subject_key).where(*where).limit(1)
-        ).first()
-        return found is not None
-
-    def load_beneficiaries(self, subject_keys: Sequence[str]) -> list[StoredBeneficiary]:
-        if not subject_keys:
-            return []
-        keys = list(subject_keys)
-        subject_rows = {
-            r.subject_key: r._mapping
-            for r in self.connection.execute(
-                select(subjects).where(subjects.c.subject_key.in_(keys))
-            )
-        }
-        ids: dict[str, list[IdentifierRecord]] = {}
-        for r in self.connection.execute(
-            select(identifiers).where(identifiers.c.subject_key.in_(keys))
-        ):
-            ids.setdefault(r.subject_key, []).append(
-                IdentifierRecord(r.identifier_type, r.identifier_value)
-            )
-        members: dict[str, list[str]] = {}
-        for r in self.connection.execute(
-            select(memberships).where(memberships.c.subject_key.in_(keys))
-        ):
-            members.setdefault(r.subject_key, []).append(r.member_key)
-        enrolment_rows = list(
-            self.connection.execute(
-                select(enrolments)
-                .where(enrolments.c.subject_key.in_(keys))
-                .order_by(enrolments.c.programme_identifier)
-            )
-        )
-        programme_ids = sorted({r.programme_identifier for r in enrolment_rows})
-        programme_map = {
-            r.programme_identifier: ProgrammeRecord(
-                r.programme_identifier, r.programme_name, r.document
-            )
-            for r in self.connection.execute(
-                select(programmes).where(programmes.c.programme_identifier.in_(programme_ids))
-            )
-        }
-        benefit_map: dict[str, list[BenefitRecord]] = {}
-        for r in self.connection.execute(
-            select(benefits)
-            .where(benefits.c.subject_key.in_(keys))
-            .order_by(benefits.c.benefit_date, benefits.c.benefit_key)
-        ):
-            benefit_map.setdefault(r.enrolment_key, []).append(rows.benefit(r._mapping))
-        by_subject: dict[
-            str, list[tuple[EnrolmentRecord, ProgrammeRecord, tuple[BenefitRecord, ...]]]
-        ] = {}
-        for r in enrolment_rows:
-            record = rows.enrolment(r._mapping)
-            by_subject.setdefault(r.subject_key, []).append(
-                (
-                    record,
-                    programme_map[r.programme_identifier],
-                    tuple(benefit_map.get(r.enrolment_key, ())),
-                )
-            )
-        out = []
-        for key in keys:
-            if key in subject_rows:
-                subject = rows.subject(
-                    subject_rows[key], tuple(ids.get(key, ())), tuple(members.get(key, ()))
-                )
-                out.append(StoredBeneficiary(subject, tuple(by_subject.get(key, ()))))
-        return out
-
-    def count_rows(self) -> dict[str, int]:
-        return {
-            name: int(self.connection.execute(select(func.count()).select_from(table)).scalar_one())
-            for name, table in metadata.tables.items()
-        }
 
     # --- subscriptions --------------------------------------------------------------------
 
@@ -501,6 +305,10 @@ class SqlTransaction:
     def put_client(self, client: ClientRecord) -> None:
         self._upsert(clients, [rows.client_row(client)], ["sender_id"])
 
+    def delete_client(self, sender_id: str) -> bool:
+        result = self.connection.execute(delete(clients).where(clients.c.sender_id == sender_id))
+        return bool(result.rowcount)
+
     def get_client(self, sender_id: str) -> ClientRecord | None:
         r = self.connection.execute(select(clients).where(clients.c.sender_id == sender_id)).first()
         return None if r is None else rows.client(r._mapping)
@@ -575,19 +383,3 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _row_count(batch: rows.BatchRows) -> int:
-    """Rows the batch writes: what decides between executemany and COPY (benefits dominate)."""
-    return sum(
-        len(part)
-        for part in (
-            batch.subjects,
-            batch.identifiers,
-            batch.memberships,
-            batch.programmes,
-            batch.enrolments,
-            batch.history,
-            batch.benefits,
-        )
-    )

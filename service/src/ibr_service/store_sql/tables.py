@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -25,18 +26,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
+    "areas",
     "audit_log",
+    "benefit_history",
     "benefits",
     "clients",
     "enrolment_status_history",
     "enrolments",
     "identifiers",
+    "identity_cases",
     "memberships",
     "metadata",
     "outbox",
     "programmes",
     "seen_messages",
     "signing_keys",
+    "source_records",
+    "subject_area_history",
     "subjects",
     "subscriptions",
     "transaction_references",
@@ -57,6 +63,28 @@ metadata = MetaData(
 Json = JSON().with_variant(JSONB(), "postgresql")
 Key = String(300)
 Stamp = DateTime(timezone=True)
+Money = Numeric(20, 4)
+"""Amounts: exact decimals (never floats or strings); 4 places cover every ISO 4217 currency."""
+AreaCode = String(100)
+
+
+def _person_columns() -> list[Column]:  # type: ignore[type-arg]
+    """The facts a subject row and a source record both hold (see docs/registry-model.md)."""
+    return [
+        Column("kind", String(10), nullable=False, comment="person or group"),
+        Column("given_name", String(200)),
+        Column("surname", String(200)),
+        Column("sex", String(20)),
+        Column("birth_date", Date),
+        Column("death_date", Date),
+        Column("group_type", String(20)),
+        Column("group_size", Integer),
+        Column("poverty_score", Float),
+        Column("area_code", AreaCode, comment="the most specific area known"),
+        Column("document", Json, nullable=False),
+        Column("content_hash", String(64), nullable=False),
+    ]
+
 
 # --- registry data ----------------------------------------------------------------------
 
@@ -66,21 +94,33 @@ subjects = Table(
     Column(
         "subject_key", Key, primary_key=True, comment="p:/g:<id type>:<id value>, national ID first"
     ),
-    Column("kind", String(10), nullable=False, comment="person or group"),
-    Column("given_name", String(200)),
-    Column("surname", String(200)),
-    Column("sex", String(20)),
-    Column("birth_date", Date),
-    Column("death_date", Date),
-    Column("group_type", String(20)),
-    Column("group_size", Integer),
-    Column("poverty_score", Float),
-    Column("document", Json, nullable=False, comment="canonical Member or Group as last received"),
-    Column("content_hash", String(64), nullable=False),
+    *_person_columns(),
+    Column("area_level_1", AreaCode, comment="region"),
+    Column("area_level_2", AreaCode, comment="district"),
+    Column("area_level_3", AreaCode),
+    Column("area_level_4", AreaCode),
+    Column("last_updated", Date, comment="latest event date any source reported"),
+    Column("death_reported_by", String(700), comment="source_key whose report makes it deceased"),
     Column("created_at", Stamp, nullable=False),
     Column("updated_at", Stamp, nullable=False),
     Index("ix_subjects_surname_given_name", "surname", "given_name"),
     Index("ix_subjects_birth_date", "birth_date"),
+    Index("ix_subjects_area_level_1", "area_level_1"),
+    Index("ix_subjects_area_level_2", "area_level_2"),
+)
+
+source_records = Table(
+    "source_records",
+    metadata,
+    Column("subject_key", Key, primary_key=True),
+    Column("source_key", String(700), primary_key=True, comment="sender|programme|record id"),
+    Column("sender_id", String(200), nullable=False),
+    Column("programme_identifier", String(200), nullable=False),
+    Column("beneficiary_programme_id", String(200)),
+    *_person_columns(),
+    Column("event_date", Date, comment="the date the facts are as of"),
+    Column("received_at", Stamp, nullable=False),
+    Index("ix_source_records_source_key", "source_key"),
 )
 
 identifiers = Table(
@@ -113,29 +153,41 @@ enrolments = Table(
     "enrolments",
     metadata,
     Column("subject_key", Key, primary_key=True),
-    Column("enrolment_key", String(520), primary_key=True, comment="<subject_key>|<programme>"),
+    Column(
+        "enrolment_key",
+        String(800),
+        primary_key=True,
+        comment="<subject_key>|<programme>[|<beneficiary_programme_id>]",
+    ),
     Column("programme_identifier", String(200), nullable=False),
     Column("enrolment_status", String(20), nullable=False),
     Column("enrolment_date", Date),
     Column("status_change_date", Date),
     Column("status_reason", String(500)),
     Column("beneficiary_programme_id", String(200)),
+    Column("event_date", Date, comment="orders updates: status_change_date, else enrolment_date"),
+    Column("source_key", String(700), nullable=False),
     Column("sender_id", String(200), nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("updated_at", Stamp, nullable=False),
     Index("ix_enrolments_programme_status", "programme_identifier", "enrolment_status"),
     Index("ix_enrolments_enrolment_key", "enrolment_key"),
+    Index("ix_enrolments_programme_record", "programme_identifier", "beneficiary_programme_id"),
 )
 
 enrolment_status_history = Table(
     "enrolment_status_history",
     metadata,
     Column("subject_key", Key, primary_key=True),
-    Column("change_id", String(40), primary_key=True, comment="uuid; with subject_key, the key"),
-    Column("enrolment_key", String(520), nullable=False),
+    Column("change_id", String(40), primary_key=True, comment="sorts in the order received"),
+    Column("enrolment_key", String(800), nullable=False),
+    Column("programme_identifier", String(200), nullable=False),
     Column("enrolment_status", String(20), nullable=False),
     Column("status_change_date", Date),
     Column("status_reason", String(500)),
+    Column("enrolment_date", Date),
+    Column("event_date", Date),
+    Column("applied", Boolean, nullable=False, comment="false: stale, older than the stored state"),
     Column("recorded_at", Stamp, nullable=False),
     Column("sender_id", String(200), nullable=False),
     Index("ix_enrolment_status_history_enrolment_key", "enrolment_key"),
@@ -145,15 +197,82 @@ benefits = Table(
     "benefits",
     metadata,
     Column("subject_key", Key, primary_key=True),
-    Column("enrolment_key", String(520), primary_key=True),
-    Column("benefit_key", String(200), primary_key=True),
+    Column("enrolment_key", String(800), primary_key=True),
+    Column("benefit_key", String(200), primary_key=True, comment="benefit_id, else ~<hash>"),
+    Column("programme_identifier", String(200), nullable=False),
     Column("benefit_type", String(20)),
     Column("benefit_date", Date),
-    Column("amount", String(40), comment="decimal string, as on the wire"),
+    Column("amount", Money),
     Column("currency", String(3)),
     Column("period_start", Date),
     Column("period_end", Date),
+    Column("payment_status", String(10), comment="codes/payment_status; 4, 5 reverse it"),
+    Column("disbursement_date", Date),
+    Column("credited_amount", Money),
     Column("document", Json, nullable=False),
+    Index("ix_benefits_programme_date", "programme_identifier", "benefit_date"),
+)
+
+benefit_history = Table(
+    "benefit_history",
+    metadata,
+    Column("subject_key", Key, primary_key=True),
+    Column("change_id", String(40), primary_key=True),
+    Column("enrolment_key", String(800), nullable=False),
+    Column("benefit_key", String(200), nullable=False),
+    Column("change", String(20), nullable=False, comment="created, corrected, cancelled, reversed"),
+    Column("amount", Money),
+    Column("previous_amount", Money),
+    Column("currency", String(3)),
+    Column("payment_status", String(10)),
+    Column("recorded_at", Stamp, nullable=False),
+    Column("sender_id", String(200), nullable=False),
+    Index("ix_benefit_history_enrolment_key", "enrolment_key"),
+)
+
+subject_area_history = Table(
+    "subject_area_history",
+    metadata,
+    Column("subject_key", Key, primary_key=True),
+    Column("change_id", String(40), primary_key=True),
+    Column("area_code", AreaCode),
+    Column("area_level_1", AreaCode),
+    Column("area_level_2", AreaCode),
+    Column("area_level_3", AreaCode),
+    Column("area_level_4", AreaCode),
+    Column("moved_on", Date),
+    Column("recorded_at", Stamp, nullable=False),
+    Column("source_key", String(700), nullable=False),
+)
+
+identity_cases = Table(
+    "identity_cases",
+    metadata,
+    Column("case_id", String(40), primary_key=True),
+    Column("kind", String(30), nullable=False, comment="identifier_conflict, demographic_clash"),
+    Column("status", String(20), nullable=False, comment="open, merged, dismissed"),
+    Column("subject_keys", Json, nullable=False),
+    Column("identifier_type", String(100)),
+    Column("identifier_value", String(200)),
+    Column("evidence", Json, nullable=False),
+    Column("sender_id", String(200), nullable=False),
+    Column("programme_identifier", String(200)),
+    Column("opened_at", Stamp, nullable=False),
+    Column("decided_at", Stamp),
+    Column("decided_by", String(200)),
+    Column("note", Text),
+    Index("ix_identity_cases_status", "status"),
+)
+
+areas = Table(
+    "areas",
+    metadata,
+    Column("area_code", AreaCode, primary_key=True),
+    Column("level", Integer, nullable=False, comment="1 region, 2 district, ..."),
+    Column("name", String(200), nullable=False),
+    Column("parent_code", AreaCode),
+    Column("country_code", String(3)),
+    Index("ix_areas_parent_code", "parent_code"),
 )
 
 # --- processes ----------------------------------------------------------------------------

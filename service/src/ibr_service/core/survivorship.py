@@ -1,0 +1,110 @@
+"""The consolidated subject, derived from its source records by declared rules.
+
+- Names, sex, birth date, area, group fields and the document: from the latest source record
+  (by event date, then by when it was received) that has the field.
+- Death: reported by any source makes the subject deceased, with the earliest date reported;
+  only the reporting source withdraws it (its own next record), so no other source erases it.
+- `last_updated`: the latest event date of any source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from ibr_service.core.ingest import content_hash
+from ibr_service.core.records import (
+    AREA_LEVELS,
+    AreaRecord,
+    IdentifierRecord,
+    SourceRecord,
+    SubjectRecord,
+)
+
+__all__ = ["area_levels", "consolidate"]
+
+_LATEST_WINS = (
+    "given_name",
+    "surname",
+    "sex",
+    "birth_date",
+    "group_type",
+    "group_size",
+    "poverty_score",
+    "area_code",
+)
+
+
+def consolidate(
+    subject_key: str,
+    sources: Sequence[SourceRecord],
+    *,
+    identifiers: Sequence[IdentifierRecord],
+    member_keys: Sequence[str],
+    areas: Mapping[str, AreaRecord],
+) -> SubjectRecord:
+    """The subject as the registry holds it, from every source record it is linked to."""
+    ordered = sorted(sources, key=_recency)
+    latest = ordered[-1]
+    facts: dict[str, Any] = {}
+    for name in _LATEST_WINS:
+        facts[name] = next(
+            (v for s in reversed(ordered) if (v := getattr(s.subject, name)) is not None), None
+        )
+    deaths = [s for s in ordered if s.subject.death_date is not None]
+    first_death = min(deaths, key=lambda s: (s.subject.death_date, s.source_key), default=None)
+    event_dates = [s.event_date for s in ordered if s.event_date is not None]
+    area_source = next((s for s in reversed(ordered) if s.subject.area_code is not None), None)
+    levels = (
+        area_levels(area_source.subject.area_code, area_source.subject.area_levels, areas)
+        if area_source is not None and area_source.subject.area_code is not None
+        else (None,) * AREA_LEVELS
+    )
+    record = SubjectRecord(
+        subject_key=subject_key,
+        kind=latest.subject.kind,
+        identifiers=tuple(identifiers),
+        document=latest.subject.document,
+        content_hash="",
+        death_date=None if first_death is None else first_death.subject.death_date,
+        member_keys=tuple(member_keys),
+        area_levels=levels,
+        last_updated=max(event_dates, default=None),
+        death_reported_by=None if first_death is None else first_death.source_key,
+        **facts,
+    )
+    fingerprint = content_hash(
+        [
+            record.document,
+            [getattr(record, n) for n in _LATEST_WINS],
+            record.death_date,
+            record.death_reported_by,
+            record.area_levels,
+            record.last_updated,
+        ]
+    )
+    return replace(record, content_hash=fingerprint)
+
+
+def area_levels(
+    code: str, sent: Sequence[str | None], areas: Mapping[str, AreaRecord]
+) -> tuple[str | None, ...]:
+    """The code at every level: from the area hierarchy when `code` is known, else as sent."""
+    known = areas.get(code)
+    if known is None:
+        return tuple(sent[:AREA_LEVELS]) + (None,) * (AREA_LEVELS - len(sent))
+    levels: list[str | None] = [None] * AREA_LEVELS
+    seen: set[str] = set()
+    current: AreaRecord | None = known
+    while current is not None and current.area_code not in seen:
+        seen.add(current.area_code)
+        if 1 <= current.level <= AREA_LEVELS:
+            levels[current.level - 1] = current.area_code
+        current = areas.get(current.parent_code) if current.parent_code else None
+    return tuple(levels)
+
+
+def _recency(source: SourceRecord) -> tuple[date, datetime, str]:
+    return (source.event_date or date.min, source.received_at, source.source_key)

@@ -1,0 +1,77 @@
+"""The PostgreSQL COPY + merge path of `write_registry` stores what the executemany path stores.
+
+Every registry contract check runs with `bulk_threshold=1`, so each of its writes takes the COPY
+path (`store_sql/bulk.py`); `test_store_contract.py` runs the same checks on the row path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ibr_service.core.store import Store
+from ibr_service.core.store_contract import (
+    REGISTRY_CONTRACT_CHECKS,
+    check_areas_load_with_their_ancestors,
+    registry_benefit,
+    registry_enrolment,
+    registry_subject,
+    registry_write_of,
+)
+from ibr_service.store_sql import SqlStore, bulk
+from ibr_service.store_sql.bulk import merge_with_copy
+from ibr_service.store_sql.rows import RegistryRows
+
+from .conftest import _empty_pg
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def copy_store(pg_migrated: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqlStore]:
+    """A PostgreSQL store whose every write takes the COPY path (asserted at teardown)."""
+    store = _empty_pg(pg_migrated)
+    store.bulk_threshold = 1
+    merges: list[int] = []
+
+    def counted(connection: Any, batch: RegistryRows) -> None:
+        merges.append(batch.count())
+        merge_with_copy(connection, batch)
+
+    monkeypatch.setattr(bulk, "merge_with_copy", counted)
+    yield store
+    store.engine.dispose()
+    assert merges, "no write took the COPY path"
+
+
+WRITING_CHECKS = [
+    c for c in REGISTRY_CONTRACT_CHECKS if c is not check_areas_load_with_their_ancestors
+]
+"""Every check whose rows go through write_registry (areas are written by put_areas)."""
+
+
+@pytest.mark.parametrize("check", WRITING_CHECKS, ids=[c.__name__ for c in WRITING_CHECKS])
+def test_copy_path_meets_the_registry_contract(
+    copy_store: SqlStore, check: Callable[[Store], None]
+) -> None:
+    """If this fails, a large batch on PostgreSQL stores something else than a small one."""
+    check(copy_store)
+
+
+def test_copy_path_keeps_duplicate_keys_of_one_write_once(copy_store: SqlStore) -> None:
+    """If this fails, one write naming a key twice breaks the merge (`ON CONFLICT DO UPDATE`
+    cannot touch a row twice in one statement) instead of keeping the last state."""
+    e = registry_enrolment("p:NID:9", "P1")
+    first = registry_benefit(e, "b", "50.00")
+    last = registry_benefit(e, "b", "55.00")
+    write = registry_write_of(registry_subject("p:NID:9"), enrolments=(e, e), benefits=[first])
+    write.benefits.append(last)
+    with copy_store.transaction() as tx:
+        tx.write_registry(write)
+        stored = tx.load_benefits([(e.enrolment_key, "b")])
+        counts = tx.count_rows()
+    assert stored[(e.enrolment_key, "b")].amount == Decimal("55.00")
+    assert (counts["enrolments"], counts["enrolment_status_history"]) == (1, 2)
