@@ -19,6 +19,7 @@ from ibr_service.analytics.frames import RegistryFrames
 __all__ = [
     "AGE_BANDS",
     "age_band",
+    "band_labels",
     "benefit_cube",
     "coverage_share",
     "enrolment_snapshot",
@@ -38,11 +39,15 @@ PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
 UNKNOWN = "unknown"
 
 
+def band_labels() -> list[str]:
+    """The age band labels in age order, then ``unknown``."""
+    labels = [f"{low}-{high - 1}" for low, high in itertools.pairwise(AGE_BANDS)]
+    return [*labels, f"{AGE_BANDS[-1]}+", UNKNOWN]
+
+
 def age_band(age: pd.Series) -> pd.Series:
     """``'0-4'``, ``'5-17'``, ..., ``'80+'``; unknown ages are ``'unknown'``."""
-    labels = [f"{low}-{high - 1}" for low, high in itertools.pairwise(AGE_BANDS)]
-    labels.append(f"{AGE_BANDS[-1]}+")
-    bands = pd.cut(age, bins=[*AGE_BANDS, 200], labels=labels, right=False)
+    bands = pd.cut(age, bins=[*AGE_BANDS, 200], labels=band_labels()[:-1], right=False)
     return bands.astype(object).where(bands.notna(), UNKNOWN)
 
 
