@@ -45,6 +45,12 @@ def _store(settings: Settings) -> Any:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy addresses whose X-Forwarded-For is trusted (per-address rate limits)"
+        ),
+    ] = None,
 ) -> None:
     """Serve the IBR API (and run the outbox worker in the background)."""
     import uvicorn
@@ -58,7 +64,8 @@ def serve(
         f"IBR serving on http://{host}:{port}{settings.base_path} "
         f"(database {_redact(settings.database_url)})"
     )
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    proxy = {"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
+    uvicorn.run(api, host=host, port=port, log_level="info", **proxy)
 
 
 @db_app.command("upgrade")
