@@ -27,6 +27,7 @@
         "views/res_users_views.xml",
         "views/menus.xml",
     ],
+    "demo": ["demo/ibr_demo.xml"],
     "assets": {
         "web.assets_tests": ["ibr/static/tests/tours/*.js"],
     },

@@ -1,5 +1,6 @@
 from . import (
     core_view,
+    demo,
     enrolment,
     fastapi_endpoint,
     operations,

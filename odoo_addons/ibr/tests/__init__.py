@@ -1,5 +1,6 @@
 from . import (
     test_api_http,
+    test_demo,
     test_models,
     test_outbox,
     test_record_rules,
