@@ -68,6 +68,43 @@ def _npm(args: list[str], cwd: Path) -> None:
         raise RuntimeError(f"npm {' '.join(args)} failed in {cwd}: {done.stderr[-2000:]}")
 
 
+MOCKUP_PACKAGE = {
+    "name": "ibr-mockup-compliance-run",
+    "private": True,
+    "type": "module",
+    "dependencies": {
+        "@cucumber/cucumber": "^10",
+        "pactum": "^3.1",
+        "chai": "^4.3.7",
+        "chai-json-schema": "^1.5.1",
+        "chai-string": "^1.5",
+    },
+}
+"""The package.json the suite's own Dockerfile writes (SOURCES.md)."""
+
+
+def prepare_mockup(workdir: Path) -> Path:
+    """A scratch copy of DCI's IBR scenarios (`test/`) with their npm dependencies."""
+    if not MOCKUP.is_dir():
+        raise SuiteUnavailableError(f"DCI's IBR scenarios are not at {MOCKUP}")
+    target = workdir / "ibr-mockup-compliance"
+    shutil.copytree(MOCKUP / "test", target, ignore=_IGNORED)
+    (target / "package.json").write_text(json.dumps(MOCKUP_PACKAGE, indent=2), encoding="utf-8")
+    _npm(["install"], target)
+    return target
+
+
+def run_mockup(suite_dir: Path, base_url: str) -> SuiteRun:
+    """Run the 13 scenarios against `base_url` (the one edit the suite expects: its target)."""
+    helpers = suite_dir / "features" / "support" / "helpers" / "helpers.js"
+    text = helpers.read_text(encoding="utf-8")
+    start = text.index("export const localhost")
+    end = text.index("\n", start)
+    target = f"export const localhost = '{base_url.rstrip('/')}/';"
+    helpers.write_text(text[:start] + target + text[end:], encoding="utf-8")
+    return run_cucumber(suite_dir, [], {})
+
+
 @dataclass(frozen=True)
 class SuiteRun:
     """Per-scenario results of one cucumber run, and its output tail for diagnosis."""
