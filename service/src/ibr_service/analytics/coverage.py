@@ -35,6 +35,7 @@ REACH_COLUMNS = [
     "enrolment_status", "enrolment_date", "status_change_date", "area", "sex", "birth_date",
     "reached",
 ]  # fmt: skip
+NOT_PAID = ("2", "4", "5")  # payment status: not successful, cancelled, returned
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
 UNKNOWN = "unknown"
 
@@ -95,11 +96,13 @@ def enrolment_snapshot(
 
 def benefit_cube(frames: RegistryFrames, level: int = 1, period: str = "year") -> pd.DataFrame:
     """Paid beneficiaries, households and benefit value by programme x area x sex x age band x
-    period (of the benefit's ``period_start``) x currency."""
+    period (of the benefit's ``period_start``) x currency. Failed, cancelled and returned
+    payments are left out."""
     if period not in PERIODS:
         raise AnalyticsError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
     people = reach(frames, level).drop(columns=["programme_identifier", "subject_key"])
-    paid = frames.benefits.merge(people, on="enrolment_key")
+    benefits = frames.benefits[~frames.benefits["payment_status"].isin(NOT_PAID)]
+    paid = benefits.merge(people, on="enrolment_key")
     paid = paid[paid["period_start"].notna()]
     paid = paid.assign(
         period=paid["period_start"].dt.to_period(PERIODS[period]).astype(str),
