@@ -3,6 +3,7 @@ from . import (
     demo,
     enrolment,
     fastapi_endpoint,
+    identity_case,
     operations,
     outbox_cron,
     programme,
