@@ -23,10 +23,12 @@
         "views/subject_views.xml",
         "views/enrolment_views.xml",
         "views/programme_views.xml",
+        "views/identity_case_views.xml",
         "views/operations_views.xml",
         "views/res_users_views.xml",
         "views/menus.xml",
     ],
+    "demo": ["demo/ibr_demo.xml"],
     "assets": {
         "web.assets_tests": ["ibr/static/tests/tours/*.js"],
     },

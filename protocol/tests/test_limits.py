@@ -118,3 +118,38 @@ def test_a_charset_other_than_utf8_is_415() -> None:
     with pytest.raises(RequestRefusedError) as refused:
         check_media_type("application/json; charset=utf-16")
     assert refused.value.http_status == 415
+
+
+@pytest.mark.parametrize(
+    ("body", "depth", "allowed"),
+    [
+        (b'{"a": "[[[[\\"[[[["}', 1, True),
+        (b'{"a": "x\\\\\\"]]]]"}', 1, True),
+        (b'[[["\\u0041\\\\"]]]', 3, True),
+        (b'[[["\\u0041\\\\"]]]', 2, False),
+        (b'[{"a": [1, {"b": []}]}]', 5, True),
+        (b'[{"a": [1, {"b": []}]}]', 4, False),
+        (b"[[], [[], [[], [[]]]]]", 5, True),
+        (b"[[], [[], [[], [[]]]]]", 4, False),
+        (b'["[", "x", "]]"]', 1, True),
+        (b'["[", "x", "]]", [[]]]', 2, False),
+    ],
+)
+def test_depth_counts_structure_only_whatever_strings_hold(
+    body: bytes, depth: int, allowed: bool
+) -> None:
+    """If this fails, brackets or escaped quotes inside strings change the measured depth."""
+    if allowed:
+        parse_json_limited(body, max_depth=depth)
+    else:
+        with pytest.raises(RequestRefusedError, match="deeper than"):
+            parse_json_limited(body, max_depth=depth)
+
+
+def test_parsing_stops_at_the_object_budget() -> None:
+    """If this fails, a list far over its maxItems is parsed whole before being refused."""
+    body = b"[" + b",".join(b'{"a": {"b": 1}}' for _ in range(1000)) + b"]"
+    assert len(parse_json_limited(body, max_depth=4, max_objects=2000)) == 1000
+    with pytest.raises(RequestRefusedError) as refused:
+        parse_json_limited(body, max_depth=4, max_objects=1999)
+    assert (refused.value.reason, refused.value.field) == ("err.request.too_many_items", "body")

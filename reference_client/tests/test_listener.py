@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import ibr_client.cli as cli_module
 from ibr_client.cli import app
+from ibr_client.listener import bind_socket
 from ibr_client.server import EmbeddedServer
 
 from .conftest import StandaloneIbr, cli_env, free_port, standalone_env
@@ -187,3 +188,14 @@ def test_listen_with_the_trigger_api_sends_its_own_url_as_callback_base(
     assert answer.json()["ack_status"] == "ACK"
     sent = fake_ibr.async_requests[-1]["header"]["sender_uri"]
     assert sent == f"http://127.0.0.1:{port}/registry/on-search"
+
+
+def test_the_receiver_socket_is_tcp_so_answers_are_not_delayed_by_nagle() -> None:
+    """If this fails, asyncio does not set TCP_NODELAY on the receiver's connections (it does
+    so only for sockets whose proto is IPPROTO_TCP) and every answer waits for a delayed ACK:
+    the receiver served about 21 instead of 900 requests a second on one connection."""
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

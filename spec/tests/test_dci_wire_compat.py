@@ -166,7 +166,14 @@ CASES = [
         "post_reg_search",
         "api/envelope_search_request",
         _request("search", _search(_predicate("YOB", "1980"))),
-        "DEV-API-31",
+        ACCEPTED,  # the message; its item is refused on its own (DEV-API-31)
+    ),
+    Case(
+        "search_predicate_dci_attribute_age",
+        "post_reg_search",
+        "api/envelope_search_request",
+        _request("search", _search(_predicate("age", "25"))),
+        ACCEPTED,  # C-QUERY-AGE: a birth_date comparison
     ),
     Case(
         "search_predicate_object_value",
@@ -289,7 +296,23 @@ CASES = [
                 }
             ),
         ),
-        "DEV-API-44",
+        ACCEPTED,  # C-SUBSCRIBE-FILTER infers idtype-value
+    ),
+    Case(
+        "subscribe_dci_event_type_register",
+        "post_reg_subscribe",
+        "api/envelope_subscribe_request",
+        _request(
+            "subscribe",
+            _subscribe(
+                {
+                    "reg_event_type": "REGISTER",
+                    "filter": {"type": "UIN", "value": "TEST-001"},
+                    "notify_record_type": "Member",
+                }
+            ),
+        ),
+        ACCEPTED,  # C-SUBSCRIBE-EVENT: enrollement
     ),
     Case(
         "subscribe_registry_social",

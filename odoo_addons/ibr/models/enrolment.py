@@ -106,8 +106,8 @@ class IbrBenefit(models.Model):
                    ibr.key_id(e.programme_identifier) AS programme_id,
                    e.programme_identifier,
                    b.benefit_type, b.benefit_date,
-                   CASE WHEN b.amount ~ '^-?[0-9]+([.][0-9]+)?$'
-                        THEN b.amount::double precision END AS amount,
+                   CASE WHEN b.amount::text ~ '^-?[0-9]+([.][0-9]+)?$'
+                        THEN b.amount::text::double precision END AS amount,
                    b.currency, b.period_start, b.period_end,
                    {subject_columns(column)}
               FROM ibr.benefits b

@@ -18,7 +18,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects import registry
-from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+from sqlalchemy.dialects.postgresql.psycopg2 import (
+    PGDialect_psycopg2,
+    PGExecutionContext_psycopg2,
+)
 from sqlalchemy.pool import NullPool
 
 __all__ = ["CURRENT_CONNECTION", "cursor_engine"]
@@ -27,10 +30,27 @@ CURRENT_CONNECTION: ContextVar[Any] = ContextVar("ibr_odoo_connection")
 """The psycopg2 connection of the Odoo cursor a store transaction runs on (set by OdooStore)."""
 
 
+class _ExecutionContext(PGExecutionContext_psycopg2):
+    def create_default_cursor(self) -> Any:
+        """A cursor that reads NUMERIC as Decimal, as the core expects.
+
+        Odoo registers a process-wide typecaster that reads NUMERIC as float (for its own
+        fields); registered on our cursor only, psycopg2's Decimal casters win for the core's
+        queries and Odoo keeps its floats everywhere else.
+        """
+        import psycopg2.extensions as ext
+
+        cursor = super().create_default_cursor()
+        ext.register_type(ext.DECIMAL, cursor)
+        ext.register_type(ext.DECIMALARRAY, cursor)
+        return cursor
+
+
 class OdooCursorDialect(PGDialect_psycopg2):
     """psycopg2 on a borrowed connection: transaction control stays with Odoo."""
 
     supports_statement_cache = True
+    execution_ctx_cls = _ExecutionContext
 
     def do_commit(self, dbapi_connection: Any) -> None:
         """Odoo commits (the store's unit of work is a savepoint)."""

@@ -1,5 +1,7 @@
 from . import (
     test_api_http,
+    test_demo,
+    test_identity_cases,
     test_models,
     test_outbox,
     test_record_rules,

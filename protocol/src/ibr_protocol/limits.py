@@ -10,7 +10,6 @@ JSON only in UTF-8 (RFC 8259 section 8.1): any other encoding or charset is 415.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -99,17 +98,18 @@ def check_charset(content_type: str | None) -> None:
             )
 
 
-def parse_json_limited(body: bytes, *, max_depth: int) -> Any:
+def parse_json_limited(body: bytes, *, max_depth: int, max_objects: int | None = None) -> Any:
     """Parse ``body`` (UTF-8 JSON) after checking that it nests no deeper than ``max_depth``.
 
     The depth is measured on the raw bytes first, so that a hostile ``[[[[...]]]]`` never
     reaches the recursive parser. A body in another encoding is 415; a value no message may
-    hold is 400 naming the field (``ibr_protocol.input_limits``).
+    hold is 400 naming the field (``ibr_protocol.input_limits``); more than ``max_objects``
+    JSON objects is 400 as soon as the parser gets there.
     """
     _check_depth(body, max_depth)
     text = _utf8_text(body)
     try:
-        return parse_checked_json(text)
+        return parse_checked_json(text, max_objects=max_objects)
     except InputValueError as exc:
         raise RequestRefusedError(exc.message, field=exc.field, reason=exc.reason) from exc
     except (ValueError, RecursionError) as exc:
@@ -143,21 +143,30 @@ def _utf8_text(body: bytes) -> str:
         ) from exc
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_TO_PARENS = bytes.maketrans(b"[{]}", b"(())")
 
 
 def _check_depth(body: bytes, max_depth: int) -> None:
-    # Strings are removed first (their brackets do not nest) and everything but brackets is
-    # dropped in C, so the Python loop only walks the structure, not every byte.
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    depth = 0
-    for byte in brackets:
-        if byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > max_depth:
-                raise RequestRefusedError(
-                    f"JSON nests deeper than {max_depth} levels", field="body"
-                )
-        else:
-            depth -= 1
+    # All in C, whatever the size: escaped backslashes and quotes are removed (escapes pair
+    # up left to right, as a parser reads them), everything but brackets and quotes is
+    # dropped, and splitting on quotes leaves the brackets outside strings at even positions.
+    # Each `replace(b"()", b"")` pass then removes one level: depth d is empty after d passes.
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Two adjacent quotes open and close a string without brackets, or close one string and
+    # open the next with nothing between: either way they can go, before the slower split.
+    kept = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in kept:
+        kept = b"".join(kept.split(b'"')[::2])
+    stream = kept.translate(_TO_PARENS)
+    too_deep = RequestRefusedError(f"JSON nests deeper than {max_depth} levels", field="body")
+    if b"(" * (max_depth + 1) in stream:
+        raise too_deep
+    for _ in range(max_depth):
+        shorter = stream.replace(b"()", b"")
+        if len(shorter) == len(stream):
+            return  # empty, or unbalanced (the parser reports that)
+        stream = shorter
+    if b"()" in stream:
+        raise too_deep

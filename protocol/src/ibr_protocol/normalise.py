@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from ibr_protocol.codes import code_for, code_list
 from ibr_protocol.dci_signature import is_placeholder_signature
+from ibr_protocol.dci_wire import map_age_queries, map_subscribe_criteria
 from ibr_protocol.envelope import envelope_schema, is_encrypted_message
 from ibr_protocol.errors import NormalisationError
 from ibr_protocol.spec import read_yaml, spec_dir
@@ -127,6 +128,7 @@ class _Run:
         self.profile = compat_profile()
         self.unmapped_codes = unmapped_codes
         self.zone = ZoneInfo(zone or self.profile.default_zone)
+        self.today = datetime.now(self.zone).date()  # "age" is counted on the receiver's clock
         self.applied: list[AppliedRule] = []
 
     def log(self, rule: str, path: str, detail: str = "") -> None:
@@ -607,6 +609,8 @@ def _normalise(raw: Mapping[str, Any], run: _Run) -> Normalised:
         run.c_enrolled_as_search(message)
         run.c_transaction_id(header, message)
         run.c_reference_id(message)
+        map_subscribe_criteria(message, run.log)
+        map_age_queries(message, run.today, run.log)
         envelope["message"] = message
     return Normalised(value=envelope, applied=run.applied, schema=envelope_schema(envelope))
 

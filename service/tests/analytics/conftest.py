@@ -19,11 +19,13 @@ class Population:
     frames: RegistryFrames
     truth: list[dict[str, Any]]
     records: list[dict[str, Any]]
+    households: list[Any]
 
 
 def population(seed: int, people: int, country: str = "KE") -> Population:
     pop = small_population(seed=seed, people=people, country=country, truth=RATES)
-    return Population(frames_from_records(pop.beneficiaries), pop.truth, pop.beneficiaries)
+    frames = frames_from_records(pop.beneficiaries)
+    return Population(frames, pop.truth, pop.beneficiaries, pop.households)
 
 
 @pytest.fixture(scope="session")

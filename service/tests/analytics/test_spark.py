@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,10 @@ from .conftest import Population
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
     if shutil.which("java") is None:
+        if os.environ.get("IBR_REQUIRE_JAVA") == "1":
+            pytest.fail(
+                "IBR_REQUIRE_JAVA=1 but no java on PATH (apt-get install openjdk-17-jre-headless)"
+            )
         pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)")
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location

@@ -9,6 +9,7 @@ from ibr_conformance.checks import (  # noqa: F401
     envelope,
     fuzzing,
     headers,
+    hostile_values,
     precedence,
     security,
     spmis,

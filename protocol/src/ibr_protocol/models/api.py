@@ -55,7 +55,7 @@ WireErrorCode = Literal[
     "err.encryption.invalid",
     "err.service.unavailable",
 ]
-QueryAttribute = Literal[
+QUERY_ATTRIBUTES = (
     "identifier_type",
     "identifier_value",
     "member_identifier",
@@ -72,7 +72,12 @@ QueryAttribute = Literal[
     "birth_date",
     "region_code",
     "last_updated",
+)
+"""The attributes an IBR holds (api/query_attribute, first branch)."""
+QueryAttribute = Annotated[
+    str, StringConstraints(max_length=99, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
 ]
+"""Any well-formed attribute name: an unknown one is refused per item (api/query_attribute)."""
 RegistryType = Literal["IBR"]
 RegistryEventType = Literal["enrollement", "enrollement_status_change", "deregister"]
 RegistryRecordType = Literal["Beneficiary", "Member", "Group"]
@@ -85,10 +90,13 @@ SIGNATURE_PATTERN = (
     r'|(?:[Ss]ignature: *)?[^\n]*(?:kidId="[^"\n]+"[^\n]*signature="[A-Za-z0-9+/]+={0,2}"'
     r'|signature="[A-Za-z0-9+/]+={0,2}"[^\n]*kidId="[^"\n]+")[^\n]*)$'
 )
-Signature = Annotated[
-    str, StringConstraints(min_length=5, max_length=4096, pattern=SIGNATURE_PATTERN)
-]
-"""A detached-payload JWS, or DCI's signature string (api/signature; security profile §3)."""
+Signature = (
+    Annotated[str, StringConstraints(min_length=5, max_length=4096, pattern=SIGNATURE_PATTERN)]
+    | Literal["", "unsigned", "unsigned-stub"]
+    | Annotated[str, StringConstraints(max_length=4096, pattern=r'signature="Base64\(')]
+)
+"""A detached-payload JWS, DCI's signature string, or a value that signs nothing (counted as
+no signature, IBR-SIG-010): api/signature; security profile §3."""
 SenderUri = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://"), Uri]
 
 

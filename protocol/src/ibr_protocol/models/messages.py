@@ -7,7 +7,7 @@ value and checks it against the right model in a validator, as the schema's if/t
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -287,10 +287,16 @@ class NotificationFrequency(WireModel):
 class _Filtered(WireModel):
     filter_type: QueryType | None = None
     filter: Any = None
+    _filter_type_inferred: ClassVar[bool] = False
+    """True where an absent filter_type is inferred from the filter (C-SUBSCRIBE-FILTER)."""
 
     @model_validator(mode="after")
     def _filter_shape(self) -> _Filtered:
-        if self.filter_type is None and "filter" in self.model_fields_set:
+        if (
+            self.filter_type is None
+            and "filter" in self.model_fields_set
+            and not self._filter_type_inferred
+        ):
             raise ValueError("filter requires filter_type (if/then)")
         if self.filter_type is not None and "filter" in self.model_fields_set:
             _check_shape(self.filter, _SEARCH_QUERY[self.filter_type], "filter", self.filter_type)
@@ -302,11 +308,12 @@ class SubscribeCriteria(_Filtered):
 
     version: Version | None = None
     reg_type: RegistryType | None = None
-    reg_event_type: RegistryEventType
+    reg_event_type: RegistryEventType | Literal["REGISTER", "UPDATE", "DEREGISTER", "DELETE"]
     frequency: NotificationFrequency | None = None
-    filter_type: QueryType
+    filter_type: QueryType | None = None
     filter: Any
     notify_record_type: RegistryRecordType
+    _filter_type_inferred: ClassVar[bool] = True
     authorize: Authorize | None = None
 
 

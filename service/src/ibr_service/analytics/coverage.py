@@ -19,6 +19,7 @@ from ibr_service.analytics.frames import RegistryFrames
 __all__ = [
     "AGE_BANDS",
     "age_band",
+    "band_labels",
     "benefit_cube",
     "coverage_share",
     "enrolment_snapshot",
@@ -34,15 +35,20 @@ REACH_COLUMNS = [
     "enrolment_status", "enrolment_date", "status_change_date", "area", "sex", "birth_date",
     "reached",
 ]  # fmt: skip
+NOT_PAID = ("2", "4", "5")  # payment status: not successful, cancelled, returned
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
 UNKNOWN = "unknown"
 
 
+def band_labels() -> list[str]:
+    """The age band labels in age order, then ``unknown``."""
+    labels = [f"{low}-{high - 1}" for low, high in itertools.pairwise(AGE_BANDS)]
+    return [*labels, f"{AGE_BANDS[-1]}+", UNKNOWN]
+
+
 def age_band(age: pd.Series) -> pd.Series:
     """``'0-4'``, ``'5-17'``, ..., ``'80+'``; unknown ages are ``'unknown'``."""
-    labels = [f"{low}-{high - 1}" for low, high in itertools.pairwise(AGE_BANDS)]
-    labels.append(f"{AGE_BANDS[-1]}+")
-    bands = pd.cut(age, bins=[*AGE_BANDS, 200], labels=labels, right=False)
+    bands = pd.cut(age, bins=[*AGE_BANDS, 200], labels=band_labels()[:-1], right=False)
     return bands.astype(object).where(bands.notna(), UNKNOWN)
 
 
@@ -90,11 +96,13 @@ def enrolment_snapshot(
 
 def benefit_cube(frames: RegistryFrames, level: int = 1, period: str = "year") -> pd.DataFrame:
     """Paid beneficiaries, households and benefit value by programme x area x sex x age band x
-    period (of the benefit's ``period_start``) x currency."""
+    period (of the benefit's ``period_start``) x currency. Failed, cancelled and returned
+    payments are left out."""
     if period not in PERIODS:
         raise AnalyticsError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
     people = reach(frames, level).drop(columns=["programme_identifier", "subject_key"])
-    paid = frames.benefits.merge(people, on="enrolment_key")
+    benefits = frames.benefits[~frames.benefits["payment_status"].isin(NOT_PAID)]
+    paid = benefits.merge(people, on="enrolment_key")
     paid = paid[paid["period_start"].notna()]
     paid = paid.assign(
         period=paid["period_start"].dt.to_period(PERIODS[period]).astype(str),

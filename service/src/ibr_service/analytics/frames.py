@@ -66,6 +66,23 @@ class RegistryFrames:
     def programmes(self) -> list[str]:
         return sorted(self.enrolments["programme_identifier"].dropna().unique())
 
+    def within_areas(self, areas: frozenset[str] | set[str] | None) -> RegistryFrames:
+        """Only subjects in ``areas`` (at any level) and their enrolments (a read scope)."""
+        if areas is None:
+            return self
+        levels = ["area_code", "area_level_1", "area_level_2", "area_level_3", "area_level_4"]
+        inside = self.subjects[levels].isin(areas).any(axis=1)
+        keys = set(self.subjects.loc[inside, "subject_key"])
+        members = self.memberships[self.memberships["subject_key"].isin(keys)]
+        keys |= set(members["member_key"])
+        return RegistryFrames(
+            subjects=self.subjects[self.subjects["subject_key"].isin(keys)].copy(),
+            identifiers=self.identifiers[self.identifiers["subject_key"].isin(keys)].copy(),
+            memberships=members.copy(),
+            enrolments=self.enrolments[self.enrolments["subject_key"].isin(keys)].copy(),
+            benefits=self.benefits[self.benefits["subject_key"].isin(keys)].copy(),
+        )
+
     def within_programmes(self, programmes: set[str] | None) -> RegistryFrames:
         """Only the enrolments and benefits of ``programmes`` (a client's read scope)."""
         if programmes is None:

@@ -25,6 +25,7 @@ from ibr_service.api import dependencies as deps
 from ibr_service.api.errors import install_error_handlers
 from ibr_service.api.middleware import BodySizeLimit, RequestMetrics
 from ibr_service.api.routers import (
+    analytics,
     enrolled,
     enrollment,
     oauth,
@@ -105,6 +106,7 @@ def include_ibr_routers(app: FastAPI, *, base_path: str = "") -> None:
         app.include_router(registry, prefix=f"{base_path}{prefix}", dependencies=throttled)
     app.include_router(oauth.router, prefix=base_path, dependencies=throttled)
     app.include_router(service.router, prefix=base_path)
+    app.include_router(analytics.router, prefix=base_path)  # extension, under /analytics
     install_error_handlers(app)
 
 

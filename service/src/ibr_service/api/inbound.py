@@ -53,7 +53,7 @@ async def _body_envelope(request: Request, operation: Operation, settings: Setti
     media_type = (content_type or "").split(";")[0].strip().lower()
     if operation.accepts_file and media_type == "multipart/form-data":
         # The size limit is enforced by the BodySizeLimit middleware as the form streams in.
-        return await _file_envelope(request, settings)
+        return await _file_envelope(request, settings, operation)
     if media_type != "application/json":
         accepted = "application/json" + (
             " or multipart/form-data" if operation.accepts_file else ""
@@ -65,10 +65,10 @@ async def _body_envelope(request: Request, operation: Operation, settings: Setti
             http_status=415,
         )
     body = await read_body_limited(request, settings.max_body_bytes)
-    return parse_body(body, content_type=content_type, settings=settings)
+    return parse_body(body, content_type=content_type, settings=settings, operation=operation)
 
 
-async def _file_envelope(request: Request, settings: Settings) -> Any:
+async def _file_envelope(request: Request, settings: Settings, operation: Operation) -> Any:
     async with request.form(max_files=1, max_fields=4) as form:
         action = form.get("action")
         upload = form.get("fileName") or form.get("file")
@@ -83,7 +83,9 @@ async def _file_envelope(request: Request, settings: Settings) -> Any:
             "form field action must be 'notify' for enrollment updates", field="action"
         )
     if file_format == "json":
-        return parse_body(content, content_type="application/json", settings=settings)
+        return parse_body(
+            content, content_type="application/json", settings=settings, operation=operation
+        )
     if file_format == "jsonl":
         return envelope_from_jsonl(content, max_json_depth=settings.max_json_depth)
     raise RequestRejectedError(

@@ -4,5 +4,8 @@ A package rather than one module so that the demo (a scripted SP-MIS) sits in it
 """
 
 from ibr_service.cli.commands import app
+from ibr_service.cli.reports import report_app
+
+app.add_typer(report_app, name="report")
 
 __all__ = ["app"]

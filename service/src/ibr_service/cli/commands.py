@@ -45,6 +45,19 @@ def _store(settings: Settings) -> Any:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy addresses whose X-Forwarded-For is trusted (per-address rate limits)"
+        ),
+    ] = None,
+    dci_sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--dci-sandbox",
+            help="DCI interop sandbox: demo data only, /ibr/<operation> relaxed (never production)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the IBR API (and run the outbox worker in the background)."""
     import uvicorn
@@ -52,13 +65,23 @@ def serve(
     from ibr_service.api import build_host, create_app
 
     settings = _settings()
+    if dci_sandbox:
+        from ibr_service.cli.sandbox import dci_sandbox_settings, serve_dci_sandbox_banner
+
+        settings = dci_sandbox_settings(settings)
+        serve_dci_sandbox_banner(console.print)
     require_existing_sqlite(settings.database_url)
     api = create_app(build_host(settings))
+    if dci_sandbox:
+        from ibr_service.cli.sandbox import dci_sandbox_app
+
+        api = dci_sandbox_app(api)  # type: ignore[assignment]
     console.print(
         f"IBR serving on http://{host}:{port}{settings.base_path} "
         f"(database {_redact(settings.database_url)})"
     )
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    proxy = {"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
+    uvicorn.run(api, host=host, port=port, log_level="info", **proxy)
 
 
 @db_app.command("upgrade")

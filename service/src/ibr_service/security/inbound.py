@@ -61,7 +61,7 @@ from ibr_service.security.errors import (
     RequestRejectedError,
 )
 from ibr_service.security.header_faults import check_version, precise_fault
-from ibr_service.security.item_counts import check_item_counts
+from ibr_service.security.item_counts import check_item_counts, object_budget
 from ibr_service.security.keys import IbrKeys
 from ibr_service.security.operations import Operation
 from ibr_service.security.throttle import Throttle
@@ -119,10 +119,21 @@ class InboundRequest:
         return message
 
 
-def parse_body(body: bytes, *, content_type: str | None, settings: InboundSettings) -> Any:
-    """A JSON body as parsed data: 415 for another media type or encoding, 400 for bad JSON."""
+def parse_body(
+    body: bytes,
+    *,
+    content_type: str | None,
+    settings: InboundSettings,
+    operation: Operation | None = None,
+) -> Any:
+    """A JSON body as parsed data: 415 for another media type or encoding, 400 for bad JSON.
+
+    With ``operation``, parsing stops once the body holds more JSON objects than that
+    operation's items could (``object_budget``), so an oversized list is refused early.
+    """
     check_media_type(content_type)
-    return parse_json_limited(body, max_depth=settings.max_json_depth)
+    budget = object_budget(operation) if operation is not None else None
+    return parse_json_limited(body, max_depth=settings.max_json_depth, max_objects=budget)
 
 
 def accept_body(
@@ -139,7 +150,7 @@ def accept_body(
     throttle: Throttle | None = None,
 ) -> InboundRequest:
     """The whole pipeline from the wire: body bytes, ``Content-Type`` and ``Authorization``."""
-    raw = parse_body(body, content_type=content_type, settings=settings)
+    raw = parse_body(body, content_type=content_type, settings=settings, operation=operation)
     return accept_envelope(
         raw,
         operation=operation,
@@ -246,11 +257,8 @@ def accept_envelope(
 
 
 def _caller_for(client: ClientRecord, access: AccessToken) -> Caller:
-    return Caller(
-        sender_id=client.sender_id,
-        scopes=access.scopes,
-        allowed_programmes=client.allowed_programmes,
-    )
+    """The client as the core sees it, with its read scope and purposes (docs/registry-model.md)."""
+    return Caller.from_client(client, access.scopes)
 
 
 def envelope_from_jsonl(content: bytes, *, max_json_depth: int) -> dict[str, Any]:

@@ -16,7 +16,11 @@ from ibr_protocol import load_schema
 from ibr_service.security.errors import RequestRejectedError
 from ibr_service.security.operations import Operation
 
-__all__ = ["check_item_counts", "item_limit"]
+__all__ = ["OBJECTS_PER_ITEM", "check_item_counts", "item_limit", "object_budget"]
+
+OBJECTS_PER_ITEM = 200
+"""JSON objects one item may hold (a beneficiary with its benefits, a criterion with 50
+predicates): generous, so that no valid request reaches the budget."""
 
 
 def check_item_counts(message: Any, operation: Operation) -> None:
@@ -38,6 +42,11 @@ def _check_list(value: Any, field: str, limit: int) -> None:
             field=field[:120],
             reason="err.request.too_many_items",
         )
+
+
+def object_budget(operation: Operation) -> int:
+    """The most JSON objects a valid request of ``operation`` holds (parsing stops past it)."""
+    return item_limit(operation.message_schema) * OBJECTS_PER_ITEM + 1000
 
 
 @cache

@@ -4,6 +4,7 @@ SQLite (a file; the embedded default) and PostgreSQL (production; COPY bulk path
 created and upgraded only by `upgrade(url)` (`ibr db upgrade`).
 """
 
+from ibr_service.store_sql import analytics_tables  # noqa: F401  (its tables join metadata)
 from ibr_service.store_sql.migrate import upgrade
 from ibr_service.store_sql.store import SqlStore, SqlTransaction
 from ibr_service.store_sql.tables import metadata

@@ -1,0 +1,153 @@
+"""Overlap cases in the database: recorded by a recompute or a batch check, decided by a person.
+
+A case keeps its decision across recomputes (its id is a hash of the identity and the two
+enrolments). Deciding a case writes the decision on the case and an entry in the hash-chained
+audit log (``overlap_case.<decision>``; no personal data: the subject is the case id) in one
+unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ibr_service.analytics.errors import AnalyticsError
+from ibr_service.analytics.frames import RegistryFrames
+from ibr_service.analytics.overlaps import detect_overlaps
+from ibr_service.analytics.rules import ProgrammeRules
+from ibr_service.analytics.sql_source import frames_from_engine
+from ibr_service.core.audit import append_audit
+from ibr_service.store_sql import SqlStore
+from ibr_service.store_sql.analytics_tables import overlap_cases
+
+__all__ = [
+    "DECISIONS",
+    "check_batch",
+    "decide_case",
+    "list_cases",
+    "recompute_overlaps",
+    "record_overlaps",
+]
+
+DECISIONS = ("confirmed", "false_positive", "exempted")
+_EVIDENCE = ("record_a", "record_b", "status_a", "status_b", "concurrent", "reason")
+_EVIDENCE_DATES = ("enrolment_date_a", "enrolment_date_b")
+
+
+def _evidence(row: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {key: row[key] for key in _EVIDENCE}
+    out["concurrent"] = bool(out["concurrent"])
+    for key in _EVIDENCE_DATES:
+        out[key] = None if pd.isna(row[key]) else pd.Timestamp(row[key]).date().isoformat()
+    return out
+
+
+def record_overlaps(store: SqlStore, overlaps: pd.DataFrame, now: datetime) -> list[str]:
+    """Store the overlaps found; the ids of those that were not known before (new conflicts)."""
+    ids = list(overlaps["case_id"])
+    with store.transaction() as tx:
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = sa.select(overlap_cases.c.case_id).where(overlap_cases.c.case_id.in_(chunk))
+            known |= set(tx.connection.execute(query).scalars())
+        fresh = overlaps[~overlaps["case_id"].isin(known)]
+        if known:
+            tx.connection.execute(
+                overlap_cases.update()
+                .where(overlap_cases.c.case_id.in_(sa.bindparam("ids", expanding=True)))
+                .values(last_seen_at=now),
+                {"ids": sorted(known)},
+            )
+        rows = [
+            {
+                "case_id": row["case_id"],
+                "unit": row["unit"],
+                "identity_key": row["identity_key"],
+                "programme_a": row["programme_a"],
+                "programme_b": row["programme_b"],
+                "enrolment_key_a": row["enrolment_key_a"],
+                "enrolment_key_b": row["enrolment_key_b"],
+                "evidence": _evidence(row),
+                "status": "open",
+                "detected_at": now,
+                "last_seen_at": now,
+            }
+            for _, row in fresh.iterrows()
+        ]
+        if rows:
+            tx.connection.execute(overlap_cases.insert(), rows)
+    return list(fresh["case_id"])
+
+
+def recompute_overlaps(store: SqlStore, rules: ProgrammeRules, now: datetime) -> list[str]:
+    """Full recompute over the whole registry; the new cases' ids."""
+    frames = frames_from_engine(store.engine)
+    return record_overlaps(store, detect_overlaps(frames, rules), now)
+
+
+def check_batch(
+    store: SqlStore,
+    subject_keys: Iterable[str],
+    rules: ProgrammeRules,
+    now: datetime,
+    frames: RegistryFrames | None = None,
+) -> list[str]:
+    """Incremental check of the subjects an ingested batch touched; the new cases' ids."""
+    keys = set(subject_keys)
+    frames = frames if frames is not None else frames_from_engine(store.engine)
+    return record_overlaps(store, detect_overlaps(frames, rules, subject_keys=keys), now)
+
+
+def decide_case(
+    store: SqlStore, case_id: str, decision: str, *, actor: str, now: datetime, note: str = ""
+) -> dict[str, Any]:
+    """Record ``decision`` on a case and audit it; the case as it now is."""
+    if decision not in DECISIONS:
+        raise AnalyticsError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+    with store.transaction() as tx:
+        query = sa.select(overlap_cases).where(overlap_cases.c.case_id == case_id)
+        row = tx.connection.execute(query).mappings().first()
+        if row is None:
+            raise AnalyticsError(f"no overlap case {case_id!r}")
+        tx.connection.execute(
+            overlap_cases.update()
+            .where(overlap_cases.c.case_id == case_id)
+            .values(status=decision, decided_at=now, decided_by=actor, note=note or None)
+        )
+        append_audit(
+            tx,
+            at=now,
+            actor=actor,
+            action=f"overlap_case.{decision}",
+            subject=case_id,
+            detail={
+                "previous_status": row["status"],
+                "programmes": [row["programme_a"], row["programme_b"]],
+                "unit": row["unit"],
+                "with_note": bool(note),
+            },
+        )
+        return {**dict(row), "status": decision, "decided_by": actor, "note": note or None}
+
+
+def list_cases(
+    store: SqlStore, *, status: str | None = None, programmes: set[str] | None = None
+) -> pd.DataFrame:
+    """Cases, optionally of one status and only between ``programmes`` (a read scope)."""
+    query = sa.select(overlap_cases).order_by(overlap_cases.c.case_id)
+    if status is not None:
+        query = query.where(overlap_cases.c.status == status)
+    if programmes is not None:
+        allowed = sorted(programmes)
+        query = query.where(
+            overlap_cases.c.programme_a.in_(allowed), overlap_cases.c.programme_b.in_(allowed)
+        )
+    with store.engine.connect() as connection:
+        return pd.DataFrame(connection.execute(query).mappings().all(), columns=[
+            c.name for c in overlap_cases.columns
+        ])  # fmt: skip

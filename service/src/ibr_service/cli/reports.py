@@ -1,0 +1,182 @@
+"""``ibr report ...``: coverage, overlaps, duplicates, transitions and data quality.
+
+Each reads the registry (``IBR_DATABASE_URL``) or, with ``--jsonl FILE``, a file of canonical
+Beneficiary records, and writes ``--format json|csv|parquet|html`` to ``--out PATH`` (JSON on
+stdout without ``--out``). Bad input is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from ibr_service.analytics.frames import RegistryFrames
+    from ibr_service.analytics.reports import Report
+
+report_app = typer.Typer(
+    help="Coverage, overlaps, duplicates, transitions and data quality.", no_args_is_help=True
+)
+
+Jsonl = Annotated[
+    Path | None, typer.Option(help="Canonical Beneficiary records (JSONL) instead of the database")
+]
+Format = Annotated[str, typer.Option("--format", help="json, csv, parquet or html")]
+Out = Annotated[Path | None, typer.Option(help="Write here (JSON on stdout without it)")]
+AsOf = Annotated[
+    str | None, typer.Option(help="Snapshot date YYYY-MM-DD (default today)", show_default=False)
+]
+K = Annotated[int, typer.Option("--k", help="Suppress cells under k (and their complements)")]
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--as-of: {value!r} is not a date (YYYY-MM-DD)")
+    return None
+
+
+def _frames(jsonl: Path | None) -> RegistryFrames:
+    if jsonl is not None:
+        from ibr_service.analytics.from_records import frames_from_jsonl
+
+        return frames_from_jsonl(jsonl)
+    from ibr_service.analytics.sql_source import frames_from_database
+    from ibr_service.settings import Settings
+
+    return frames_from_database(Settings().database_url)
+
+
+def _run(build: Callable[[], Report], fmt: str, out: Path | None) -> None:
+    from ibr_service.analytics.errors import AnalyticsError
+    from ibr_service.analytics.exports import write_report
+
+    try:
+        text = write_report(build(), fmt, out)
+    except AnalyticsError as error:
+        _fail(str(error))
+        return
+    if text is not None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        typer.echo(f"wrote {out}", err=True)
+
+
+@report_app.command("coverage")
+def coverage(
+    jsonl: Jsonl = None,
+    level: Annotated[int, typer.Option(help="Area level 1 (region) to 4")] = 1,
+    period: Annotated[str, typer.Option(help="month, quarter or year")] = "year",
+    as_of: AsOf = None,
+    k: K = 10,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="Reference population CSV: area_code,sex,age_band,population"),
+    ] = None,
+    fmt: Format = "json",
+    out: Out = None,
+) -> None:
+    """Beneficiaries, households and benefit value by programme, area, sex, age and period."""
+    from ibr_service.analytics.coverage import load_reference_population
+    from ibr_service.analytics.reports import coverage_report
+
+    def build() -> Report:
+        population = load_reference_population(reference) if reference else None
+        return coverage_report(
+            _frames(jsonl), level=level, period=period, as_of=_date(as_of), k=k,
+            reference=population,
+        )  # fmt: skip
+
+    _run(build, fmt, out)
+
+
+@report_app.command("overlaps")
+def overlaps(
+    jsonl: Jsonl = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="Programme compatibility YAML (default: shipped rules)")
+    ] = None,
+    fmt: Format = "json",
+    out: Out = None,
+) -> None:
+    """Enrolments of one identity in programmes that must not combine."""
+    from ibr_service.analytics.reports import overlaps_report
+    from ibr_service.analytics.rules import load_rules
+
+    _run(lambda: overlaps_report(_frames(jsonl), load_rules(rules)), fmt, out)
+
+
+@report_app.command("duplicates")
+def duplicates(
+    jsonl: Jsonl = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="mock_data truth.jsonl: print precision, recall and F1")
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="Match probability for a probable pair")] = 0.8,
+    fmt: Format = "json",
+    out: Out = None,
+) -> None:
+    """Exact and probable (splink) duplicates inside a programme."""
+    from ibr_service.analytics.reports import duplicates_report
+    from ibr_service.analytics.scoring import load_truth
+
+    if not 0 < threshold < 1:
+        _fail(f"--threshold must be between 0 and 1, got {threshold}")
+    scores: list[dict[str, Any]] = []
+
+    def build() -> Report:
+        cases = load_truth(truth) if truth else None
+        report = duplicates_report(_frames(jsonl), truth=cases, threshold=threshold)
+        scores.extend(report.summary.get("scores", []))
+        return report
+
+    _run(build, fmt, out)
+    for score in scores:
+        typer.echo(
+            f"{score['kind']}: precision {score['precision']:.3f} recall {score['recall']:.3f} "
+            f"F1 {score['f1']:.3f} ({score['true_positives']}/{score['expected']} found, "
+            f"{score['found']} reported)",
+            err=True,
+        )
+
+
+@report_app.command("transitions")
+def transitions(
+    jsonl: Jsonl = None,
+    months: Annotated[int, typer.Option(help="Window after an exit to look for an entry")] = 6,
+    as_of: AsOf = None,
+    k: K = 10,
+    fmt: Format = "json",
+    out: Out = None,
+) -> None:
+    """Exits from each programme and where people went within N months (or none)."""
+    from ibr_service.analytics.reports import transitions_report
+
+    if months < 1:
+        _fail(f"--months must be at least 1, got {months}")
+    _run(
+        lambda: transitions_report(_frames(jsonl), months=months, as_of=_date(as_of), k=k),
+        fmt,
+        out,
+    )
+
+
+@report_app.command("quality")
+def quality(jsonl: Jsonl = None, as_of: AsOf = None, fmt: Format = "json", out: Out = None) -> None:
+    """Completeness, identifier validity and staleness per SP-MIS feed."""
+    from ibr_service.analytics.reports import quality_report
+
+    _run(lambda: quality_report(_frames(jsonl), as_of=_date(as_of)), fmt, out)

@@ -1,0 +1,151 @@
+"""Analytics on the registry itself: mock records ingested through the core into a migrated SQL
+store (SQLite, and PostgreSQL in a database of its own per run), then read back as frames."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from ibr_service.analytics.cases import check_batch, decide_case, list_cases, recompute_overlaps
+from ibr_service.analytics.errors import AnalyticsError
+from ibr_service.analytics.frames import RegistryFrames
+from ibr_service.analytics.from_records import frames_from_records
+from ibr_service.analytics.overlaps import detect_overlaps, overlap_pairs
+from ibr_service.analytics.rules import load_rules
+from ibr_service.analytics.scoring import truth_pairs
+from ibr_service.analytics.sql_source import frames_from_engine
+from ibr_service.core import Caller, CoreSettings, IbrCore
+from ibr_service.core.audit import audit_verify
+from ibr_service.core.samples import enrollment_message
+from ibr_service.store_sql import SqlStore, upgrade
+
+from .conftest import Population, population
+
+SP = Caller(sender_id="SP-MIS", scopes=frozenset({"ibr.write", "ibr.search"}))
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def small() -> Population:
+    return population(5, 1500)
+
+
+def ingest(store: SqlStore, pop: Population) -> None:
+    core = IbrCore(store, settings=CoreSettings(receiver_id="IBR"))
+    for start in range(0, len(pop.records), 250):
+        batch = pop.records[start : start + 250]
+        answer = core.enrollment_updates(enrollment_message(batch, f"T-{start}"), caller=SP)
+        statuses = [item["status"] for item in answer["enrolled_response"]]
+        assert set(statuses) == {"succ"}, answer
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def store(
+    request: pytest.FixtureRequest, small: Population, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'ibr.db'}"
+        name = None
+    else:
+        name = f"ibr_test_analytics_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        try:
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError:
+            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    upgrade(url)
+    sql_store = SqlStore.from_url(url)
+    ingest(sql_store, small)
+    yield sql_store
+    sql_store.engine.dispose()
+    if name is not None:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_overlaps_read_from_the_registry_match_the_truth(
+    store: SqlStore, small: Population
+) -> None:
+    frames = frames_from_engine(store.engine)
+    expected = truth_pairs(small.truth, "cross_programme_overlap")
+    assert len(expected) >= 5
+    assert overlap_pairs(detect_overlaps(frames, load_rules())) == expected
+
+
+def test_the_registry_and_the_records_give_the_same_subjects_and_enrolments(
+    store: SqlStore, small: Population
+) -> None:
+    from_store = frames_from_engine(store.engine)
+    from_records = frames_from_records(small.records)
+
+    def records(frames: RegistryFrames) -> set[tuple[str, str]]:
+        columns = ["programme_identifier", "beneficiary_programme_id"]
+        return set(frames.enrolments[columns].itertuples(index=False, name=None))
+
+    assert records(from_store) == records(from_records)
+    assert from_store.benefits["amount"].sum() == pytest.approx(
+        from_records.benefits["amount"].sum()
+    )
+
+
+def test_read_scope_leaves_out_other_programmes_and_their_people(store: SqlStore) -> None:
+    frames = frames_from_engine(store.engine, programmes={"OAP"})
+    assert set(frames.enrolments["programme_identifier"]) == {"OAP"}
+    assert set(frames.subjects["subject_key"]) == set(frames.enrolments["subject_key"])
+
+
+def test_cases_are_recorded_once_decided_and_audited(store: SqlStore) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM overlap_cases"))
+    rules = load_rules()
+    first = recompute_overlaps(store, rules, NOW)
+    assert first
+    assert recompute_overlaps(store, rules, NOW) == [], "a recompute finds nothing new"
+    case_id = first[0]
+    decided = decide_case(
+        store, case_id, "exempted", actor="analyst-1", now=NOW, note="court order"
+    )
+    assert decided["status"] == "exempted"
+    recompute_overlaps(store, rules, NOW)
+    cases = list_cases(store).set_index("case_id")
+    assert cases.loc[case_id, "status"] == "exempted", "a recompute keeps the decision"
+    assert cases.loc[case_id, "decided_by"] == "analyst-1"
+    assert (cases.drop(case_id)["status"] == "open").all()
+    with store.transaction() as tx:
+        last = tx.last_audit_entry()
+    assert last is not None
+    assert (last.action, last.subject, last.actor) == (
+        "overlap_case.exempted",
+        case_id,
+        "analyst-1",
+    )
+    assert "court order" not in str(last.detail)
+    assert audit_verify(store).ok
+    with pytest.raises(AnalyticsError, match="decision must be one of"):
+        decide_case(store, case_id, "maybe", actor="analyst-1", now=NOW)
+    with pytest.raises(AnalyticsError, match="no overlap case"):
+        decide_case(store, "OV-nope", "confirmed", actor="analyst-1", now=NOW)
+
+
+def test_a_batch_check_reports_only_the_conflicts_it_brings(store: SqlStore) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM overlap_cases"))
+    rules = load_rules()
+    frames = frames_from_engine(store.engine)
+    full = detect_overlaps(frames, rules)
+    one = full.iloc[0]
+    new = check_batch(store, [one["identity_key"]], rules, NOW, frames)
+    assert one["case_id"] in new
+    assert check_batch(store, [one["identity_key"]], rules, NOW, frames) == []
+    scoped = list_cases(store, programmes={one["programme_a"]})
+    assert scoped.empty, "a case between two programmes needs both in the read scope"
