@@ -3,6 +3,7 @@ store (SQLite, and PostgreSQL in a database of its own per run), then read back 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from ibr_service.analytics.cases import check_batch, decide_case, list_cases, recompute_overlaps
 from ibr_service.analytics.errors import AnalyticsError
@@ -20,6 +22,7 @@ from ibr_service.analytics.overlaps import detect_overlaps, overlap_pairs
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.scoring import truth_pairs
 from ibr_service.analytics.sql_source import frames_from_engine
+from ibr_service.cli import app
 from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.audit import audit_verify
 from ibr_service.core.samples import enrollment_message
@@ -149,3 +152,28 @@ def test_a_batch_check_reports_only_the_conflicts_it_brings(store: SqlStore) -> 
     assert check_batch(store, [one["identity_key"]], rules, NOW, frames) == []
     scoped = list_cases(store, programmes={one["programme_a"]})
     assert scoped.empty, "a case between two programmes needs both in the read scope"
+
+
+def test_the_command_line_records_and_decides_cases(
+    store: SqlStore, small: Population, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM overlap_cases"))
+    monkeypatch.setenv("IBR_DATABASE_URL", store.engine.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", "overlaps", "--record"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    new = report["summary"]["new_cases"]
+    assert len(new) == len(truth_pairs(small.truth, "cross_programme_overlap"))
+    again = json.loads(runner.invoke(app, ["report", "overlaps", "--record"]).stdout)
+    assert again["summary"]["new_cases"] == []
+    args = ["report", "decide", new[0], "--decision", "confirmed", "--actor", "analyst-2"]
+    decided = runner.invoke(app, args)
+    assert decided.exit_code == 0, decided.stderr
+    assert decided.stdout.strip() == f"{new[0]}: confirmed by analyst-2"
+    wrong = runner.invoke(
+        app, ["report", "decide", "OV-x", "--decision", "confirmed", "--actor", "a"]
+    )
+    assert wrong.exit_code == 2
+    assert wrong.stderr == "error: no overlap case 'OV-x'\n"

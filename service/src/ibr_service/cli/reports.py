@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ibr_service.settings import Settings
+
 if TYPE_CHECKING:
     from ibr_service.analytics.frames import RegistryFrames
     from ibr_service.analytics.reports import Report
@@ -55,7 +57,6 @@ def _frames(jsonl: Path | None) -> RegistryFrames:
 
         return frames_from_jsonl(jsonl)
     from ibr_service.analytics.sql_source import frames_from_database
-    from ibr_service.settings import Settings
 
     return frames_from_database(Settings().database_url)
 
@@ -109,6 +110,9 @@ def overlaps(
     rules: Annotated[
         Path | None, typer.Option(help="Programme compatibility YAML (default: shipped rules)")
     ] = None,
+    record: Annotated[
+        bool, typer.Option(help="Keep the overlaps as cases in the database (new ones listed)")
+    ] = False,
     fmt: Format = "json",
     out: Out = None,
 ) -> None:
@@ -116,7 +120,47 @@ def overlaps(
     from ibr_service.analytics.reports import overlaps_report
     from ibr_service.analytics.rules import load_rules
 
-    _run(lambda: overlaps_report(_frames(jsonl), load_rules(rules)), fmt, out)
+    if record and jsonl is not None:
+        _fail("--record keeps cases in the database: it cannot be used with --jsonl")
+
+    def build() -> Report:
+        report = overlaps_report(_frames(jsonl), load_rules(rules))
+        if record:
+            from ibr_protocol.clock import utc_now
+            from ibr_service.analytics.cases import record_overlaps
+
+            store = _sql_store()
+            new = record_overlaps(store, report.tables["overlaps"], utc_now())
+            report.summary["new_cases"] = new
+        return report
+
+    _run(build, fmt, out)
+
+
+@report_app.command("decide")
+def decide(
+    case_id: Annotated[str, typer.Argument(help="An overlap case id (OV-...)")],
+    decision: Annotated[str, typer.Option(help="confirmed, false_positive or exempted")],
+    actor: Annotated[str, typer.Option(help="Who decides (written to the audit log)")],
+    note: Annotated[str, typer.Option(help="Why (kept on the case, not in the audit log)")] = "",
+) -> None:
+    """Decide an overlap case; the decision is audited in the hash-chained log."""
+    from ibr_protocol.clock import utc_now
+    from ibr_service.analytics.cases import decide_case
+    from ibr_service.analytics.errors import AnalyticsError
+
+    try:
+        case = decide_case(_sql_store(), case_id, decision, actor=actor, now=utc_now(), note=note)
+    except AnalyticsError as error:
+        _fail(str(error))
+        return
+    typer.echo(f"{case['case_id']}: {case['status']} by {case['decided_by']}")
+
+
+def _sql_store() -> Any:
+    from ibr_service.store_sql import SqlStore
+
+    return SqlStore.from_url(Settings().database_url)
 
 
 @report_app.command("duplicates")
