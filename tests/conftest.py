@@ -66,6 +66,12 @@ def fresh_pg_database(name: str) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
+def drop_pg_database(name: str) -> None:
+    """Drop a database a test created under a unique name (they would pile up otherwise)."""
+    with _pg_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def start_ibr(backend: str, folder: Path) -> Iterator[LiveIbr]:
     """Migrate a fresh database, start the IBR on loopback, register the test SP-MIS."""
     if backend == "postgres":

@@ -32,7 +32,7 @@ from ibr_service.core.records import (
 from ibr_service.core.rules import RuleViolationError, check_transition
 from ibr_service.core.settings import CoreSettings
 from ibr_service.core.store import StoreTransaction
-from ibr_service.core.survivorship import consolidate
+from ibr_service.core.survivorship import MEMBER_LIST_MARK, consolidate
 
 __all__ = ["BatchResult", "apply_batch"]
 
@@ -204,7 +204,7 @@ def _consolidate_subjects(
         incoming[u.source.source_key] = u.source
         for m in u.members:
             member_source = SourceRecord(
-                source_key=f"{u.source.source_key}|m:{m.subject_key}",
+                source_key=f"{u.source.source_key}{MEMBER_LIST_MARK}{m.subject_key}",
                 subject=m,
                 sender_id=u.source.sender_id,
                 programme_identifier=u.source.programme_identifier,

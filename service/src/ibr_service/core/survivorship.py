@@ -1,7 +1,9 @@
 """The consolidated subject, derived from its source records by declared rules.
 
 - Names, sex, birth date, area, group fields and the document: from the latest source record
-  (by event date, then by when it was received) that has the field.
+  (by event date, then by when it was received) that has the field. What a programme says about
+  a person in their own Member record outranks what a household's member list says of them
+  (rosters are the less maintained view), whatever the dates.
 - Death: reported by any source makes the subject deceased, with the earliest date reported;
   only the reporting source withdraws it (its own next record), so no other source erases it.
 - `last_updated`: the latest event date of any source.
@@ -23,7 +25,10 @@ from ibr_service.core.records import (
     SubjectRecord,
 )
 
-__all__ = ["area_levels", "consolidate"]
+__all__ = ["MEMBER_LIST_MARK", "area_levels", "consolidate"]
+
+MEMBER_LIST_MARK = "|m:"
+"""In a source key, marks what a household's member list said of one of its members."""
 
 _LATEST_WINS = (
     "given_name",
@@ -106,5 +111,6 @@ def area_levels(
     return tuple(levels)
 
 
-def _recency(source: SourceRecord) -> tuple[date, datetime, str]:
-    return (source.event_date or date.min, source.received_at, source.source_key)
+def _recency(source: SourceRecord) -> tuple[bool, date, datetime, str]:
+    own_record = MEMBER_LIST_MARK not in source.source_key
+    return (own_record, source.event_date or date.min, source.received_at, source.source_key)
