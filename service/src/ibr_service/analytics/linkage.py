@@ -108,7 +108,7 @@ def _settings() -> Any:
             block_on("area_level_2", "surname"),
             block_on("area_level_2", "given_name"),
             block_on("area_level_1", "birth_date"),
-            "l.area_level_2 = r.area_level_2 and l.given_name = r.surname",
+            {"blocking_rule": "l.area_level_2 = r.area_level_2 and l.given_name = r.surname"},
         ],
         retain_intermediate_calculation_columns=True,
     )
@@ -179,7 +179,7 @@ def predict_duckdb(records: pd.DataFrame, model: dict[str, Any], threshold: floa
 
     linker = Linker(DuckDBAPI().register(records), _explaining(model, "duckdb"))
     found = linker.inference.predict(threshold_match_probability=threshold)
-    return _explained(found.as_pandas_dataframe())
+    return _explained(found.as_pandas_dataframe())  # type: ignore[no-untyped-call]
 
 
 def predict_spark(
@@ -189,6 +189,7 @@ def predict_spark(
     from splink import Linker, SparkAPI
 
     frame = spark.createDataFrame(records.astype(str).where(records.notna(), None))
-    linker = Linker(SparkAPI(spark_session=spark).register(frame), _explaining(model, "spark"))
+    api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+    linker = Linker(api.register(frame), _explaining(model, "spark"))
     found = linker.inference.predict(threshold_match_probability=threshold)
-    return _explained(found.as_pandas_dataframe())
+    return _explained(found.as_pandas_dataframe())  # type: ignore[no-untyped-call]
