@@ -21,7 +21,7 @@ from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.overlaps import detect_overlaps, overlap_pairs
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.scoring import truth_pairs
-from ibr_service.analytics.sql_source import frames_from_engine
+from ibr_service.analytics.sql_source import frames_for_subjects, frames_from_engine
 from ibr_service.cli import app
 from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.audit import audit_verify
@@ -177,3 +177,18 @@ def test_the_command_line_records_and_decides_cases(
     )
     assert wrong.exit_code == 2
     assert wrong.stderr == "error: no overlap case 'OV-x'\n"
+
+
+def test_the_batch_check_reading_only_its_subjects_agrees_with_the_full_recompute(
+    store: SqlStore,
+) -> None:
+    rules = load_rules()
+    full = detect_overlaps(frames_from_engine(store.engine), rules)
+    keys = sorted(set(frames_from_engine(store.engine).enrolments["subject_key"]))
+    seen: set[str] = set()
+    for start in range(0, len(keys), 150):
+        batch = keys[start : start + 150]
+        found = detect_overlaps(frames_for_subjects(store.engine, batch), rules, subject_keys=batch)
+        assert set(found["case_id"]) <= set(full["case_id"])
+        seen |= set(found["case_id"])
+    assert seen == set(full["case_id"])

@@ -19,7 +19,7 @@ from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.rules import ProgrammeRules
-from ibr_service.analytics.sql_source import frames_from_engine
+from ibr_service.analytics.sql_source import frames_for_subjects, frames_from_engine
 from ibr_service.core.audit import append_audit
 from ibr_service.store_sql import SqlStore
 from ibr_service.store_sql.analytics_tables import overlap_cases
@@ -99,7 +99,7 @@ def check_batch(
 ) -> list[str]:
     """Incremental check of the subjects an ingested batch touched; the new cases' ids."""
     keys = set(subject_keys)
-    frames = frames if frames is not None else frames_from_engine(store.engine)
+    frames = frames if frames is not None else frames_for_subjects(store.engine, keys)
     return record_overlaps(store, detect_overlaps(frames, rules, subject_keys=keys), now)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import COLUMNS, RegistryFrames
 
-__all__ = ["frames_from_database", "frames_from_engine"]
+__all__ = ["frames_for_subjects", "frames_from_database", "frames_from_engine"]
 
 _CHUNK = 200_000
 
@@ -55,6 +55,35 @@ def frames_from_engine(engine: Engine, programmes: set[str] | None = None) -> Re
             tables[name] = tables[name][tables[name]["subject_key"].isin(enrolled)]
         tables["memberships"] = members[members["subject_key"].isin(enrolled)]
     return RegistryFrames(**{name: frame.reset_index(drop=True) for name, frame in tables.items()})
+
+
+def _where_in(engine: Engine, table: str, column: str, keys: set[str]) -> pd.DataFrame:
+    meta = sa.Table(table, sa.MetaData(), *(sa.Column(c) for c in COLUMNS[table]))
+    found = []
+    size = 500 if engine.dialect.name == "sqlite" else 20_000  # SQLite caps bound parameters
+    ordered = sorted(keys)
+    with engine.connect() as connection:
+        for start in range(0, len(ordered), size):
+            chunk = ordered[start : start + size]
+            query = sa.select(*meta.columns).where(meta.c[column].in_(chunk))
+            found.append(pd.read_sql(query, connection))
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS[table])
+
+
+def frames_for_subjects(engine: Engine, subject_keys: Iterable[str]) -> RegistryFrames:
+    """Only what an incremental overlap check of ``subject_keys`` needs: those subjects, their
+    households and housemates, and the enrolments of all of them (read by key, not scanned)."""
+    keys = set(subject_keys)
+    as_member = _where_in(engine, "memberships", "member_key", keys)
+    groups = set(as_member["subject_key"]) | keys
+    memberships = _where_in(engine, "memberships", "subject_key", groups)
+    everyone = keys | set(memberships["subject_key"]) | set(memberships["member_key"])
+    return RegistryFrames(
+        subjects=_where_in(engine, "subjects", "subject_key", everyone),
+        identifiers=pd.DataFrame(columns=list(COLUMNS["identifiers"])),
+        memberships=memberships,
+        enrolments=_where_in(engine, "enrolments", "subject_key", everyone),
+    )
 
 
 def frames_from_database(url: str, programmes: set[str] | None = None) -> RegistryFrames:
