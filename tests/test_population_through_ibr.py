@@ -32,7 +32,20 @@ from ibr_service.core.records import IdentifierRecord
 JsonDict = dict[str, Any]
 LiveIbrLike = Any  # conftest.LiveIbr (conftest modules cannot be imported under importlib mode)
 
-# High planting rates so that a few hundred people carry every kind of case.
+# High planting rates so that a few hundred people carry every kind of overlap and duplicate.
+# The registry cases (aliased identifiers, clashes, follow-ups) are recovered by
+# test_registry_truth.py; here every record must be canonical, as the SDK validates what it sends.
+REGISTRY_KINDS = (
+    "split_identifier_order",
+    "formatted_identifier",
+    "aliased_identifier_type",
+    "conflicting_demographics",
+    "death_reported_elsewhere",
+    "area_move",
+    "stale_update",
+    "benefit_correction",
+    "benefit_reversal",
+)
 POPULATION_OPTIONS: JsonDict = {
     "seed": 13,
     "people": 600,
@@ -41,6 +54,7 @@ POPULATION_OPTIONS: JsonDict = {
         "cross_programme_overlap": 0.15,
         "duplicate_in_programme": 0.05,
         "fuzzy_duplicate": 0.05,
+        **dict.fromkeys(REGISTRY_KINDS, 0.0),
     },
 }
 # IBR-ENROLLED-001: enrolled means any status but Deceased, Graduated, Exited, Withdrawn.
@@ -195,7 +209,7 @@ class Published:
         return {case["identifier"] for case in self.population.truth if case["kind"] == kind}
 
     def programmes_of(self) -> dict[tuple[str, str], dict[str, Record]]:
-        """Accepted records by identity and programme (the IBR keeps one per programme)."""
+        """Accepted records by identity and programme (the last record of each programme)."""
         out: dict[tuple[str, str], dict[str, Record]] = defaultdict(dict)
         for record in self.accepted:
             if record.identity is not None:
@@ -314,8 +328,8 @@ def test_enrolled_check_agrees_with_the_generator(
     not enrolled elsewhere, or refuse someone because of an enrolment that does not exist."""
     rng = random.Random(POPULATION_OPTIONS["seed"])
     by_identity = published.programmes_of()
-    # The IBR keeps one enrolment per (person, programme); planted in-programme duplicates are
-    # left out here because which of the two registrations it keeps is its own choice.
+    # Planted in-programme duplicates are two enrolments of one person (test_registry_truth.py);
+    # they are left out here because "enrolled in P" then depends on either record's status.
     duplicated = published.identities_in(DUPLICATE_IN_PROGRAMME)
     people = sorted(
         (identity, programmes)
@@ -485,9 +499,9 @@ def test_reported_death_shows_in_search_and_keeps_history(
 
     # The status history keeps the earlier status; the store is read directly because the
     # standard has no query for it.
-    subject = subject_key_for("person", [IdentifierRecord(*target.identity)], ["NID"])
+    subject = subject_key_for("person", IdentifierRecord(*target.identity))
     with live_ibr.host.store.transaction() as tx:
-        history = tx.status_history(f"{subject}|{target.programme}")
+        history = tx.status_history(f"{subject}|{target.programme}|{target.record_id}")
     assert [
         (h.enrolment_status, h.status_change_date and h.status_change_date.isoformat())
         for h in history
