@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ibr_conformance.config import RunConfig
 from ibr_conformance.events import RunFinished
 from ibr_conformance.results import Outcome
 
@@ -22,9 +23,24 @@ def _failed_requirements(final: RunFinished) -> set[str]:
     return {rid for r in final.results for f in r.failures for rid in f.requirement_ids}
 
 
+CLAIMS_ISOLATION = (*RunConfig.model_fields["capabilities"].default, "programme-isolation")
+"""The reference IBR claims programme isolation: its second client reads only its own programme."""
+
+
 @pytest.fixture(scope="module")
 def reference_run(ibr: RealIbr, run_suite: RunSuite) -> RunFinished:
-    return run_suite(ibr.url)
+    return run_suite(ibr.url, capabilities=CLAIMS_ISOLATION)
+
+
+def test_programme_isolation_is_claimed_and_checked(reference_run: RunFinished) -> None:
+    """If this fails, another programme's client reads this programme's enrolments (IBR-SEARCH-006)
+    or the isolation check did not run at all."""
+    (result,) = [
+        r
+        for r in reference_run.results
+        if r.check == "another_programme_cannot_read_enrolment_details"
+    ]
+    assert result.outcome is Outcome.PASS, (result.outcome, result.reason[:300])
 
 
 def test_real_ibr_passes_with_zero_failures(reference_run: RunFinished) -> None:

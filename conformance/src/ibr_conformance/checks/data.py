@@ -250,9 +250,10 @@ def replayed_transaction_does_not_duplicate_enrolments(ctx: CheckContext) -> Ite
 @REGISTRY.check(phase=_SCN, profile=_IBR, requirements=("IBR-SEARCH-005", "IBR-SEARCH-004"))
 def search_pages_by_page_size_and_limits_it(ctx: CheckContext) -> Iterator[Failure]:
     """page_size 1 of 3 matches returns 1 record and the total; page_size 5000 is rjct."""
-    # A random enrolment date in the 1900s tells this check's three records from any other's.
+    # A random enrolment date from 1981 to 2019 tells this check's three records from any
+    # other's; it lies after the probe's birth date (1980), which IBR-REG-005 requires.
     n = uuid.uuid4().int
-    day = f"19{n % 90 + 10:02d}-{n // 90 % 12 + 1:02d}-{n // 1080 % 28 + 1:02d}"
+    day = f"{1981 + n % 39}-{n // 39 % 12 + 1:02d}-{n // 468 % 28 + 1:02d}"
     people = [probes.beneficiary(probes.fresh_id(), programme_name(ctx)) for _ in range(3)]
     for person in people:
         person["programme_identifier"][0]["enrolment_date"] = day
