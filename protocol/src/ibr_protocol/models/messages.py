@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from ibr_protocol.models._base import ApiDateTime, Text99, Text999, WireModel, unique_items
+from ibr_protocol.models._base import ApiDateTime, Date, Text99, Text999, WireModel, unique_items
 from ibr_protocol.models.api import (
     Authorize,
     Consent,
@@ -82,6 +82,8 @@ class SearchCriteria(WireModel):
     pagination: PaginationRequest | None = None
     consent: Consent | None = None
     authorize: Authorize | None = None
+    as_of: Date | None = None
+    """Extension (DEV-API-51): enrolment conditions on each enrolment's state on this date."""
 
     @model_validator(mode="after")
     def _query_shape(self) -> SearchCriteria:
