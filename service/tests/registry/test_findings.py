@@ -265,3 +265,15 @@ def test_11_every_searchable_attribute_sorts_and_dates_are_utc(registry: Registr
     assert [r["member"]["member_identifier"][0]["identifier_value"] for r in found] == [n2]
     recent = search(a, "predicate", where(("last_updated", "ge", "2024-01-01")))
     assert recent["status"] == "succ"
+
+
+def test_as_of_answers_who_was_enrolled_on_a_date(registry: Registry) -> None:
+    a = registry.spmis("pa", ("PA",))
+    n = nid(18)
+    push(a, person(n, programme="PA", enrolment_date="2024-01-01"))
+    push(a, person(n, programme="PA", status="5", status_change_date="2024-03-01"))
+    active = where(("identifier_value", "eq", n), ("enrolment_status", "eq", "1"))
+    assert len(records(search(a, "predicate", active, as_of="2024-02-01"))) == 1
+    assert records(search(a, "predicate", active, as_of="2024-04-01")) == []
+    assert records(search(a, "predicate", active, as_of="2023-12-31")) == []
+    assert records(search(a, "predicate", active)) == []
