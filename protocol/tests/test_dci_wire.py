@@ -188,3 +188,27 @@ def test_kit_predicate_maps_age_and_keeps_poverty_score_for_a_per_item_refusal()
     assert applied == [
         "$.message.search_request[0].search_criteria.query[0].expression1.attribute_name"
     ]
+
+
+def test_enrolled_check_without_query_type_reads_dci_s_map_example() -> None:
+    envelope = _envelope(
+        "search",
+        {
+            "transaction_id": "t1",
+            "enrolled_criteria": {
+                "response_entity": "Member",
+                "query": {"person_identifier": {"eq": "ABC451123"}},
+            },
+        },
+    )
+    envelope["header"].pop("sender_uri")
+    result = normalise_envelope_report(envelope)
+    criteria = result.value["message"]["enrolled_criteria"]
+    assert criteria["query_type"] == "expression"
+    assert criteria["query"] == {
+        "attribute_name": "identifier_value",
+        "operator": "eq",
+        "attribute_value": "ABC451123",
+    }
+    assert [a.rule for a in result.applied][-2:] == ["C-ENROLLED-QUERY-TYPE", "C-QUERY-MAP"]
+    validate(result.value, result.schema)

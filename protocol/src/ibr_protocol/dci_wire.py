@@ -143,3 +143,15 @@ def map_subscribe_criteria(message: dict[str, Any], log: Log) -> None:
             if inferred is not None:
                 criteria["filter_type"] = inferred
                 log("C-SUBSCRIBE-FILTER", f"{where}.filter_type", inferred)
+
+
+def infer_enrolled_query_type(value: dict[str, Any], path: str, log: Log) -> dict[str, Any]:
+    """C-ENROLLED-QUERY-TYPE: an enrolled check without `query_type` (DCI's OpenAPI example
+    `{"query": {"person_identifier": {"eq": "..."}}}`) gets the one its query's shape has."""
+    if ".enrolled_criteria" not in path or "query_type" in value or "query" not in value:
+        return value
+    inferred = _filter_type(value["query"])
+    if inferred is None:
+        return value
+    log("C-ENROLLED-QUERY-TYPE", f"{path}.query_type", inferred)
+    return {**value, "query_type": inferred}

@@ -22,7 +22,11 @@ from zoneinfo import ZoneInfo
 
 from ibr_protocol.codes import code_for, code_list
 from ibr_protocol.dci_signature import is_placeholder_signature
-from ibr_protocol.dci_wire import map_age_queries, map_subscribe_criteria
+from ibr_protocol.dci_wire import (
+    infer_enrolled_query_type,
+    map_age_queries,
+    map_subscribe_criteria,
+)
 from ibr_protocol.envelope import envelope_schema, is_encrypted_message
 from ibr_protocol.errors import NormalisationError
 from ibr_protocol.spec import read_yaml, spec_dir
@@ -360,6 +364,7 @@ class _Run:
         value = self.c_enrolment_place(value, path)
         value = self.c_query_attribute(value, path)
         value = self.c_pagination_place(value, path)
+        value = infer_enrolled_query_type(value, path, self.log)
         value = self.c_query_map(value, path)
         return value
 
