@@ -247,11 +247,14 @@ def test_every_standard_process_against_the_standalone_ibr(
         assert answer["subscription_status"] == [{"code": code, "status": "unsubscribe"}]
         assert "/registry/on-unsubscribe" in pension_paths
 
-        # A further status change (reinstated) reaches the civil registry but not the pension MIS.
+        # A further status change (the death withdrawn by the programme that reported it, as
+        # the IBR's transition rules require) reaches the civil registry but not the pension MIS.
         enrolment["enrolment_status"] = "1"
         enrolment["status_change_date"] = "2025-03-09"
+        enrolment["status_reason"] = "correction"
         del record["member"]["demographic_info"]["death_date"]
-        crvs.client.report_status_changes([record])
+        (withdrawn,) = crvs.client.report_status_changes([record])
+        assert withdrawn.enrolled_response[0].status == "succ", withdrawn
         _wait_for_notify(crvs, count=2)
         time.sleep(1.0)  # the same outbox pass delivered both; give a stray one time to land
         assert len(pension.store.callbacks(action="notify")) == 1, "unsubscribed, yet notified"
