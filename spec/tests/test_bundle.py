@@ -143,3 +143,32 @@ def test_schemathesis_loads_every_operation_and_generates_valid_bodies() -> None
 
     generated_bodies_meet_the_schema()
     assert seen
+
+
+def _bundled_validator(document: dict[str, Any], schema: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    name = schema.replace("/", "_")
+    wrapper = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    return Draft202012Validator(wrapper, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_bundled_schemas_give_the_spec_s_verdict_on_every_example() -> None:
+    """Every valid example is valid, every invalid one invalid, under the bundled copy too."""
+    from ibr_protocol.validation import schema_errors
+
+    document = _bundle()
+    checked = 0
+    for path in sorted(EXAMPLES.rglob("*.json")):
+        schema = "api/" + path.name.split(".")[0]
+        instance = json.loads(path.read_text(encoding="utf-8"))
+        assert _bundled_validator(document, schema).is_valid(instance), path.name
+        checked += 1
+    for path in sorted((SPEC / "examples" / "invalid").glob("*.json")):
+        case = json.loads(path.read_text(encoding="utf-8"))
+        assert schema_errors(case["instance"], case["schema"]), path.name
+        assert not _bundled_validator(document, case["schema"]).is_valid(case["instance"]), (
+            path.name
+        )
+        checked += 1
+    assert checked > 50
