@@ -53,7 +53,7 @@ def test_two_subjects_sharing_an_identifier_in_one_programme_are_exact_duplicate
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("seed", "country"), [(3, "KE"), (7, "PH")])
+@pytest.mark.parametrize(("seed", "country"), [(3, "KE"), (7, "PH"), (4, "ID")])
 def test_fuzzy_duplicates_meet_the_precision_and_recall_we_set(seed: int, country: str) -> None:
     pop = population(seed, 4000, country)
     result = fuzzy_duplicates(pop.frames)

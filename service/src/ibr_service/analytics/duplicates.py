@@ -24,7 +24,7 @@ __all__ = [
     "fuzzy_duplicates",
 ]
 
-DEFAULT_MATCH_THRESHOLD = 0.8  # justified in docs/analytics.md
+DEFAULT_MATCH_THRESHOLD = 0.7  # justified in docs/analytics.md
 
 
 def exact_duplicates(frames: RegistryFrames) -> pd.DataFrame:

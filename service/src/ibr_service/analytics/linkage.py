@@ -128,10 +128,20 @@ def train(records: pd.DataFrame, *, seed: int = 1) -> dict[str, Any]:
         [block_on("area_level_2", "birth_date")], recall=0.6
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("given_name", "surname")
-    )
+    # Each pass trains the fields it does not block on. splink refuses an m probability that
+    # EM drove to exactly 0 (seen on some populations): that pass is replaced by the next one.
+    passes = [
+        [block_on("birth_date")],
+        [block_on("given_name", "surname"), block_on("surname", "area_level_2")],
+    ]
+    for options in passes:
+        for rule in options:
+            before = linker.misc.save_model_to_json()
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule)
+                break
+            except ValueError:  # a failed pass leaves the linker half-changed: start again
+                linker = Linker(db_api.register(records), before)
     model: dict[str, Any] = linker.misc.save_model_to_json()
     return model
 

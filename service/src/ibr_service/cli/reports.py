@@ -169,7 +169,7 @@ def duplicates(
     truth: Annotated[
         Path | None, typer.Option(help="mock_data truth.jsonl: print precision, recall and F1")
     ] = None,
-    threshold: Annotated[float, typer.Option(help="Match probability for a probable pair")] = 0.8,
+    threshold: Annotated[float, typer.Option(help="Match probability for a probable pair")] = 0.7,
     fmt: Format = "json",
     out: Out = None,
 ) -> None:
