@@ -6,7 +6,8 @@ for each scenario that does not pass are in docs/dci-compatibility.md.
 
 Needs npm and the suites in ../shared/reference/dci-suites; skipped without them unless
 IBR_REQUIRE_NPM=1 (CI), where it fails instead. Slow: `npm ci` (about 30 s) and two runs of the
-kit (about 90 s each; the async txn-status scenario waits 60 s for a callback).
+kit (about 90 s each; the async txn-status scenario waits 60 s for a callback), and the
+kit's signature scenario with its signature mutations on.
 """
 
 from __future__ import annotations
@@ -65,3 +66,21 @@ def test_registry_profile_with_the_dci_spec_fails_only_where_the_core_must_chang
     failed = {name for name, status in run.results.items() if status != "passed"}
     assert len(run.results) == 28, run.output
     assert failed == DCI_SPEC_NEEDS_CORE_CHANGE, {n: run.errors.get(n) for n in failed}
+
+
+def test_optional_policy_still_refuses_the_kit_s_invalid_signature(
+    kit: Path, tmp_path: Path
+) -> None:
+    """With DCI_SIGNATURE_VALIDATION_ENABLED the kit sends a real-looking but invalid
+    signature: refused (401 err.signature.invalid) although the client's policy is optional."""
+    with dci_suites.ibr_for_kit(tmp_path, policy="optional") as (url, token, receiver_id):
+        env = dci_suites.kit_env(
+            base_url=url,
+            token=token,
+            receiver_id=receiver_id,
+            spec=dci_suites.BUNDLED_SPEC,
+            callback_port=dci_suites.free_port(),
+        )
+        env["DCI_SIGNATURE_VALIDATION_ENABLED"] = "true"
+        run = dci_suites.run_cucumber(kit, ["--tags", "@profile=sr-registry and @signature"], env)
+    assert list(run.results.values()) == ["passed"], (run.results, run.errors)
