@@ -212,3 +212,74 @@ def test_enrolled_check_without_query_type_reads_dci_s_map_example() -> None:
     }
     assert [a.rule for a in result.applied][-2:] == ["C-ENROLLED-QUERY-TYPE", "C-QUERY-MAP"]
     validate(result.value, result.schema)
+
+
+@pytest.mark.parametrize(
+    ("operator", "birth_operator", "bound"),
+    [
+        ("lt", "lt", "1980-01-01"),
+        ("le", "le", "1980-12-31"),
+        ("gt", "gt", "1980-12-31"),
+        ("ge", "ge", "1980-01-01"),
+    ],
+)
+def test_year_of_birth_becomes_a_birth_date_comparison(
+    operator: str, birth_operator: str, bound: str
+) -> None:
+    message = {
+        "search_request": [
+            {
+                "search_criteria": {
+                    "query_type": "predicate",
+                    "query": [
+                        {
+                            "seq_num": 1,
+                            "expression1": {
+                                "attribute_name": "YOB",
+                                "operator": operator,
+                                "attribute_value": "1980",
+                            },
+                        }
+                    ],
+                }
+            }
+        ]
+    }
+    map_age_queries(message, TODAY, _noop)
+    expression = message["search_request"][0]["search_criteria"]["query"][0]["expression1"]
+    assert expression == {
+        "attribute_name": "birth_date",
+        "operator": birth_operator,
+        "attribute_value": bound,
+    }
+
+
+def test_gender_is_the_sex_attribute() -> None:
+    envelope = _envelope(
+        "search",
+        {
+            "transaction_id": "t1",
+            "search_request": [
+                {
+                    "reference_id": "r1",
+                    "timestamp": TS,
+                    "search_criteria": {
+                        "query_type": "predicate",
+                        "query": [
+                            {
+                                "seq_num": 1,
+                                "expression1": {
+                                    "attribute_name": "gender",
+                                    "operator": "eq",
+                                    "attribute_value": "female",
+                                },
+                            }
+                        ],
+                    },
+                }
+            ],
+        },
+    )
+    result = normalise_envelope_report(envelope)
+    query = result.value["message"]["search_request"][0]["search_criteria"]["query"]
+    assert query[0]["expression1"]["attribute_name"] == "sex"

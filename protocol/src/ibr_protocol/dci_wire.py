@@ -8,9 +8,10 @@ Three rules of `spec/compat/dci-1.0.0.yaml`, run by `ibr_protocol.normalise` aft
 - C-SUBSCRIBE-FILTER: a subscribe criterion without `filter_type` gets the one its `filter`
   has: `{type, value}` is `idtype-value`, a list is `predicate`, another object `expression`.
 - C-QUERY-AGE: `age <op> N` (whole years, on the receiver's clock) becomes a comparison on
-  `birth_date`, which the IBR holds: `age < N` is `birth_date > today - N years`, and so on.
-  `age = N` and `age in [...]` need a range, which one comparison cannot say: left as they are,
-  the item is then refused on its own (`rjct.search_criteria.invalid`).
+  `birth_date`, which the IBR holds: `age < N` is `birth_date > today - N years`, and so on;
+  likewise DCI's `YOB` (year of birth): `YOB < 1980` is `birth_date < 1980-01-01`.
+  `= N` and `in [...]` need a range, which one comparison cannot say: left as they are, the
+  item is then refused on its own (`rjct.search_criteria.invalid`).
 """
 
 from __future__ import annotations
@@ -70,8 +71,36 @@ def age_as_birth_date(comparison: dict[str, Any], today: date) -> dict[str, Any]
     }
 
 
+def year_of_birth_as_birth_date(comparison: dict[str, Any]) -> dict[str, Any] | None:
+    """The `birth_date` comparison equal to a `YOB` (year of birth) comparison, or None."""
+    operator = comparison.get("operator")
+    value = comparison.get("attribute_value")
+    year = int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+    if year is None or not 1800 <= year <= 9999 or operator not in ("lt", "le", "gt", "ge"):
+        return None
+    bound, birth_operator = {
+        "lt": (f"{year}-01-01", "lt"),
+        "le": (f"{year}-12-31", "le"),
+        "gt": (f"{year}-12-31", "gt"),
+        "ge": (f"{year}-01-01", "ge"),
+    }[operator]
+    return {
+        **comparison,
+        "attribute_name": "birth_date",
+        "operator": birth_operator,
+        "attribute_value": bound,
+    }
+
+
 def _map_comparison(node: Any, path: str, today: date, log: Log) -> Any:
-    if not (isinstance(node, dict) and node.get("attribute_name") == "age"):
+    name = node.get("attribute_name") if isinstance(node, dict) else None
+    if name == "YOB":
+        by_year = year_of_birth_as_birth_date(node)
+        if by_year is not None:
+            log("C-QUERY-AGE", f"{path}.attribute_name", f"YOB -> birth_date {by_year['operator']}")
+            return by_year
+        return node
+    if name != "age":
         return node
     mapped = age_as_birth_date(node, today)
     if mapped is None:
