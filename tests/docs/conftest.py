@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.message
+import socket
 import subprocess
 import sys
 import zipfile
@@ -54,3 +55,26 @@ def wheelhouse(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     build_wheelhouse([str(Requirement(r)).split(";")[0] for r in wanted], house)
     (house / built_wheel.name).write_bytes(built_wheel.read_bytes())
     return house
+
+
+@pytest.fixture(scope="session")
+def fresh_venv(
+    built_wheel: Path, wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A new virtualenv with `pip install <the wheel>` (no extras) from the wheelhouse."""
+    root = tmp_path_factory.mktemp("fresh")
+    made = subprocess.run([sys.executable, "-m", "venv", root / "venv"], capture_output=True)
+    assert made.returncode == 0, made.stderr
+    installed = subprocess.run(
+        [root / "venv/bin/pip", "install", "--quiet", "--no-index",
+         "--find-links", wheelhouse, built_wheel],
+        cwd=root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    return root / "venv"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -9,9 +9,7 @@ the `conformance` extra's packages, so their absence shows the extra is not inst
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import wheel_metadata
+from .conftest import free_port, wheel_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_TOOLS = {"pytest", "hypothesis", "schemathesis"}
@@ -37,21 +35,6 @@ def _run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str
 def _clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IBR_", "VIRTUAL_ENV"))}
     return {**env, **extra}
-
-
-@pytest.fixture(scope="module")
-def fresh_venv(
-    built_wheel: Path, wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    root = tmp_path_factory.mktemp("fresh")
-    made = _run(sys.executable, "-m", "venv", root / "venv")
-    assert made.returncode == 0, made.stderr
-    installed = _run(
-        root / "venv/bin/pip", "install", "--quiet", "--no-index",
-        "--find-links", wheelhouse, built_wheel, cwd=root,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    return root / "venv"
 
 
 def test_wheel_version_is_the_spec_version(built_wheel: Path) -> None:
@@ -92,18 +75,12 @@ def test_conformance_without_its_extra_says_what_to_install(
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(fresh_venv: Path, tmp_path: Path) -> Iterator[str]:
     env = _clean_env(IBR_DATABASE_URL=f"sqlite:///{tmp_path / 'ibr.db'}")
     upgraded = _run(fresh_venv / "bin/ibr", "db", "upgrade", cwd=tmp_path, env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [fresh_venv / "bin/ibr", "serve", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
