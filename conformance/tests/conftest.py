@@ -64,6 +64,7 @@ def run_suite(suite_key_file: Path, catalogue: RequirementCatalogue, ibr: RealIb
                 "limited_client_secret": ibr.secrets["conf-limited"],
                 "signing_key": str(suite_key_file),
                 "foreign_programme": "OTHER-PROG",
+                "second_programme": "OTHER-PROG",
                 "phases": (Phase.ENVELOPE, Phase.SECURITY, Phase.SCENARIOS),
                 "callback_timeout": 4.0,
                 **ibr.receiver_settings(),

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -358,6 +359,64 @@ def _refuse_sync_sender_uri(call: Call, code: int, body: Json) -> tuple[int, Jso
     }
 
 
+def utc_today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def _rewrite_updates(
+    fn: Callable[[dict[str, Any]], None],
+) -> Callable[[Call, ProxyState], None]:
+    """A request mutator applying `fn` to every beneficiary of an enrolment-updates batch: the
+    IBR behind the proxy then behaves as one that loses or misreads what `fn` changes."""
+
+    def apply(call: Call, state: ProxyState) -> None:
+        if "/enrollment/updates" not in call.path or not isinstance(call.body, dict):
+            return
+        updates = call.body.get("message", {}).get("enrolled_updates", {})
+        for beneficiary in updates.get("beneficiaries", []) or []:
+            fn(beneficiary)
+        _resign(call, state)
+
+    return apply
+
+
+def _enrolments(fn: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    return lambda b: [fn(e) for e in b.get("programme_identifier", [])]
+
+
+def _drop_death_date(beneficiary: dict[str, Any]) -> None:
+    beneficiary.get("member", {}).get("demographic_info", {}).pop("death_date", None)
+
+
+def _aliases_kept_verbatim(beneficiary: dict[str, Any]) -> None:
+    """Identifier types other than the canonical NID/UIN become unknown types (kept as sent)."""
+    member = beneficiary.get("member", {})
+    for doc in [
+        *member.get("member_identifier", []),
+        *member.get("demographic_info", {}).get("identifier", []),
+    ]:
+        if doc.get("identifier_type") not in ("NID", "UIN"):
+            doc["identifier_type"] = f"RAW-{doc['identifier_type']}"
+
+
+def _dates_repaired(beneficiary: dict[str, Any]) -> None:
+    """Silently repairs impossible dates instead of rejecting the item."""
+    person = beneficiary.get("member", {}).get("demographic_info", {})
+    birth = person.get("birth_date", "")
+    if person.get("death_date", "9") < birth:
+        person.pop("death_date")
+    for enrolment in beneficiary.get("programme_identifier", []):
+        enrolment["enrolment_date"] = max(enrolment.get("enrolment_date", ""), birth)
+        if enrolment.get("status_change_date", "") > utc_today():
+            enrolment["status_change_date"] = utc_today()
+
+
+def _negative_as_positive(enrolment: dict[str, Any]) -> None:
+    for benefit in enrolment.get("benefits", []):
+        value = benefit.get("benefit_value", {})
+        value["amount"] = str(value.get("amount", "")).lstrip("-")
+
+
 CATALOGUE: list[Mutant] = [
     Mutant(
         "ack_http_202",
@@ -552,5 +611,42 @@ CATALOGUE: list[Mutant] = [
         callback=lambda b: [b],
         callback_auth=False,
         check="callbacks_carry_a_token_the_receiver_issued",
+    ),
+    Mutant(
+        "identifier_aliases_not_resolved",
+        "IBR-REG-001",
+        request=_rewrite_updates(_aliases_kept_verbatim),
+    ),
+    Mutant(
+        "record_ids_ignored",
+        "IBR-REG-002",
+        request=_rewrite_updates(_enrolments(lambda e: e.pop("beneficiary_programme_id", None))),
+    ),
+    Mutant(
+        "event_dates_ignored",
+        "IBR-REG-003",
+        request=_rewrite_updates(_enrolments(lambda e: e.pop("status_change_date", None))),
+    ),
+    Mutant(
+        "every_update_a_correction",
+        "IBR-REG-004",
+        request=_rewrite_updates(_enrolments(lambda e: e.update(status_reason="correction"))),
+    ),
+    Mutant("impossible_dates_repaired", "IBR-REG-005", request=_rewrite_updates(_dates_repaired)),
+    Mutant("drops_death_date", "IBR-REG-006", request=_rewrite_updates(_drop_death_date)),
+    Mutant(
+        "enrolled_always_yes",
+        "IBR-REG-007",
+        response=_on_envelope(
+            lambda b: [
+                i.update(enrolled_status="yes") for i in b["message"].get("enrolled_response", [])
+            ],
+            "/sync/enrolled",
+        ),
+    ),
+    Mutant(
+        "accepts_negative_amounts",
+        "IBR-REG-008",
+        request=_rewrite_updates(_enrolments(_negative_as_positive)),
     ),
 ]

@@ -59,6 +59,14 @@ def test_real_ibr_passes_with_zero_failures(reference_run: RunFinished) -> None:
     assert sum(r.outcome is Outcome.PASS for r in reference_run.results) >= 35
 
 
+def test_registry_rules_are_checked_with_zero_failures(reference_run: RunFinished) -> None:
+    """If this fails, a registry rule (IBR-REG-001..008) did not run against our IBR (its second
+    client and programme are configured, so none may skip) or the IBR breaks it."""
+    registry = [r for r in reference_run.results if r.check in _checks_for_prefix("IBR-REG-")]
+    assert len(registry) >= 8
+    assert [(r.check, r.outcome) for r in registry if r.outcome is not Outcome.PASS] == []
+
+
 @contextmanager
 def _proxied(ibr: RealIbr, suite_key: dict[str, Any], mutant: Mutant) -> Iterator[str]:
     port = free_port()
@@ -66,6 +74,13 @@ def _proxied(ibr: RealIbr, suite_key: dict[str, Any], mutant: Mutant) -> Iterato
     app = build_proxy(state, mutant, lambda: f"http://127.0.0.1:{port}")
     with serve(app, port=port) as url:
         yield url
+
+
+def _checks_for_prefix(prefix: str) -> set[str]:
+    import ibr_conformance.checks  # noqa: F401
+    from ibr_conformance.registry import REGISTRY
+
+    return {c.name for c in REGISTRY if any(rid.startswith(prefix) for rid in c.requirements)}
 
 
 def _checks_for(requirement: str) -> list[str]:

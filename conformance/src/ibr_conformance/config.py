@@ -129,6 +129,11 @@ class RunConfig(BaseSettings):
     foreign_programme: str = Field(
         default="", description="A programme the client may NOT report for (IBR-UPDATES-004)"
     )
+    second_programme: str = Field(
+        default="",
+        description="A programme the second client reports for (registry checks: one person "
+        "in two programmes, IBR-REG-006/007)",
+    )
     trigger_url: str = Field(
         default="", description="sp-mis profile: the SP-MIS trigger API that makes it call an IBR"
     )

@@ -11,6 +11,7 @@ from ibr_conformance.checks import (  # noqa: F401
     headers,
     hostile_values,
     precedence,
+    registry,
     security,
     spmis,
     spmis_auth,
