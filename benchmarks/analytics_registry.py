@@ -4,8 +4,9 @@ A mock population (ibr_mock_data) is turned into registry rows and copied --copi
 distinct keys to reach the size asked, then written with COPY into a fresh database. Prints one
 JSON object; every figure is measured in this run:
 
-- overlap_full_s: read the registry and detect every overlap (ibr_service.analytics), beside
-  raw_group_by_s: one SQL GROUP BY per excluded pair of programmes (the baseline), and the ratio;
+- overlap_full_s: read the registry and detect every overlap on frames, and
+  overlap_in_database_s: the same recompute joined in PostgreSQL (what `recompute_overlaps`
+  runs), each beside raw_group_by_s: one SQL GROUP BY per excluded pair (the baseline);
 - batch_check_ms: the incremental check of --batch subject keys (read by key, then detected);
 - coverage_adhoc_s: active beneficiaries by programme x region x sex x age band from the frames
   already read, and coverage_sql_s: the same counts as one SQL query (baseline);
@@ -38,6 +39,7 @@ from ibr_service.analytics.coverage import enrolment_snapshot
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.overlaps import detect_overlaps
+from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.scoring import truth_pairs
 from ibr_service.analytics.sql_source import frames_for_subjects, frames_from_engine
@@ -149,6 +151,8 @@ def main() -> None:
     assert len(overlaps) == expected, (len(overlaps), expected)
     excluded = [rule.programmes for rule in rules.excluded_pairs(registry.programmes())]
     raw_s, _ = timed(lambda: raw_group_by(store, excluded))
+    in_db_s, in_db = timed(lambda: detect_overlaps_in_database(store.engine, rules))
+    assert len(in_db) == expected, (len(in_db), expected)
 
     keys = random.Random(1).sample(sorted(set(rows["enrolments"].subject_key)), args.batch)
     batch_s, _ = timed(
@@ -172,6 +176,8 @@ def main() -> None:
                 "overlap_detect_s": round(detect_s, 3),
                 "raw_group_by_s": round(raw_s, 3),
                 "overlap_full_vs_raw_group_by": round(overlap_full_s / raw_s, 2),
+                "overlap_in_database_s": round(in_db_s, 3),
+                "overlap_in_database_vs_raw_group_by": round(in_db_s / raw_s, 2),
                 "batch_subjects": args.batch,
                 "batch_check_ms": round(batch_s * 1000, 1),
                 "coverage_adhoc_s": round(coverage_s, 3),

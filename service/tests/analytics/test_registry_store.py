@@ -8,7 +8,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy import text
@@ -19,6 +21,7 @@ from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.overlaps import detect_overlaps, overlap_pairs
+from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.scoring import truth_pairs
 from ibr_service.analytics.sql_source import frames_for_subjects, frames_from_engine
@@ -192,3 +195,19 @@ def test_the_batch_check_reading_only_its_subjects_agrees_with_the_full_recomput
         assert set(found["case_id"]) <= set(full["case_id"])
         seen |= set(found["case_id"])
     assert seen == set(full["case_id"])
+
+
+@pytest.mark.parametrize("statuses", ["any", "open"])
+def test_the_recompute_in_the_database_equals_the_one_on_frames(
+    store: SqlStore, statuses: str, tmp_path: Path
+) -> None:
+    from ibr_service.analytics.rules import DEFAULT_RULES_FILE
+
+    rules_file = tmp_path / "rules.yaml"
+    text_ = DEFAULT_RULES_FILE.read_text().replace("statuses: any", f"statuses: {statuses}")
+    rules_file.write_text(text_ + "  - programmes: [CHG, CCT]\n    unit: household\n")
+    rules = load_rules(rules_file)
+    on_frames = detect_overlaps(frames_from_engine(store.engine), rules)
+    in_database = detect_overlaps_in_database(store.engine, rules)
+    assert not on_frames.empty
+    pd.testing.assert_frame_equal(in_database, on_frames, check_dtype=False)

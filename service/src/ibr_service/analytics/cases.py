@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.overlaps import detect_overlaps
+from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
 from ibr_service.analytics.rules import ProgrammeRules
-from ibr_service.analytics.sql_source import frames_for_subjects, frames_from_engine
+from ibr_service.analytics.sql_source import frames_for_subjects
 from ibr_service.core.audit import append_audit
 from ibr_service.store_sql import SqlStore
 from ibr_service.store_sql.analytics_tables import overlap_cases
@@ -85,9 +86,8 @@ def record_overlaps(store: SqlStore, overlaps: pd.DataFrame, now: datetime) -> l
 
 
 def recompute_overlaps(store: SqlStore, rules: ProgrammeRules, now: datetime) -> list[str]:
-    """Full recompute over the whole registry; the new cases' ids."""
-    frames = frames_from_engine(store.engine)
-    return record_overlaps(store, detect_overlaps(frames, rules), now)
+    """Full recompute over the whole registry (joined in the database); the new cases' ids."""
+    return record_overlaps(store, detect_overlaps_in_database(store.engine, rules), now)
 
 
 def check_batch(

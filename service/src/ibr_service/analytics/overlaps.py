@@ -16,7 +16,7 @@ import pandas as pd
 from ibr_service.analytics.frames import OPEN_STATUSES, RegistryFrames
 from ibr_service.analytics.rules import ProgrammeRules
 
-__all__ = ["OVERLAP_COLUMNS", "detect_overlaps", "overlap_pairs"]
+__all__ = ["OVERLAP_COLUMNS", "detect_overlaps", "finish_overlaps", "overlap_pairs"]
 
 OVERLAP_COLUMNS = (
     "case_id", "unit", "identity_key", "programme_a", "programme_b", "enrolment_key_a",
@@ -51,10 +51,9 @@ def _touched_enrolments(frames: RegistryFrames, subject_keys: set[str]) -> pd.Da
     return frames.enrolments[frames.enrolments["subject_key"].isin(keys)]
 
 
-def _case_id(row: pd.Series) -> str:
-    text = "|".join(str(row[c]) for c in ("unit", "identity_key", "enrolment_key_a"))
-    digest = hashlib.sha256(f"{text}|{row['enrolment_key_b']}".encode()).hexdigest()
-    return f"OV-{digest[:20]}"
+def _case_id(unit: str, identity: str, enrolment_a: str, enrolment_b: str) -> str:
+    digest = hashlib.sha256(f"{unit}|{identity}|{enrolment_a}|{enrolment_b}".encode())
+    return f"OV-{digest.hexdigest()[:20]}"
 
 
 def detect_overlaps(
@@ -94,18 +93,32 @@ def detect_overlaps(
                     "status_b": pairs["enrolment_status_b"],
                     "enrolment_date_a": pairs["enrolment_date_a"],
                     "enrolment_date_b": pairs["enrolment_date_b"],
-                    "concurrent": pairs["enrolment_status_a"].isin(OPEN_STATUSES)
-                    & pairs["enrolment_status_b"].isin(OPEN_STATUSES),
                     "reason": rule.reason,
                 }
             )
         )
     if not found:
         return pd.DataFrame(columns=list(OVERLAP_COLUMNS))
-    out = pd.concat(found, ignore_index=True).drop_duplicates(
-        ["unit", "identity_key", "enrolment_key_a", "enrolment_key_b"]
+    return finish_overlaps(pd.concat(found, ignore_index=True))
+
+
+def finish_overlaps(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Found pairs (any source) as overlaps: one per identity and pair of enrolments, with
+    ``concurrent`` (both still open) and a stable ``case_id``, in case id order."""
+    out = pairs.drop_duplicates(["unit", "identity_key", "enrolment_key_a", "enrolment_key_b"])
+    out = out.assign(
+        concurrent=out["status_a"].isin(OPEN_STATUSES) & out["status_b"].isin(OPEN_STATUSES),
+        enrolment_date_a=pd.to_datetime(out["enrolment_date_a"]),
+        enrolment_date_b=pd.to_datetime(out["enrolment_date_b"]),
     )
-    out.insert(0, "case_id", out.apply(_case_id, axis=1))
+    keys = zip(
+        out["unit"],
+        out["identity_key"],
+        out["enrolment_key_a"],
+        out["enrolment_key_b"],
+        strict=True,
+    )
+    out.insert(0, "case_id", [_case_id(*key) for key in keys])
     return out.sort_values("case_id", ignore_index=True)[list(OVERLAP_COLUMNS)]
 
 
