@@ -107,11 +107,23 @@ def test_bad_input_is_one_line(files: dict[str, Path], args: list[str], message:
     assert err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize("command", ["coverage", "overlaps"])
 def test_a_database_without_the_registry_tables_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IBR_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
-    code, _, err = run("coverage")
+    code, _, err = run(command)
     assert code == 2
     assert "run `ibr db upgrade`" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["overlaps", "quality"])
+def test_a_database_url_that_is_not_one_is_one_line(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IBR_DATABASE_URL", "nosuchdb://x")
+    code, _, err = run(command)
+    assert code == 2
+    assert err.startswith("error: cannot open the database")
     assert err.count("\n") == 1

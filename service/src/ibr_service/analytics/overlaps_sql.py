@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import OPEN_STATUSES
 from ibr_service.analytics.overlaps import OVERLAP_COLUMNS, finish_overlaps
 from ibr_service.analytics.rules import CompatibilityRule, ProgrammeRules
@@ -63,6 +64,10 @@ def detect_overlaps_in_database(
 ) -> pd.DataFrame:
     """Every overlap in the registry, joined by the database; ``programmes`` (default: those
     with enrolments) is what ``default: exclude`` pairs up."""
+    inspector = sa.inspect(engine)
+    for table in ("enrolments", "subjects", "memberships"):
+        if not inspector.has_table(table):
+            raise AnalyticsError(f"the database has no {table} table: run `ibr db upgrade`")
     with engine.connect() as connection:
         if programmes is None:
             query = sa.text("SELECT DISTINCT programme_identifier FROM enrolments")

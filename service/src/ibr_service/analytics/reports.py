@@ -31,6 +31,7 @@ __all__ = [
     "coverage_report",
     "duplicates_report",
     "overlaps_report",
+    "overlaps_report_of",
     "quality_report",
     "transitions_report",
 ]
@@ -124,7 +125,11 @@ def coverage_report(
 
 
 def overlaps_report(frames: RegistryFrames, rules: ProgrammeRules) -> Report:
-    cases = detect_overlaps(frames, rules)
+    return overlaps_report_of(detect_overlaps(frames, rules))
+
+
+def overlaps_report_of(cases: pd.DataFrame) -> Report:
+    """The report of overlaps already found (on frames or in the database)."""
     by_pair = cases.groupby(["programme_a", "programme_b", "unit"]).size()
     summary = {
         "overlaps": len(cases),

@@ -124,12 +124,17 @@ def overlaps(
         _fail("--record keeps cases in the database: it cannot be used with --jsonl")
 
     def build() -> Report:
-        report = overlaps_report(_frames(jsonl), load_rules(rules))
-        if record:
-            from ibr_protocol.clock import utc_now
-            from ibr_service.analytics.cases import record_overlaps
+        compatibility = load_rules(rules)
+        if jsonl is not None:
+            return overlaps_report(_frames(jsonl), compatibility)
+        from ibr_protocol.clock import utc_now
+        from ibr_service.analytics.cases import record_overlaps
+        from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
+        from ibr_service.analytics.reports import overlaps_report_of
 
-            store = _sql_store()
+        store = _sql_store()
+        report = overlaps_report_of(detect_overlaps_in_database(store.engine, compatibility))
+        if record:
             new = record_overlaps(store, report.tables["overlaps"], utc_now())
             report.summary["new_cases"] = new
         return report
@@ -158,9 +163,15 @@ def decide(
 
 
 def _sql_store() -> Any:
+    from sqlalchemy.exc import ArgumentError
+
+    from ibr_service.analytics.errors import AnalyticsError
     from ibr_service.store_sql import SqlStore
 
-    return SqlStore.from_url(Settings().database_url)
+    try:
+        return SqlStore.from_url(Settings().database_url)
+    except (ArgumentError, ImportError) as error:
+        raise AnalyticsError(f"cannot open the database: {error}") from None
 
 
 @report_app.command("duplicates")
