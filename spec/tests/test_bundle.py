@@ -172,3 +172,43 @@ def test_bundled_schemas_give_the_spec_s_verdict_on_every_example() -> None:
         )
         checked += 1
     assert checked > 50
+
+
+def test_local_refs_are_rewritten_and_recursion_is_cut(tmp_path: Path) -> None:
+    """A recursive schema (as api/common#/$defs/json_value) would make dereferencing tools loop:
+    the bundler cuts the ref where it recurses and keeps every other ref."""
+    from ibr_protocol.bundle import bundle_openapi
+
+    (tmp_path / "schemas" / "api").mkdir(parents=True)
+    value = {
+        "$id": "https://spec.ibr.invalid/1.0/schemas/api/value.schema.json",
+        "$defs": {
+            "json": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"$ref": "#/$defs/json"}}]
+            },
+            "text": {"type": "string"},
+        },
+        "properties": {
+            "v": {"$ref": "#/$defs/json"},
+            "t": {"$ref": "value.schema.json#/$defs/text"},
+        },
+    }
+    (tmp_path / "schemas" / "api" / "value.schema.json").write_text(json.dumps(value))
+    body = {
+        "content": {"application/json": {"schema": {"$ref": "./schemas/api/value.schema.json"}}}
+    }
+    openapi = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/x": {"post": {"requestBody": body, "responses": {"200": {"description": "ok"}}}}
+        },
+    }
+    (tmp_path / "openapi.yaml").write_text(yaml.safe_dump(openapi))
+    document = bundle_openapi(tmp_path)
+    component = document["components"]["schemas"]["api_value"]
+    assert component["properties"]["v"] == {"$ref": "#/components/schemas/api_value/$defs/json"}
+    assert component["properties"]["t"] == {"$ref": "#/components/schemas/api_value/$defs/text"}
+    items = component["$defs"]["json"]["anyOf"][1]["items"]
+    assert items == {"x-ibr-recursion-cut": "#/components/schemas/api_value/$defs/json"}
+    validate_openapi(document)

@@ -12,12 +12,18 @@ The bundle is generated from it, never edited:
   makes draft-07 validators (AJV's default class) try to load the 2020-12 meta-schema. The
   dialect is declared once by `jsonSchemaDialect`; the source file of each component is named in
   its `x-ibr-source` annotation;
+- a `$ref` that closes a cycle (a recursive schema such as `api/common#/$defs/json_value`) is
+  replaced by `{}` (any value) at the point where it recurses, annotated `x-ibr-recursion-cut`:
+  tools that dereference the document into one object (swagger-parser, then AJV, as test kits
+  do) cannot handle cycles. The bundle is therefore as strict as the spec except inside such
+  recursive values below their first level; receivers validate with `spec/schemas`;
 - YAML anchors are written out in full, so the file has no aliases.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -56,7 +62,8 @@ class _Bundler:
         if ref.startswith("#"):
             if base_file.name == "openapi.yaml":
                 return ref
-            raise SpecError(f"{base_file}: a local $ref {ref!r} cannot be bundled")
+            # A pointer within the same schema file: within its component now.
+            return f"#/components/schemas/{component_name(base_file, self.root)}{ref[1:]}"
         target, _, fragment = ref.partition("#")
         schema_file = (base_file.parent / target).resolve()
         if not schema_file.is_file():
@@ -105,7 +112,61 @@ class _Bundler:
             raise SpecError(f"component names used twice: {', '.join(clash)}")
         components["schemas"] = {**own, **dict(sorted(self.components.items()))}
         bundled["jsonSchemaDialect"] = DIALECT
+        _cut_cycles(bundled)
         return bundled
+
+
+def _refs(node: Any, location: str) -> Iterator[tuple[str, str]]:
+    """`(location, target)` of every `$ref`, both as JSON Pointers into the document."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            yield location, ref[1:]
+        for key, value in node.items():
+            yield from _refs(value, f"{location}/{_escape(str(key))}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _refs(item, f"{location}/{index}")
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _node_at(document: Any, pointer: str) -> Any:
+    node = document
+    for part in pointer.split("/")[1:]:
+        key = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+def _cut_cycles(document: dict[str, Any]) -> None:
+    refs = list(_refs(document, ""))
+    inside: dict[str, list[tuple[str, str]]] = {}
+    for target in {t for _, t in refs}:
+        inside[target] = [(loc, t) for loc, t in refs if loc.startswith(target + "/")]
+    cut: set[str] = set()
+    done: set[str] = set()
+
+    def visit(target: str, stack: list[str]) -> None:
+        stack.append(target)
+        for location, next_target in inside.get(target, []):
+            if location in cut:
+                continue
+            if next_target in stack:
+                cut.add(location)
+            elif next_target not in done:
+                visit(next_target, stack)
+        stack.pop()
+        done.add(target)
+
+    for target in sorted(inside):
+        if target not in done:
+            visit(target, [])
+    for location in sorted(cut):
+        holder = _node_at(document, location)
+        holder["x-ibr-recursion-cut"] = holder.pop("$ref")
 
 
 def bundle_openapi(root: Path | None = None) -> dict[str, Any]:
