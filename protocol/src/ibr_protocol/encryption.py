@@ -19,7 +19,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import rfc8785
 from joserfc import jwe
 
 # Not re-exported by joserfc.jwe's __all__, but the building blocks of its encrypt_compact;
@@ -30,6 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jwe import CompactEncryption, JWERegistry, Recipient
 from joserfc.jwk import KeyParameters, OKPKey
 
+from ibr_protocol.canonical_json import canonical_json
 from ibr_protocol.errors import EncryptionError, ErrorCode
 
 KEY_ALG = "ECDH-ES+A256KW"
@@ -94,7 +94,7 @@ def encrypt_message(message: Mapping[str, Any], recipient_public_jwk: Mapping[st
         "epk": ephemeral.as_dict(private=False),
         "kid": kid,
     }
-    jwe_object = CompactEncryption(header, rfc8785.dumps(dict(message)))
+    jwe_object = CompactEncryption(header, canonical_json(dict(message)))
     recipient: Recipient[Any] = Recipient(jwe_object)
     recipient.recipient_key = key
     recipient.ephemeral_key = ephemeral
@@ -103,7 +103,7 @@ def encrypt_message(message: Mapping[str, Any], recipient_public_jwk: Mapping[st
     compact = represent_compact(jwe_object)
     text = compact.decode("ascii") if isinstance(compact, bytes) else compact
     head, encrypted_key, iv, ciphertext, tag = text.split(".")
-    if head != _b64(rfc8785.dumps(json.loads(_unb64(head)))):
+    if head != _b64(canonical_json(json.loads(_unb64(head)))):
         raise EncryptionError("the JWE protected header is not in RFC 8785 form (library change?)")
     return {
         "header": json.loads(_unb64(head)),
@@ -140,7 +140,7 @@ def decrypt_message(encrypted: Mapping[str, Any], private_jwk: Mapping[str, Any]
             field="message.header.kid",
         )
     key = _import(private_jwk)
-    protected = _b64(rfc8785.dumps(dict(header)))
+    protected = _b64(canonical_json(dict(header)))
     rest = ".".join(str(encrypted[n]) for n in ("encrypted_key", "iv", "ciphertext", "tag"))
     try:
         plaintext = jwe.decrypt_compact(f"{protected}.{rest}", key, registry=_REGISTRY).plaintext

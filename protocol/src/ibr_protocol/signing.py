@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
 from joserfc import jws
 from joserfc._rfc7515.model import JWSAlgModel
 from joserfc.errors import JoseError
@@ -27,6 +26,7 @@ from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64decode
 
+from ibr_protocol.canonical_json import canonical_json
 from ibr_protocol.clock import DEFAULT_WINDOW_SECONDS, check_message_ts, utc_now
 from ibr_protocol.dci_signature import (
     is_dci_signature,
@@ -114,7 +114,7 @@ class VerifiedSignature:
 
 def canonical_bytes(header: Mapping[str, Any], message: Any) -> bytes:
     """The signed payload: RFC 8785 (JCS) bytes of `{"header": ..., "message": ...}`."""
-    return rfc8785.dumps({"header": header, "message": message})
+    return canonical_json({"header": header, "message": message})
 
 
 def _import_okp(jwk: Mapping[str, Any], *, field_name: str) -> OKPKey:
