@@ -27,19 +27,37 @@ from _pg import fresh_database
 
 from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.ingest import updates_from_beneficiary
+from ibr_service.core.records import RegistryWrite
+from ibr_service.core.registry import apply_batch
 from ibr_service.core.samples import enrollment_message, person_beneficiary
 from ibr_service.store_sql import SqlStore
-from ibr_service.store_sql.bulk import _PLAN, copy_rows, merge_with_copy
-from ibr_service.store_sql.rows import BatchRows, decide
-
-TABLES = [table for table, _, _ in _PLAN]
+from ibr_service.store_sql.bulk import copy_rows, merge_with_copy
+from ibr_service.store_sql.rows import RegistryRows, registry_rows
 
 
-def truncate(store: SqlStore) -> None:
+def truncate(store: SqlStore, tables: list[str]) -> None:
     with store.engine.begin() as conn:
-        conn.execute(
-            text("TRUNCATE " + ", ".join(t.name for t in TABLES) + ", audit_log, transactions")
+        conn.execute(text("TRUNCATE " + ", ".join([*tables, "audit_log", "transactions"])))
+
+
+def decided_rows(store: SqlStore, people: list[dict], caller: Caller) -> RegistryRows:
+    """The rows the core decides for `people` on an empty registry (written nowhere)."""
+    now = datetime.now(UTC)
+    items = [
+        updates_from_beneficiary(
+            b,
+            caller=caller,
+            now=now,
+            identifier_types=CoreSettings().identifier_types,
+            field=f"b[{i}]",
         )
+        for i, b in enumerate(people)
+    ]
+    captured: list[RegistryWrite] = []
+    with store.transaction() as tx:
+        tx.write_registry = captured.append  # type: ignore[method-assign]
+        apply_batch(tx, items, fields=[""] * len(items), settings=CoreSettings(), now=now)
+    return registry_rows(captured[0], now)
 
 
 def main() -> None:
@@ -60,35 +78,30 @@ def main() -> None:
     core_seconds = time.perf_counter() - started
 
     # Same rows, written by the store's bulk path and by raw COPY, into emptied tables.
-    now = datetime.now(UTC)
-    updates = [
-        u
-        for i, b in enumerate(people)
-        for u in updates_from_beneficiary(
-            b, caller=caller, now=now, national_id_types=("NID",), field=f"b[{i}]"
-        )
-    ]
-    outcomes, changed = decide(updates, {})
-    batch = BatchRows.build(changed, outcomes, {})
-    row_count = sum(len(getattr(batch, attr)) for _, _, attr in _PLAN)
+    every_table = [name for name, _ in RegistryRows().by_table()]
+    truncate(store, every_table)
+    batch = decided_rows(store, people, caller)
+    tables = [name for name, table_rows in batch.by_table() if table_rows]
+    row_count = batch.count()
 
-    truncate(store)
+    truncate(store, tables)
     started = time.perf_counter()
     with store.engine.begin() as conn:
         merge_with_copy(conn, batch)
     bulk_seconds = time.perf_counter() - started
 
-    truncate(store)
+    truncate(store, tables)
     started = time.perf_counter()
     with store.engine.begin() as conn:
-        for table, _, attr in _PLAN:
-            copy_rows(
-                conn,
-                table.name,
-                [c.name for c in table.columns],
-                getattr(batch, attr),
-                json_columns=frozenset({"document"}),
-            )
+        for name, table_rows in batch.by_table():
+            if table_rows:
+                copy_rows(
+                    conn,
+                    name,
+                    list(table_rows[0]),
+                    table_rows,
+                    json_columns=frozenset({"document", "evidence", "subject_keys"}),
+                )
     raw_seconds = time.perf_counter() - started
 
     print(

@@ -42,6 +42,9 @@ class Linked:
     items: list[list[EnrolmentUpdate]]
     new_links: list[tuple[str, IdentifierRecord]] = field(default_factory=list)
     cases: list[IdentityCase] = field(default_factory=list)
+    maybe_stored: set[str] = field(default_factory=set)
+    """Subject keys that may already be stored: found through a source or an identifier, or
+    derived (no identifier says). Every other key is new, so nothing need be read for it."""
 
 
 @dataclass
@@ -72,9 +75,9 @@ class _Linker:
         ]
         self.by_source = tx.subjects_by_sources(source_keys) if source_keys else {}
         candidates = {k for keys in self.found.values() for k in keys}
+        states = tx.load_subject_states(sorted(candidates)) if candidates else {}
         self.facts: dict[str, _Facts] = {
-            key: _facts(state.subject)
-            for key, state in tx.load_subject_states(sorted(candidates)).items()
+            key: _facts(state.subject) for key, state in states.items()
         }
         self.linked = Linked(items=[])
         self.case_ids: set[str] = set()
@@ -92,7 +95,10 @@ class _Linker:
         prefix = subject.subject_key[:2]
         for source in sources:
             if source in self.by_source:
+                self.linked.maybe_stored.add(self.by_source[source])
                 return self.by_source[source]
+        if not subject.identifiers:
+            self.linked.maybe_stored.add(subject.subject_key)
         candidates = list(
             dict.fromkeys(
                 k
@@ -101,6 +107,7 @@ class _Linker:
                 if k.startswith(prefix)
             )
         )
+        self.linked.maybe_stored.update(candidates)
         if not candidates:
             key = subject.subject_key
         elif len(candidates) == 1:
@@ -109,6 +116,7 @@ class _Linker:
             if clash is not None:
                 anchor = sources[0] if sources else f"{update.enrolment.source_key}|{key}"
                 new_key = derived_subject_key(subject.kind, "clash", anchor)
+                self.linked.maybe_stored.add(new_key)
                 self._case("demographic_clash", (key, new_key), subject, update, clash)
                 self.facts.setdefault(new_key, _facts(subject))
                 for source in sources:

@@ -78,7 +78,7 @@ def apply_batch(
         m.subject_key for u, _ in accepted for m in u.members
     }
     write.identifiers.extend((k, i) for k, i in linked.new_links if k in accepted_keys)
-    _consolidate_subjects(tx, accepted, result, now)
+    _consolidate_subjects(tx, accepted, result, linked.maybe_stored, now)
     _benefits(tx, accepted, write, now)
     programmes = {u.programme.programme_identifier: u.programme for u, o in accepted if _writes(o)}
     write.programmes.extend(programmes.values())
@@ -195,6 +195,7 @@ def _consolidate_subjects(
     tx: StoreTransaction,
     accepted: Sequence[tuple[EnrolmentUpdate, ApplyOutcome]],
     result: BatchResult,
+    maybe_stored: set[str],
     now: datetime,
 ) -> None:
     incoming: dict[str, SourceRecord] = {}
@@ -216,7 +217,12 @@ def _consolidate_subjects(
     if not incoming:
         return
     keys = sorted({s.subject.subject_key for s in incoming.values()})
-    states = tx.load_subject_states(keys)
+    listed: dict[str, list[str]] = {}
+    for source in incoming.values():
+        if source.subject.member_keys:
+            listed.setdefault(source.subject.subject_key, []).extend(source.subject.member_keys)
+    stored_keys = [k for k in keys if k in maybe_stored]
+    states = tx.load_subject_states(stored_keys) if stored_keys else {}
     new_links: dict[str, list[IdentifierRecord]] = {}
     for key, identifier in result.write.identifiers:
         new_links.setdefault(key, []).append(identifier)
@@ -242,7 +248,7 @@ def _consolidate_subjects(
     areas = tx.load_areas(codes) if codes else {}
     for key in keys:
         state = states.get(key)
-        members = _member_keys(state, incoming.values(), key)
+        members = _member_keys(state, listed.get(key, ()))
         identifiers = [*(state.subject.identifiers if state else ()), *new_links.get(key, ())]
         subject = consolidate(
             key,
@@ -282,15 +288,10 @@ def _source_older(new: SourceRecord, stored: SourceRecord) -> bool:
     )
 
 
-def _member_keys(
-    state: SubjectState | None, incoming: Iterable[SourceRecord], key: str
-) -> list[str]:
+def _member_keys(state: SubjectState | None, listed: Iterable[str]) -> list[str]:
     """A group's members: every member any source listed (memberships are never removed)."""
     keys = list(state.subject.member_keys) if state is not None else []
-    for source in incoming:
-        if source.subject.subject_key == key:
-            keys.extend(source.subject.member_keys)
-    return list(dict.fromkeys(keys))
+    return list(dict.fromkeys([*keys, *listed]))
 
 
 # --- benefits: corrections replace, reversals are explicit ---------------------------------
