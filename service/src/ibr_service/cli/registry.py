@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from rich.console import Console
 
 from ibr_protocol.clock import utc_now
 from ibr_service.cli.commands import _settings, _store, app, clients_app, console
@@ -144,7 +145,7 @@ def registry_deceased_open() -> None:
                 }
             )
         )
-    console.print(f"{len(found)} open enrolment(s) of deceased people", stderr=True)
+    Console(stderr=True).print(f"{len(found)} open enrolment(s) of deceased people")
 
 
 @clients_app.command("scope")
@@ -162,11 +163,13 @@ def clients_scope(
 ) -> None:
     """Set a client's read scope (programmes, areas) and allowed purposes."""
     store = _store(_settings())
-    read: ReadProgrammes = (
-        programmes
-        if programmes in ("own", "all")
-        else frozenset(p.strip() for p in programmes.split(",") if p.strip())
-    )
+    read: ReadProgrammes
+    if programmes == "own":
+        read = "own"
+    elif programmes == "all":
+        read = "all"
+    else:
+        read = frozenset(p.strip() for p in programmes.split(",") if p.strip())
     with store.transaction() as tx:
         client = tx.get_client(sender_id)
         if client is None:
