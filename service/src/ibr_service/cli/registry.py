@@ -41,7 +41,7 @@ def identity_list(
     with _store(_settings()).transaction() as tx:
         cases = tx.identity_cases(status=None if status == "all" else status)
     for case in cases:
-        console.print_json(
+        print(
             json.dumps(
                 {
                     "case_id": case.case_id,
@@ -56,7 +56,7 @@ def identity_list(
             )
         )
     if not cases:
-        console.print(f"no {status} identity cases")
+        Console(stderr=True).print(f"no {status} identity cases")
 
 
 @identity_app.command("merge")
