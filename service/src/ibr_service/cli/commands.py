@@ -58,6 +58,13 @@ def serve(
             help="DCI interop sandbox: demo data only, /ibr/<operation> relaxed (never production)",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes; above 1 the outbox runs once, in its own process",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the IBR API (and run the outbox worker in the background)."""
     import uvicorn
@@ -70,8 +77,11 @@ def serve(
 
         settings = dci_sandbox_settings(settings)
         serve_dci_sandbox_banner(console.print)
+    if dci_sandbox and workers > 1:
+        raise typer.BadParameter("the DCI sandbox runs in one process: drop --workers")
     require_existing_sqlite(settings.database_url)
-    api = create_app(build_host(settings))
+    ibr_host = build_host(settings)  # also creates the server's keys, before any worker starts
+    api = create_app(ibr_host)
     if dci_sandbox:
         from ibr_service.cli.sandbox import dci_sandbox_app
 
@@ -81,6 +91,12 @@ def serve(
         f"(database {_redact(settings.database_url)})"
     )
     proxy = {"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
+    if workers > 1:
+        from ibr_service.cli.workers import serve_workers
+
+        getattr(ibr_host.store, "engine", None) and ibr_host.store.engine.dispose()
+        serve_workers(settings, host=host, port=port, workers=workers, uvicorn_options=proxy)
+        return
     uvicorn.run(api, host=host, port=port, log_level="info", **proxy)
 
 
