@@ -71,7 +71,7 @@ def test_each_pair_is_explained_by_a_weight_per_field(mock: Population) -> None:
     pairs = fuzzy_duplicates(mock.frames).pairs
     assert not pairs.empty
     fields = [c for c in pairs.columns if c.startswith("mw_") and "tf_adj" not in c]
-    assert {"mw_national_id", "mw_name", "mw_birth_date", "mw_sex"} <= set(fields)
+    assert {"mw_identifier", "mw_name", "mw_birth_date", "mw_sex"} <= set(fields)
     explained = pairs[fields].sum(axis=1) + pairs.filter(like="mw_tf_adj").sum(axis=1)
     prior = pairs["match_weight"] - explained
     assert prior.round(4).nunique() == 1, "total weight = prior + the fields' weights"

@@ -23,9 +23,9 @@ __all__ = ["LINKAGE_COLUMNS", "linkage_input", "predict_duckdb", "predict_spark"
 
 LINKAGE_COLUMNS = (
     "unique_id", "given_name", "surname", "birth_date", "birth_year", "sex", "area_level_1",
-    "area_level_2", "national_id",
+    "area_level_2", "id_type", "id_value",
 )  # fmt: skip
-_FIELDS = ("national_id", "name", "birth_date", "sex", "area")
+_ID_RANK = ("NID", "NATIONAL_ID", "BRN")  # then any other type
 logging.getLogger("splink").setLevel(logging.WARNING)
 
 
@@ -42,9 +42,13 @@ def linkage_input(frames: RegistryFrames) -> pd.DataFrame:
     people = frames.subjects[
         (frames.subjects["kind"] == "person") & frames.subjects["subject_key"].isin(enrolled)
     ]
-    ids = frames.identifiers
-    nid = ids[ids["identifier_type"].isin(["NID", "NATIONAL_ID"])]
-    nid = nid.drop_duplicates("subject_key").set_index("subject_key")["identifier_value"]
+    ids = frames.identifiers.assign(
+        rank=lambda f: f["identifier_type"].map(
+            lambda t: _ID_RANK.index(t) if t in _ID_RANK else len(_ID_RANK)
+        )
+    )
+    best = ids.sort_values(["subject_key", "rank"]).drop_duplicates("subject_key")
+    best = best.set_index("subject_key")
     birth = pd.to_datetime(people["birth_date"], errors="coerce")
     out = pd.DataFrame(
         {
@@ -56,10 +60,38 @@ def linkage_input(frames: RegistryFrames) -> pd.DataFrame:
             "sex": people["sex"].map(_fold),
             "area_level_1": people["area_level_1"],
             "area_level_2": people["area_level_2"],
-            "national_id": people["subject_key"].map(nid),
+            "id_type": people["subject_key"].map(best["identifier_type"]),
+            "id_value": people["subject_key"].map(best["identifier_value"]),
         }
     )
     return out.astype(object).where(out.notna(), None).reset_index(drop=True)
+
+
+def _identifier() -> Any:
+    """The best identifier each record holds: equal, national IDs one edit apart (a mistyped
+    digit; not birth registrations, which are numbered in sequence so siblings' differ by one),
+    same type and different (two documents: strong evidence of two people), else.
+
+    The m probability of "same type, different" is fixed small rather than trained: true
+    duplicates almost never show it, and EM would drive it to zero, which splink refuses.
+    """
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name="identifier",
+        comparison_levels=[
+            cll.NullLevel("id_value"),
+            cll.ExactMatchLevel("id_value"),
+            cll.And(
+                cll.ExactMatchLevel("id_type"),
+                cll.LevenshteinLevel("id_value", 1),
+                cll.CustomLevel("id_type_l IN ('NID', 'NATIONAL_ID')"),
+            ).configure(label_for_charts="national ID one digit apart"),
+            cll.ExactMatchLevel("id_type").configure(m_probability=0.002, fix_m_probability=True),
+            cll.ElseLevel(),
+        ],
+    )
 
 
 def _names() -> Any:
@@ -95,9 +127,7 @@ def _settings() -> Any:
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=[
-            cl.LevenshteinAtThresholds("national_id", [1]).configure(
-                term_frequency_adjustments=False
-            ),
+            _identifier(),
             _names(),
             cl.DateOfBirthComparison("birth_date", input_is_string=True),
             cl.ExactMatch("sex"),
