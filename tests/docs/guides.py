@@ -12,11 +12,14 @@ import os
 import re
 import signal
 import subprocess
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 MARKED_BLOCK = re.compile(
-    r"^<!-- guide-test(?P<kind>: site-values)? -->\n```(?:bash|sh)\n(?P<body>.*?)^```$", re.M | re.S
+    r"^(?P<indent> *)<!-- guide-test(?P<kind>: site-values)? -->\n"
+    r"(?P=indent)```(?:bash|sh)\n(?P<body>.*?)^(?P=indent)```$",
+    re.M | re.S,
 )
 ASSIGNMENT = re.compile(r"^([A-Z_][A-Z0-9_]*)=", re.M)
 
@@ -34,10 +37,11 @@ def read_guide(path: Path) -> Guide:
     names: list[str] = []
     blocks: list[str] = []
     for match in MARKED_BLOCK.finditer(text):
+        body = textwrap.dedent(match["body"])  # a block inside a list item is indented
         if match["kind"]:
-            names += ASSIGNMENT.findall(match["body"])
+            names += ASSIGNMENT.findall(body)
         else:
-            blocks.append(match["body"])
+            blocks.append(body)
     return Guide(tuple(names), tuple(blocks))
 
 

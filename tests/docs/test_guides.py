@@ -7,6 +7,7 @@ from the offline wheelhouse (PIP_NO_INDEX, PIP_FIND_LINKS), which is the one lib
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -19,6 +20,7 @@ from .guides import read_guide, run_guide
 
 REPO = Path(__file__).resolve().parents[2]
 GOVERNMENT_GUIDE = REPO / "docs" / "deploying-the-ibr.md"
+VENDOR_GUIDE = REPO / "docs" / "vendors-running-the-suite.md"
 ADMIN = "host=127.0.0.1 user=postgres dbname=postgres"
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -87,3 +89,23 @@ def test_the_government_guide_works_as_written(
     assert "backup readable" in output
     assert "audit log intact" in output
     assert "-rw-------" in output  # the private key is readable by its owner only
+
+
+def test_the_vendor_guide_installs_the_suite_and_makes_a_private_key(
+    tmp_path: Path, built_wheel: Path, wheelhouse: Path
+) -> None:
+    guide = read_guide(VENDOR_GUIDE)
+    assert len(guide.blocks) >= 2
+    home = tmp_path / "home"
+    home.mkdir()
+    values = {
+        "SUITE_HOME": str(tmp_path / "suite"),
+        "IBR_SOURCE": str(wheelhouse / built_wheel.name),
+    }
+    output = run_guide(guide, values, tmp_path, _session_env(home, wheelhouse))
+    checks = (tmp_path / "suite" / "checks.txt").read_text(encoding="utf-8")
+    assert "fuzz" in checks  # the fuzzing checks load: the extra is installed
+    assert "-rw-------" in output
+    public = json.loads((tmp_path / "suite" / "suite.pub.jwk").read_text(encoding="utf-8"))
+    assert public["kid"] == "suite-1"
+    assert "d" not in public  # the private part stays in suite.jwk.json
