@@ -62,6 +62,7 @@ def test_real_ibr_on_postgresql_passes_the_whole_profile(
             "limited_client_secret": ibr.secrets["conf-limited"],
             "signing_key": str(suite_key_file),
             "foreign_programme": "OTHER-PROG",
+            "second_programme": "OTHER-PROG",
             "phases": tuple(Phase),
             "callback_timeout": 4.0,
             "capabilities": (
