@@ -1,4 +1,4 @@
-"""Canonical JSON (RFC 8785): ibr_protocol.canonical_json (orjson fast path) vs the `rfc8785` package.
+"""Canonical JSON (RFC 8785): ibr_protocol.canonical_json (orjson fast path) vs `rfc8785`.
 
 The signed payload of every request and response is canonicalised once to sign it and once to
 verify it. Prints one JSON object: for each payload (the spec's enrolled request, search
