@@ -174,6 +174,8 @@ def rekey(
 ) -> EnrolmentUpdate:
     """The update as it applies to the subject `subject_key` (linkage decided it)."""
     old = update.subject.subject_key
+    if old == subject_key and members is update.members:
+        return update
     subject = replace(
         update.subject, subject_key=subject_key, member_keys=tuple(m.subject_key for m in members)
     )
@@ -200,8 +202,6 @@ def rekey(
     source = None
     if update.source is not None:
         source = replace(update.source, source_key=source_key, subject=subject)
-    if old == subject_key and members == update.members:
-        return update
     return EnrolmentUpdate(subject, members, update.programme, enrolment, benefits, source)
 
 
