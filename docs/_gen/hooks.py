@@ -12,6 +12,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import changelog
 import reference
 from mkdocs.structure.files import File, Files
 
@@ -28,6 +29,7 @@ def on_config(config: Any) -> Any:
 def on_files(files: Files, config: Any) -> Files:
     for path, content in reference.pages().items():
         files.append(File.generated(config, path, content=content))
+    files.append(File.generated(config, "changelog.md", content=changelog.render()))
     _add_pages_missing_from_nav(files, config)
     return files
 
