@@ -6,6 +6,7 @@ from . import (
     identity_case,
     operations,
     outbox_cron,
+    overlap_case,
     programme,
     res_users,
     subject,

@@ -5,6 +5,7 @@ from . import (
     test_identity_cases,
     test_models,
     test_outbox,
+    test_overlap_cases,
     test_record_rules,
     test_store_contract,
     test_tour,
