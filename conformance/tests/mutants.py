@@ -28,6 +28,7 @@ from ibr_protocol import (
     sign_envelope,
     verify_envelope,
 )
+from ibr_protocol.dci_signature import is_dci_signature
 
 Json = Any
 
@@ -417,6 +418,18 @@ def _negative_as_positive(enrolment: dict[str, Any]) -> None:
         value["amount"] = str(value.get("amount", "")).lstrip("-")
 
 
+def _dci_signature_as(
+    replace: Callable[[Call, ProxyState], None],
+) -> Callable[[Call, ProxyState], None]:
+    """A request mutator for requests carrying DCI's signature string only."""
+
+    def apply(call: Call, state: ProxyState) -> None:
+        if isinstance(call.body, dict) and is_dci_signature(call.body.get("signature")):
+            replace(call, state)
+
+    return apply
+
+
 CATALOGUE: list[Mutant] = [
     Mutant(
         "ack_http_202",
@@ -648,5 +661,15 @@ CATALOGUE: list[Mutant] = [
         "accepts_negative_amounts",
         "IBR-REG-008",
         request=_rewrite_updates(_enrolments(_negative_as_positive)),
+    ),
+    Mutant(
+        "dci_signature_refused",
+        "IBR-SIG-015",
+        request=_dci_signature_as(lambda c, s: c.body.update(signature="unsigned")),
+    ),
+    Mutant(
+        "dci_signature_not_verified",
+        "IBR-SIG-015",
+        request=_dci_signature_as(lambda c, s: _resign(c, s)),
     ),
 ]

@@ -13,6 +13,7 @@ from ibr_conformance.checks import (  # noqa: F401
     precedence,
     registry,
     security,
+    signature_profiles,
     spmis,
     spmis_auth,
     spmis_keys,
