@@ -127,3 +127,18 @@ def test_a_database_url_that_is_not_one_is_one_line(
     assert code == 2
     assert err.startswith("error: cannot open the database")
     assert err.count("\n") == 1
+
+
+def test_html_and_json_files(files: dict[str, Path], tmp_path: Path) -> None:
+    page = tmp_path / "coverage.html"
+    code, _, err = run(
+        "coverage", "--jsonl", str(files["records"]), "--format", "html", "--out", str(page)
+    )
+    assert code == 0, err
+    assert err == f"wrote {page}\n"
+    assert 'id="coverage-by-area"' in page.read_text()
+    document = tmp_path / "quality.json"
+    code, out, _ = run("quality", "--jsonl", str(files["records"]), "--out", str(document))
+    assert code == 0
+    assert out == ""
+    assert json.loads(document.read_text())["report"] == "quality"
