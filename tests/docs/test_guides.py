@@ -86,6 +86,7 @@ def test_the_government_guide_works_as_written(
     assert int(pushed[1]) > 0
     assert pushed[2] == "0"
     assert '"enrolled_status": "yes"' in output
+    assert "programme,area,sex,age_band" in output  # the coverage report
     assert "backup readable" in output
     assert "audit log intact" in output
     assert "-rw-------" in output  # the private key is readable by its owner only
