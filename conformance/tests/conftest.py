@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ibr_conformance.requirements import RequirementCatalogue, default_catalogue
 from ibr_conformance.runner import run
 from ibr_protocol import generate_signing_key
 
-from .real_ibr import RealIbr, real_ibr
+from .real_ibr import RealIbr, _add_client, real_ibr
 
 HERE = Path(__file__).parent
 
@@ -38,10 +39,25 @@ def suite_key_file(suite_key: dict[str, Any], tmp_path_factory: pytest.TempPathF
     return path
 
 
+OPTIONAL_SIGNATURE_CLIENT = "conf-sig-optional"
+
+
 @pytest.fixture(scope="session")
 def ibr(suite_key: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealIbr]:
-    """The real standalone IBR, started through its `ibr` command on a temp SQLite file."""
-    with real_ibr(tmp_path_factory.mktemp("ibr"), suite_key) as server:
+    """The real standalone IBR, started through its `ibr` command on a temp SQLite file, with
+    one more client registered under signature policy optional (IBR-SIG-016)."""
+    workdir = tmp_path_factory.mktemp("ibr")
+    with real_ibr(workdir, suite_key) as server:
+        env = {**os.environ, "IBR_DATABASE_URL": f"sqlite:///{workdir / 'ibr.db'}"}
+        server.secrets[OPTIONAL_SIGNATURE_CLIENT] = _add_client(
+            env,
+            OPTIONAL_SIGNATURE_CLIENT,
+            workdir / "suite.pub.jwk",
+            "--signature",
+            "optional",
+            "--programme",
+            "CONF-PROG",
+        )
         yield server
 
 
@@ -62,6 +78,8 @@ def run_suite(suite_key_file: Path, catalogue: RequirementCatalogue, ibr: RealIb
                 "second_client_secret": ibr.secrets["conf-second"],
                 "limited_client_id": "conf-limited",
                 "limited_client_secret": ibr.secrets["conf-limited"],
+                "optional_signature_client_id": OPTIONAL_SIGNATURE_CLIENT,
+                "optional_signature_client_secret": ibr.secrets[OPTIONAL_SIGNATURE_CLIENT],
                 "signing_key": str(suite_key_file),
                 "foreign_programme": "OTHER-PROG",
                 "second_programme": "OTHER-PROG",

@@ -430,6 +430,27 @@ def _dci_signature_as(
     return apply
 
 
+def _from_optional_signature_client(call: Call, state: ProxyState) -> bool:
+    token = call.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and token == state.tokens.get("conf-sig-optional")
+
+
+def _optional_policy_ignores_signatures(call: Call, state: ProxyState) -> None:
+    """Under the optional policy, a signature is dropped instead of verified."""
+    if _from_optional_signature_client(call, state) and isinstance(call.body, dict):
+        call.body.pop("signature", None)
+
+
+def _optional_policy_ignored(call: Call, state: ProxyState) -> None:
+    """The optional client's unsigned requests are refused, as under the required policy (the
+    proxy makes the IBR see a signature that does not verify)."""
+    if not (_from_optional_signature_client(call, state) and isinstance(call.body, dict)):
+        return
+    signature = call.body.get("signature")
+    if not signature or signature == "unsigned":
+        call.body["signature"] = "e30..bm90LWEtc2lnbmF0dXJl"
+
+
 CATALOGUE: list[Mutant] = [
     Mutant(
         "ack_http_202",
@@ -672,4 +693,10 @@ CATALOGUE: list[Mutant] = [
         "IBR-SIG-015",
         request=_dci_signature_as(lambda c, s: _resign(c, s)),
     ),
+    Mutant(
+        "optional_policy_ignores_signatures",
+        "IBR-SIG-016",
+        request=_optional_policy_ignores_signatures,
+    ),
+    Mutant("optional_policy_ignored", "IBR-SIG-016", request=_optional_policy_ignored),
 ]

@@ -59,12 +59,21 @@ def test_real_ibr_passes_with_zero_failures(reference_run: RunFinished) -> None:
     assert sum(r.outcome is Outcome.PASS for r in reference_run.results) >= 35
 
 
-def test_registry_rules_are_checked_with_zero_failures(reference_run: RunFinished) -> None:
-    """If this fails, a registry rule (IBR-REG-001..008) did not run against our IBR (its second
-    client and programme are configured, so none may skip) or the IBR breaks it."""
-    registry = [r for r in reference_run.results if r.check in _checks_for_prefix("IBR-REG-")]
-    assert len(registry) >= 8
-    assert [(r.check, r.outcome) for r in registry if r.outcome is not Outcome.PASS] == []
+@pytest.mark.parametrize(
+    ("prefix", "at_least"), [("IBR-REG-", 8), ("IBR-SIG-015", 1), ("IBR-SIG-016", 1)]
+)
+def test_rules_needing_extra_clients_run_with_zero_failures(
+    reference_run: RunFinished, prefix: str, at_least: int
+) -> None:
+    """If this fails, a check of the registry rules (IBR-REG-001..008) or of the signature
+    profiles (DCI string, optional policy) did not run against our IBR - their second client,
+    second programme and optional-signature client are configured, so none may skip - or the
+    IBR breaks the rule."""
+    ran = [r for r in reference_run.results if r.check in _checks_for_prefix(prefix)]
+    assert len(ran) >= at_least
+    assert [
+        (r.check, r.outcome, r.reason[:200]) for r in ran if r.outcome is not Outcome.PASS
+    ] == []
 
 
 @contextmanager

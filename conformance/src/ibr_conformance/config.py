@@ -61,6 +61,13 @@ class RunConfig(BaseSettings):
         default="", description="A client lacking the scopes of the tested operations"
     )
     limited_client_secret: str = Field(default="", description="Secret of the limited client")
+    optional_signature_client_id: str = Field(
+        default="",
+        description="A client registered with signature policy optional (IBR-SIG-016)",
+    )
+    optional_signature_client_secret: str = Field(
+        default="", description="Secret of the optional-signature client"
+    )
     token: str = Field(default="", description="Fixed bearer token (instead of client credentials)")
     scope: str = Field(default="", description="Scope to request with client credentials")
     sender_id: str = Field(
@@ -193,7 +200,11 @@ class RunConfig(BaseSettings):
     def public_view(self) -> dict[str, Any]:
         """The configuration with secrets replaced, for reports."""
         data = self.model_dump(mode="json")
-        for key in _SECRET_FIELDS | {"second_client_secret", "limited_client_secret"}:
+        for key in _SECRET_FIELDS | {
+            "second_client_secret",
+            "limited_client_secret",
+            "optional_signature_client_secret",
+        }:
             if data.get(key):
                 data[key] = "***redacted***"
         return data

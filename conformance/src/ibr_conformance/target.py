@@ -36,6 +36,8 @@ class Client(Enum):
     """A client of another programme (for isolation checks)."""
     LIMITED = "limited"
     """A client without the scopes of the tested operations."""
+    SIGNATURE_OPTIONAL = "signature-optional"
+    """A client registered with signature policy optional (IBR-SIG-016)."""
 
 
 class Target:
@@ -91,6 +93,10 @@ class Target:
             Client.PRIMARY: (c.effective_client_id(), c.client_secret),
             Client.SECOND: (c.second_client_id, c.second_client_secret),
             Client.LIMITED: (c.limited_client_id, c.limited_client_secret),
+            Client.SIGNATURE_OPTIONAL: (
+                c.optional_signature_client_id,
+                c.optional_signature_client_secret,
+            ),
         }[who]
 
     def client_id(self, who: Client = Client.PRIMARY) -> str:
