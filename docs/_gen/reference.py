@@ -24,7 +24,7 @@ SCHEMA_GROUPS = {
     "data": "Data elements",
     "codes": "Code lists",
 }
-EXTENSION_OPERATIONS = ("post_oauth2_client_token", "get_jwks_json")
+DCI_PATH_PREFIX = "/registry/"  # DCI's operations; anything else (token, JWKS, ...) is ours
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -41,7 +41,7 @@ class Operation:
 
     @property
     def is_extension(self) -> bool:
-        return self.operation_id in EXTENSION_OPERATIONS
+        return not self.path.startswith(DCI_PATH_PREFIX)
 
 
 def load_openapi() -> dict[str, Any]:
