@@ -47,6 +47,14 @@ class TestOfficerJourneys(HttpCase):
             for n, name in enumerate(("Baraka", "Imani", "Jabari", "Neema", "Pendo"), start=2)
         ]
         publish(cls.env, zawadi, *others)
+        amani = person_in("5201", "R2", "D21", given_name="Amani", surname="Kariuki")
+        enrolment = {k: v for k, v in amani["programme_identifier"][0].items() if k != "benefits"}
+        amani["programme_identifier"] = [
+            {**enrolment, "programme": {"programme_identifier": code, "programme_name": name}}
+            for code, name in (("OAP", "Old-age pension"), ("DSG", "Disability grant"))
+        ]
+        publish(cls.env, amani)
+        cls.env["ibr.overlap.case"].action_recompute()
 
     def test_find_a_person_and_open_who_receives_what(self):
         with self._screenshot_at_the_end("who-receives-what"):
@@ -55,6 +63,18 @@ class TestOfficerJourneys(HttpCase):
                 "ibr_find_person_who_receives_what",
                 login="admin",
             )
+
+    def test_resolve_an_overlap_case(self):
+        with self._screenshot_at_the_end("overlap-case-decided"):
+            self.start_tour(
+                "/odoo/action-ibr.ibr_overlap_case_action",
+                "ibr_resolve_overlap_case",
+                login="admin",
+            )
+        case = self.env["ibr.overlap.case"].search(
+            ["|", ("programme_a", "=", "DSG"), ("programme_b", "=", "DSG")]
+        )
+        self.assertEqual((case.status, case.decided_by), ("false_positive", "admin"))
 
     def test_beneficiary_list_and_coverage_screens(self):
         screens = {

@@ -38,3 +38,28 @@ registry.category("web_tour.tours").add("ibr_find_person_who_receives_what", {
         },
     ],
 });
+
+// An officer resolves an overlap case: a social pension and a disability grant held by one
+// person; the decision is recorded on the case.
+registry.category("web_tour.tours").add("ibr_resolve_overlap_case", {
+    steps: () => [
+        {
+            content: "Open the overlap case of the person",
+            trigger: ".o_data_row .o_data_cell:contains(Amani Kariuki)",
+            run: "click",
+        },
+        {
+            content: "The two programmes the rules exclude are shown",
+            trigger: ".o_form_view .o_inner_group:contains(OAP):contains(DSG)",
+        },
+        {
+            content: "Decide: a false positive",
+            trigger: ".o_form_view .o_statusbar_buttons button:contains(False positive)",
+            run: "click",
+        },
+        {
+            content: "The decision is recorded",
+            trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains(False positive)",
+        },
+    ],
+});
