@@ -1,4 +1,4 @@
-"""Start the real standalone IBR (`ibr` CLI) on a free loopback port with a temp SQLite file.
+"""Start the real standalone IBR (`ibr` CLI) on a free loopback port (temp SQLite, or PostgreSQL).
 
 The suite never imports `ibr_service`: it starts it only through its command line, as the
 architecture allows for self-validation. The suite's clients are registered with the callback
@@ -70,11 +70,16 @@ def _add_client(env: dict[str, str], sender_id: str, key_file: Path, *args: str)
 
 
 @contextmanager
-def real_ibr(workdir: Path, suite_key: dict[str, Any]) -> Iterator[RealIbr]:
-    """`ibr db upgrade`, three clients, then `ibr serve`; stopped (by its pid) on exit."""
+def real_ibr(
+    workdir: Path, suite_key: dict[str, Any], *, database_url: str | None = None
+) -> Iterator[RealIbr]:
+    """`ibr db upgrade`, three clients, then `ibr serve`; stopped (by its pid) on exit.
+
+    The database is a temp SQLite file unless ``database_url`` names another (PostgreSQL).
+    """
     env = {
         **os.environ,
-        "IBR_DATABASE_URL": f"sqlite:///{workdir / 'ibr.db'}",
+        "IBR_DATABASE_URL": database_url or f"sqlite:///{workdir / 'ibr.db'}",
         "COLUMNS": "250",
         "IBR_OUTBOX_POLL_SECONDS": "0.2",
     }

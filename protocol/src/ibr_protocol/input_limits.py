@@ -1,7 +1,8 @@
 """Values a receiver refuses inside well-formed JSON, before any other work reads them.
 
-Python's JSON parser accepts what no DCI message needs and what breaks later steps: integers of
-thousands of digits (past Python's integer-length limit the parser itself raises), ``NaN``,
+Python's JSON parser accepts what no DCI message needs and what breaks later steps: integers
+beyond ±(2^53 - 1) (signatures cannot canonicalise them; past Python's integer-length limit the
+parser itself raises), ``NaN``,
 ``Infinity`` and ``1e400`` (a signature cannot canonicalise them, RFC 8785), NUL characters
 (PostgreSQL cannot store them) and lone surrogates (not Unicode text, so not encodable as
 UTF-8). ``parse_checked_json`` parses and refuses each with `err.request.bad` naming the field
@@ -21,15 +22,17 @@ from typing import Any
 from ibr_protocol.errors import ErrorCode, IbrProtocolError
 
 __all__ = [
-    "MAX_INTEGER_DIGITS",
+    "MAX_SAFE_INTEGER",
     "InputValueError",
     "check_text",
     "find_refused_value",
     "parse_checked_json",
 ]
 
-MAX_INTEGER_DIGITS = 18
-"""Longest accepted JSON integer (fits a signed 64-bit column; counts and page sizes are small)."""
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest accepted JSON integer magnitude: what an IEEE double holds exactly, so what I-JSON
+(RFC 7493) allows and RFC 8785 canonicalisation (signatures) can carry."""
+_MAX_INTEGER_DIGITS = len(str(MAX_SAFE_INTEGER))
 
 _ESCAPE_SCAN = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 """NUL and surrogates can only reach a parsed string through a \\u escape: raw control
@@ -79,9 +82,10 @@ def parse_checked_json(text: str, *, max_objects: int | None = None) -> Any:
         return value
 
     def parse_int(digits: str) -> Any:
-        if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        # The length is judged first: int() of thousands of digits is slow, or refused.
+        if len(digits.lstrip("-")) > _MAX_INTEGER_DIGITS or abs(int(digits)) > MAX_SAFE_INTEGER:
             flagged.append(True)
-            return _Refused(f"integers have at most {MAX_INTEGER_DIGITS} digits")
+            return _Refused(f"integers must lie within ±{MAX_SAFE_INTEGER} (I-JSON)")
         return int(digits)
 
     def parse_float(number: str) -> Any:

@@ -111,6 +111,9 @@ def _schemathesis_config(ctx: CheckContext) -> SchemathesisConfig:
                 "max-examples": cfg.fuzz_max_examples,
                 "deterministic": True,
                 "database": "none",
+                # A NUL in a string is refused by every receiver (IBR-ENV-010, which the
+                # hostile-value catalogue of this phase tests); generated valid cases hold none.
+                "allow-x00": False,
             },
             "phases": {
                 "examples": {"enabled": True},
@@ -166,6 +169,10 @@ def fuzz_schema(ctx: CheckContext, side: str) -> OpenApiSchema:
         body = case.body
         if _is_negative(case) or not isinstance(body, Mapping):
             return case
+        # Open objects (`header.meta`, expression values) cannot bound their numbers in a
+        # schema, but every receiver refuses integers beyond I-JSON's range (IBR-ENV-010, tested
+        # by the hostile-value catalogue): a valid case holds none.
+        case.body = body = _within_i_json(body)
         header, message = body.get("header"), body.get("message")
         if not isinstance(header, Mapping) or not isinstance(message, Mapping):
             return case
@@ -196,6 +203,22 @@ def fuzz_schema(ctx: CheckContext, side: str) -> OpenApiSchema:
         return case
 
     return schema
+
+
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _within_i_json(value: Any) -> Any:
+    """``value`` with every integer beyond ±(2^53 - 1) brought back to that bound."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return max(-_MAX_SAFE_INTEGER, min(_MAX_SAFE_INTEGER, value))
+    if isinstance(value, Mapping):
+        return {key: _within_i_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_within_i_json(item) for item in value]
+    return value
 
 
 def _json(raw: bytes | str | None) -> Any:

@@ -1,13 +1,13 @@
 """Hostile values a schema-driven fuzzer never generates, sent to every IBR operation.
 
 schemathesis draws from the schemas, so it never sends what JSON parsers, signature
-canonicalisation (RFC 8785) and databases choke on: integers of thousands of digits, NaN and
-Infinity, numbers that overflow a double, NUL characters and lone surrogates in strings, lists
-far over their `maxItems`. This catalogue sends each of them in a signed request, with and
-without a bearer token, in the places a real attacker would use (a business string, the
-header's `message_id`, `total_count`), and expects a clean refusal: never a 5xx, a 400
-`err.request.bad` (401 without a token is also fine), and an error message that does not echo
-what was sent (IBR-ERR-003).
+canonicalisation (RFC 8785) and databases choke on: integers beyond I-JSON's ±(2^53 - 1) (up to
+thousands of digits), NaN and Infinity, numbers that overflow a double, NUL characters and lone
+surrogates in strings, lists far over their `maxItems`. This catalogue sends each of them in a
+signed request, with and without a bearer token, in the places a real attacker would use (a
+business string, the header's `message_id`, `total_count`), and expects a clean refusal: never
+a 5xx, a 400 `err.request.bad` (401 without a token is also fine), and an error message that
+does not echo what was sent (IBR-ERR-003).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class HostileValue:
 
 HOSTILE_VALUES: tuple[HostileValue, ...] = (
     HostileValue("5000-digit integer", "9" * 5000, in_string=False),
-    HostileValue("19-digit integer", "-" + "9" * 19, in_string=False),
+    HostileValue("integer 2^53, beyond I-JSON", str(2**53), in_string=False),
+    HostileValue("20-digit negative integer", "-" + "9" * 20, in_string=False),
     HostileValue("NaN", "NaN", in_string=False),
     HostileValue("Infinity", "Infinity", in_string=False),
     HostileValue("-Infinity", "-Infinity", in_string=False),

@@ -16,11 +16,13 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StringConstraints,
     model_validator,
 )
 
 from ibr_protocol.codes import code_list
+from ibr_protocol.input_limits import MAX_SAFE_INTEGER
 
 _FORMATS = Draft202012Validator.FORMAT_CHECKER
 T = TypeVar("T")
@@ -100,8 +102,13 @@ def _integral_float_to_int(value: Any) -> Any:
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_integral_float_to_int)]
-"""`type: integer`: an int, or a float with no fraction (read as that int)."""
+Integer = Annotated[
+    int,
+    BeforeValidator(_integral_float_to_int),
+    Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER),
+]
+"""`type: integer`: an int, or a float with no fraction (read as that int), within I-JSON's
+±(2^53 - 1) like every integer of the schemas (CONVENTIONS, IBR-ENV-010)."""
 
 
 def unique_items(items: list[T]) -> list[T]:
