@@ -208,3 +208,15 @@ def test_a_wrong_method_is_405_with_allow(any_ibr: Sandbox) -> None:
     assert reply.status_code == 405, reply.text
     assert reply.headers.get("allow") == "POST"
     assert reply.json()["message"]["ack_status"] == "ERR"
+
+
+def test_a_schema_refusal_names_field_and_rule_but_never_the_value(any_ibr: Sandbox) -> None:
+    """If this fails, an ERR repeats what was sent (IBR-ERR-003): jsonschema's own messages quote
+    the offending value (a birth date, an identifier)."""
+    message = search_message("NID", "1")
+    message["search_request"][0]["timestamp"] = "PERSONAL-1980-04-12"
+    reply = any_ibr.spmis.send(SEARCH, "search", message)
+    text = _assert_refused(reply, status=400)
+    assert "$.message.search_request[0].timestamp" in text
+    assert "breaks 'pattern'" in text or "breaks 'format'" in text
+    assert "PERSONAL" not in text
