@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from ibr_service.analytics.errors import AnalyticsError
@@ -58,15 +59,22 @@ def frames_from_engine(engine: Engine, programmes: set[str] | None = None) -> Re
 
 
 def _where_in(engine: Engine, table: str, column: str, keys: set[str]) -> pd.DataFrame:
+    """Rows of ``table`` whose ``column`` is one of ``keys``: one array parameter on
+    PostgreSQL (``= ANY``: no long IN list to plan), chunks of an IN list on SQLite."""
     meta = sa.Table(table, sa.MetaData(), *(sa.Column(c) for c in COLUMNS[table]))
-    found = []
-    size = 500 if engine.dialect.name == "sqlite" else 20_000  # SQLite caps bound parameters
     ordered = sorted(keys)
     with engine.connect() as connection:
-        for start in range(0, len(ordered), size):
-            chunk = ordered[start : start + size]
-            query = sa.select(*meta.columns).where(meta.c[column].in_(chunk))
-            found.append(pd.read_sql(query, connection))
+        if engine.dialect.name == "postgresql":
+            array = sa.bindparam("keys", ordered, type_=postgresql.ARRAY(sa.String))
+            query = sa.select(*meta.columns).where(meta.c[column] == sa.func.any(array))
+            return pd.read_sql(query, connection)
+        found = [
+            pd.read_sql(
+                sa.select(*meta.columns).where(meta.c[column].in_(ordered[start : start + 500])),
+                connection,
+            )
+            for start in range(0, len(ordered), 500)  # SQLite caps bound parameters
+        ]
     return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS[table])
 
 
