@@ -9,7 +9,6 @@
     "author": "IBR contributors",
     "license": "Other OSI approved licence",
     "application": True,
-    "installable": True,
     "depends": ["base", "web", "fastapi"],
     "external_dependencies": {
         "python": ["ibr", "fastapi", "sqlalchemy", "alembic", "joserfc", "pydantic"],

@@ -4,7 +4,7 @@ Officers read the registry through these; every change goes through a core funct
 of a row is `ibr.key_id(<its text key>)`, backed by an expression index on the core table.
 """
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -24,15 +24,21 @@ class IbrCoreView(models.AbstractModel):
         is growing, and the views follow the tables the installed core has."""
         raise NotImplementedError
 
+    # The views hold the core's data: nothing is created, written or deleted through the ORM
+    # (the SQL views also refuse it), so these never reach super().
     @api.model_create_multi
-    def create(self, vals_list):
-        raise UserError(_("The registry is read-only here: SP-MIS change it through the DCI API."))
+    def create(self, vals_list):  # pylint: disable=method-required-super
+        raise UserError(self._read_only_message())
 
-    def write(self, vals):
-        raise UserError(_("The registry is read-only here: SP-MIS change it through the DCI API."))
+    def write(self, vals):  # pylint: disable=method-required-super
+        raise UserError(self._read_only_message())
 
-    def unlink(self):
-        raise UserError(_("The registry is read-only here: SP-MIS change it through the DCI API."))
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        raise UserError(self._read_only_message())
+
+    def _read_only_message(self):
+        return self.env._("The registry is read-only here: SP-MIS change it through the DCI API.")
 
     def init(self):
         if self._abstract:

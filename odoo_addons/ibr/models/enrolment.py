@@ -14,7 +14,7 @@ class IbrEnrolment(models.Model):
 
     enrolment_key = fields.Char(readonly=True)
     subject_id = fields.Many2one("ibr.subject", "Beneficiary", readonly=True)
-    programme_id = fields.Many2one("ibr.programme", "Programme", readonly=True)
+    programme_id = fields.Many2one("ibr.programme", readonly=True)
     programme_identifier = fields.Char("Programme code", readonly=True)
     enrolment_status = fields.Selection(code_selection("enrolment_status"), "Status", readonly=True)
     enrolment_date = fields.Date(readonly=True)
@@ -87,7 +87,7 @@ class IbrBenefit(models.Model):
     benefit_key = fields.Char(readonly=True)
     enrolment_id = fields.Many2one("ibr.enrolment", readonly=True)
     subject_id = fields.Many2one("ibr.subject", "Beneficiary", readonly=True)
-    programme_id = fields.Many2one("ibr.programme", "Programme", readonly=True)
+    programme_id = fields.Many2one("ibr.programme", readonly=True)
     programme_identifier = fields.Char("Programme code", readonly=True)
     benefit_type = fields.Selection(code_selection("benefit_type"), readonly=True)
     benefit_date = fields.Date(readonly=True)

@@ -3,7 +3,7 @@
 The decision is the core's (`ibr_service.core.stewardship`): merge or dismiss, audited there.
 """
 
-from odoo import _, fields, models
+from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ibr_protocol.clock import utc_now
@@ -86,7 +86,7 @@ class IbrIdentityCase(models.Model):
 
     def _decide(self, decision):
         if not self.env.user.has_group("ibr.group_ibr_officer"):
-            raise AccessError(_("Only registry officers decide identity cases."))
+            raise AccessError(self.env._("Only registry officers decide identity cases."))
         self.check_access("read")  # record rules: only the cases of the officer's areas
         store = OdooStore(self.env)
         for case in self:

@@ -1,6 +1,6 @@
 """What an administrator reads: API clients, transactions and the audit log."""
 
-from odoo import _, fields, models
+from odoo import fields, models
 
 from ibr_service.core import audit_verify
 
@@ -46,7 +46,7 @@ class IbrTransaction(models.Model):
     _auto = False
 
     correlation_id = fields.Char(readonly=True)
-    sender_id = fields.Char("Sender", readonly=True)
+    sender_id = fields.Char(readonly=True)
     action = fields.Char(readonly=True)
     message_id = fields.Char(readonly=True)
     transaction_id = fields.Char(readonly=True)
@@ -95,9 +95,9 @@ class IbrAudit(models.Model):
         """Check the whole hash chain with the core's verifier and say what it found."""
         result = audit_verify(OdooStore(self.env))
         if result.ok:
-            message = _("The audit chain is intact (%(n)s entries).", n=result.entries)
+            message = self.env._("The audit chain is intact (%(n)s entries).", n=result.entries)
         else:
-            message = _(
+            message = self.env._(
                 "The audit chain is broken at entry %(seq)s: %(problem)s",
                 seq=result.first_bad_seq,
                 problem=result.problem,
@@ -106,7 +106,7 @@ class IbrAudit(models.Model):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Audit chain"),
+                "title": self.env._("Audit chain"),
                 "message": message,
                 "type": "success" if result.ok else "danger",
                 "sticky": not result.ok,

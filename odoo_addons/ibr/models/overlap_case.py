@@ -4,7 +4,7 @@ Detected and decided by the core's analytics (`ibr_service.analytics.cases`); th
 (confirmed, false positive, exempted) is recorded on the case and audited there.
 """
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ibr_protocol.clock import utc_now
@@ -67,7 +67,7 @@ class IbrOverlapCase(models.Model):
         from ibr_service.analytics.errors import AnalyticsError
 
         if not self.env.user.has_group("ibr.group_ibr_officer"):
-            raise AccessError(_("Only registry officers decide overlap cases."))
+            raise AccessError(self.env._("Only registry officers decide overlap cases."))
         self.check_access("read")  # record rules: only the cases of the officer's areas
         store = OdooStore(self.env)
         for case in self:
@@ -84,7 +84,7 @@ class IbrOverlapCase(models.Model):
         from ibr_service.analytics.rules import load_rules
 
         if not self.env.user.has_group("ibr.group_ibr_manager"):
-            raise AccessError(_("Only registry managers recompute overlaps."))
+            raise AccessError(self.env._("Only registry managers recompute overlaps."))
         store = OdooStore(self.env)
         # The analytics read through the store's engine: bound here to Odoo's cursor.
         with store.connection():
@@ -93,8 +93,8 @@ class IbrOverlapCase(models.Model):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Overlaps"),
-                "message": _("%(n)s new overlap case(s).", n=len(new)),
+                "title": self.env._("Overlaps"),
+                "message": self.env._("%(n)s new overlap case(s).", n=len(new)),
                 "type": "info",
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },

@@ -90,7 +90,7 @@ class _CopyingCursor:
         self._cursor.close()
 
     @contextmanager
-    def copy(self, statement: str) -> Iterator[_RowWriter]:
+    def copy(self, statement: str) -> Iterator[_RowWriter]:  # pylint: disable=method-required-super
         writer = _RowWriter()
         yield writer
         writer.buffer.seek(0)

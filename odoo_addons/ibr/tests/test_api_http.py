@@ -62,10 +62,10 @@ class TestDciApiOverHttp(HttpCase):
 
     def test_the_host_fills_every_dependency_the_routers_declare(self):
         """If this fails, the service added a host dependency the Odoo host does not provide."""
-        from odoo.addons.ibr.api import build_ibr_app
-        from odoo.addons.ibr.models.fastapi_endpoint import ibr_settings
-
         from ibr_service.api import dependencies as deps
+
+        from ..api import build_ibr_app
+        from ..models.fastapi_endpoint import ibr_settings
 
         app = build_ibr_app(ibr_settings(self.env))
         declared = {getattr(deps, name) for name in deps.__all__ if name.startswith("get_")}
