@@ -90,11 +90,15 @@ def serve(
         f"IBR serving on http://{host}:{port}{settings.base_path} "
         f"(database {_redact(settings.database_url)})"
     )
-    proxy = {"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
+    proxy: dict[str, Any] = (
+        {"forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
+    )
     if workers > 1:
         from ibr_service.cli.workers import serve_workers
 
-        getattr(ibr_host.store, "engine", None) and ibr_host.store.engine.dispose()
+        engine = getattr(ibr_host.store, "engine", None)
+        if engine is not None:  # the workers open their own connections
+            engine.dispose()
         serve_workers(settings, host=host, port=port, workers=workers, uvicorn_options=proxy)
         return
     uvicorn.run(api, host=host, port=port, log_level="info", **proxy)
