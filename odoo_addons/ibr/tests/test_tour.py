@@ -76,6 +76,9 @@ class TestOfficerJourneys(HttpCase):
         )
         self.assertEqual((case.status, case.decided_by), ("false_positive", "admin"))
 
+    def test_read_the_coverage_dashboard(self):
+        self.start_tour("/odoo/action-ibr.ibr_coverage_action", "ibr_read_coverage", login="admin")
+
     def test_beneficiary_list_and_coverage_screens(self):
         screens = {
             "beneficiaries": ("/odoo/action-ibr.ibr_subject_action", ".o_data_row"),

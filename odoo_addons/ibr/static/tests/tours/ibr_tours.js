@@ -63,3 +63,26 @@ registry.category("web_tour.tours").add("ibr_resolve_overlap_case", {
         },
     ],
 });
+
+// A manager reads coverage: enrolments by programme and region, then by status.
+registry.category("web_tour.tours").add("ibr_read_coverage", {
+    steps: () => [
+        {
+            content: "Coverage by programme",
+            trigger: ".o_pivot .o_pivot_header_cell_closed:contains(Old-age grant), .o_pivot th:contains(Old-age grant)",
+        },
+        {
+            content: "and by region",
+            trigger: ".o_pivot th:contains(R1)",
+        },
+        {
+            content: "Switch to the graph",
+            trigger: ".o_switch_view.o_graph",
+            run: "click",
+        },
+        {
+            content: "The graph is drawn",
+            trigger: ".o_graph_renderer canvas",
+        },
+    ],
+});
