@@ -555,6 +555,7 @@ def check_registry_write_round_trips(store: Store) -> None:
         ("SP-B|P2|R-9", "Anna"),
     ]
     assert states["p:NID:1"].sources[1].beneficiary_programme_id == "R-9"
+    assert states["p:NID:1"].sources[1].subject.area_levels == person.area_levels
     assert states["p:NID:1"].sources[1].subject.death_date == date(2024, 6, 1)
     assert stored == {(b.enrolment_key, b.benefit_key): b for b in paid[:2]}
     assert [b.amount for b in loaded.enrolments[0][2]] == [
