@@ -676,6 +676,7 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
     a_p1 = registry_enrolment("p:NID:A", "P1", status="1")
     a_p2 = registry_enrolment("p:NID:A", "P2", record="R7")
     b_p1 = registry_enrolment("p:NID:B", "P1", status="4")
+    a_p3 = registry_enrolment("p:NID:A", "P3")  # source key derived from A: SP-A|P3|~p:NID:A
     move = AreaMove("p:NID:A", "KE-01", ("KE-01", None, None, None), D0, T0, "SP-A|P2|R7")
     with store.transaction() as tx:
         tx.write_registry(
@@ -683,8 +684,11 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
                 a,
                 b,
                 household,
-                enrolments=(a_p1, a_p2, b_p1),
-                sources=[registry_source(a, "SP-A|P2|R7", "P2", record="R7")],
+                enrolments=(a_p1, a_p2, b_p1, a_p3),
+                sources=[
+                    registry_source(a, "SP-A|P2|R7", "P2", record="R7"),
+                    registry_source(a, a_p3.source_key, "P3"),
+                ],
                 benefits=[registry_benefit(a_p2, "b1", "10.00")],
                 benefit_history=[
                     BenefitChange(
@@ -714,13 +718,18 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
             "B",
             "shared",
         }
-        assert [s.source_key for s in states["p:NID:B"].sources] == ["SP-A|P2|R7"]
+        assert {s.source_key for s in states["p:NID:B"].sources} == {
+            "SP-A|P2|R7",
+            "SP-A|P3|~p:NID:B",
+        }, "a source key derived from the merged subject follows it"
         assert states["g:HH:1"].subject.member_keys == ("p:NID:B",)
         assert tx.subjects_by_identifiers([IdentifierRecord("NID", "A")]) == {
             IdentifierRecord("NID", "A"): ("p:NID:B",)
         }
-        found = tx.load_enrolments([moved, a_p2.enrolment_key, b_p1.enrolment_key])
-        assert set(found) == {moved, b_p1.enrolment_key}
+        found = tx.load_enrolments([moved, a_p2.enrolment_key, b_p1.enrolment_key, "p:NID:B|P3"])
+        assert set(found) == {moved, b_p1.enrolment_key, "p:NID:B|P3"}
+        assert found["p:NID:B|P3"].source_key == "SP-A|P3|~p:NID:B"
+        assert found[moved].source_key == "SP-A|P2|R7"
         assert found[moved].subject_key == "p:NID:B"
         assert found[b_p1.enrolment_key].enrolment_status == "4", "the kept subject's row wins"
         assert [b.amount for b in tx.load_benefits([(moved, "b1")]).values()] == [Decimal(10)]
@@ -729,8 +738,8 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
         assert [m.area_code for m in tx.area_history("p:NID:B")] == ["KE-01"]
         assert tx.area_history("p:NID:A") == []
         counts = tx.count_rows()
-    assert counts["enrolments"] == 2
-    assert counts["enrolment_status_history"] == 3, "every history row moves"
+    assert counts["enrolments"] == 3
+    assert counts["enrolment_status_history"] == 4, "every history row moves"
 
 
 def check_move_source_moves_its_enrolments_and_benefits(store: Store) -> None:

@@ -345,7 +345,8 @@ class RegistryMethods:
     def move_subject(self, from_key: str, into_key: str) -> None:
         """Where both subjects hold a row under the same key (an identifier, a source, an
         enrolment of one programme without record id), `into_key`'s row is kept; every history
-        row moves."""
+        row moves. A source key derived from the subject (`sender|programme|~from_key`) becomes
+        `...|~into_key`, the key the core derives for that source from now on."""
         for table in (
             identifiers,
             memberships,
@@ -356,7 +357,7 @@ class RegistryMethods:
             enrolments,
             subject_area_history,
         ):
-            self._move_rows(table, from_key, into_key)
+            self._move_rows(table, from_key, into_key, derived_sources=True)
         m = memberships.c
         kept = memberships.alias("kept")
         self.connection.execute(
@@ -385,15 +386,23 @@ class RegistryMethods:
             self._move_rows(table, subject_key, into_key, table.c.source_key == source_key)
 
     def _move_rows(
-        self, table: Table, from_key: str, into_key: str, *conditions: ColumnElement[bool]
+        self,
+        table: Table,
+        from_key: str,
+        into_key: str,
+        *conditions: ColumnElement[bool],
+        derived_sources: bool = False,
     ) -> None:
         """Re-key `table`'s rows of `from_key` (that meet `conditions`) to `into_key`; a row
-        whose new key `into_key` already holds is dropped (histories never collide)."""
+        whose new key `into_key` already holds is dropped (histories never collide).
+        `derived_sources`: source keys ending in `~from_key` end in `~into_key` afterwards."""
         c = table.c
         moving = [c.subject_key == from_key, *conditions]
         values: dict[str, Any] = {"subject_key": into_key}
         if "enrolment_key" in c:
             values["enrolment_key"] = _rekeyed(c.enrolment_key, from_key, into_key)
+        if derived_sources and "source_key" in c:
+            values["source_key"] = _resourced(c.source_key, from_key, into_key)
         key_columns = [col.name for col in table.primary_key.columns]
         if "change_id" not in key_columns:
             kept = table.alias("kept")
@@ -436,6 +445,18 @@ def _rekeyed(column: Any, from_key: str, into_key: str) -> Any:
         (
             func.substr(column, 1, len(prefix)) == prefix,
             literal(f"{into_key}|").concat(func.substr(column, len(prefix) + 1)),
+        ),
+        else_=column,
+    )
+
+
+def _resourced(column: Any, from_key: str, into_key: str) -> Any:
+    """`column` with a trailing `|~from_key` replaced by `|~into_key` (others unchanged)."""
+    suffix = f"|~{from_key}"
+    return case(
+        (
+            func.substr(column, func.length(column) - len(suffix) + 1) == suffix,
+            func.substr(column, 1, func.length(column) - len(from_key)).concat(into_key),
         ),
         else_=column,
     )
