@@ -928,6 +928,18 @@ def check_as_of_reads_enrolments_on_that_date(store: Store) -> None:
         assert _keys(tx, exited_then, as_of=date(2024, 7, 1)) == ["p:NID:H"]
 
 
+def check_delete_client(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.put_client(ClientRecord(sender_id="SP-gone", secret_hash="h", created_at=T0))  # noqa: S106
+        tx.put_client(ClientRecord(sender_id="SP-kept", secret_hash="h", created_at=T0))  # noqa: S106
+    with store.transaction() as tx:
+        assert tx.delete_client("SP-gone") is True
+        assert tx.delete_client("SP-gone") is False, "deleting an absent client reports False"
+    with store.transaction() as tx:
+        assert tx.get_client("SP-gone") is None
+        assert [c.sender_id for c in tx.list_clients()] == ["SP-kept"]
+
+
 REGISTRY_CONTRACT_CHECKS: tuple[Callable[[Store], None], ...] = (
     check_registry_write_round_trips,
     check_registry_write_replaces_keyed_rows,
@@ -940,6 +952,7 @@ REGISTRY_CONTRACT_CHECKS: tuple[Callable[[Store], None], ...] = (
     check_search_by_each_registry_attribute,
     check_sort_on_enrolment_and_area_attributes,
     check_as_of_reads_enrolments_on_that_date,
+    check_delete_client,
 )
 """Store-level checks of the registry model (RegistryWrite and reads only)."""
 CONTRACT_CHECKS = (*CONTRACT_CHECKS, *REGISTRY_CONTRACT_CHECKS)
