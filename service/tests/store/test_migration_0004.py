@@ -369,6 +369,7 @@ def test_upgraded_database_gains_the_registry_facts(upgraded: SqlStore) -> None:
     ]
     assert sources[0].subject.given_name == "Ana"
     assert sources[0].subject.area_code == "KE-0101"
+    assert sources[0].subject.area_levels == ("KE-01", "KE-0101", None, None)
     assert sources[0].beneficiary_programme_id == "R-1"
     assert states["p:~hh:abc"].sources == (), "members had no source of their own"
     assert [(h.enrolment_status, h.event_date, h.applied) for h in history] == [

@@ -147,7 +147,8 @@ class StoreTransaction(Protocol):
     def move_subject(self, from_key: str, into_key: str) -> None:
         """Re-key every row of subject `from_key` to `into_key` (a merge) and drop `from_key`.
 
-        Enrolment keys that start with `from_key` are rewritten to start with `into_key`.
+        Enrolment keys that start with `from_key` are rewritten to start with `into_key`, and
+        source keys derived from it (`sender|programme|~from_key`) to end with `~into_key`.
         """
         ...
 

@@ -555,6 +555,7 @@ def check_registry_write_round_trips(store: Store) -> None:
         ("SP-B|P2|R-9", "Anna"),
     ]
     assert states["p:NID:1"].sources[1].beneficiary_programme_id == "R-9"
+    assert states["p:NID:1"].sources[1].subject.area_levels == person.area_levels
     assert states["p:NID:1"].sources[1].subject.death_date == date(2024, 6, 1)
     assert stored == {(b.enrolment_key, b.benefit_key): b for b in paid[:2]}
     assert [b.amount for b in loaded.enrolments[0][2]] == [
@@ -675,6 +676,7 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
     a_p1 = registry_enrolment("p:NID:A", "P1", status="1")
     a_p2 = registry_enrolment("p:NID:A", "P2", record="R7")
     b_p1 = registry_enrolment("p:NID:B", "P1", status="4")
+    a_p3 = registry_enrolment("p:NID:A", "P3")  # source key derived from A: SP-A|P3|~p:NID:A
     move = AreaMove("p:NID:A", "KE-01", ("KE-01", None, None, None), D0, T0, "SP-A|P2|R7")
     with store.transaction() as tx:
         tx.write_registry(
@@ -682,8 +684,11 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
                 a,
                 b,
                 household,
-                enrolments=(a_p1, a_p2, b_p1),
-                sources=[registry_source(a, "SP-A|P2|R7", "P2", record="R7")],
+                enrolments=(a_p1, a_p2, b_p1, a_p3),
+                sources=[
+                    registry_source(a, "SP-A|P2|R7", "P2", record="R7"),
+                    registry_source(a, a_p3.source_key, "P3"),
+                ],
                 benefits=[registry_benefit(a_p2, "b1", "10.00")],
                 benefit_history=[
                     BenefitChange(
@@ -713,13 +718,18 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
             "B",
             "shared",
         }
-        assert [s.source_key for s in states["p:NID:B"].sources] == ["SP-A|P2|R7"]
+        assert {s.source_key for s in states["p:NID:B"].sources} == {
+            "SP-A|P2|R7",
+            "SP-A|P3|~p:NID:B",
+        }, "a source key derived from the merged subject follows it"
         assert states["g:HH:1"].subject.member_keys == ("p:NID:B",)
         assert tx.subjects_by_identifiers([IdentifierRecord("NID", "A")]) == {
             IdentifierRecord("NID", "A"): ("p:NID:B",)
         }
-        found = tx.load_enrolments([moved, a_p2.enrolment_key, b_p1.enrolment_key])
-        assert set(found) == {moved, b_p1.enrolment_key}
+        found = tx.load_enrolments([moved, a_p2.enrolment_key, b_p1.enrolment_key, "p:NID:B|P3"])
+        assert set(found) == {moved, b_p1.enrolment_key, "p:NID:B|P3"}
+        assert found["p:NID:B|P3"].source_key == "SP-A|P3|~p:NID:B"
+        assert found[moved].source_key == "SP-A|P2|R7"
         assert found[moved].subject_key == "p:NID:B"
         assert found[b_p1.enrolment_key].enrolment_status == "4", "the kept subject's row wins"
         assert [b.amount for b in tx.load_benefits([(moved, "b1")]).values()] == [Decimal(10)]
@@ -728,8 +738,8 @@ def check_move_subject_rekeys_every_row(store: Store) -> None:
         assert [m.area_code for m in tx.area_history("p:NID:B")] == ["KE-01"]
         assert tx.area_history("p:NID:A") == []
         counts = tx.count_rows()
-    assert counts["enrolments"] == 2
-    assert counts["enrolment_status_history"] == 3, "every history row moves"
+    assert counts["enrolments"] == 3
+    assert counts["enrolment_status_history"] == 4, "every history row moves"
 
 
 def check_move_source_moves_its_enrolments_and_benefits(store: Store) -> None:
@@ -918,6 +928,18 @@ def check_as_of_reads_enrolments_on_that_date(store: Store) -> None:
         assert _keys(tx, exited_then, as_of=date(2024, 7, 1)) == ["p:NID:H"]
 
 
+def check_delete_client(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.put_client(ClientRecord(sender_id="SP-gone", secret_hash="h", created_at=T0))  # noqa: S106
+        tx.put_client(ClientRecord(sender_id="SP-kept", secret_hash="h", created_at=T0))  # noqa: S106
+    with store.transaction() as tx:
+        assert tx.delete_client("SP-gone") is True
+        assert tx.delete_client("SP-gone") is False, "deleting an absent client reports False"
+    with store.transaction() as tx:
+        assert tx.get_client("SP-gone") is None
+        assert [c.sender_id for c in tx.list_clients()] == ["SP-kept"]
+
+
 REGISTRY_CONTRACT_CHECKS: tuple[Callable[[Store], None], ...] = (
     check_registry_write_round_trips,
     check_registry_write_replaces_keyed_rows,
@@ -930,6 +952,7 @@ REGISTRY_CONTRACT_CHECKS: tuple[Callable[[Store], None], ...] = (
     check_search_by_each_registry_attribute,
     check_sort_on_enrolment_and_area_attributes,
     check_as_of_reads_enrolments_on_that_date,
+    check_delete_client,
 )
 """Store-level checks of the registry model (RegistryWrite and reads only)."""
 CONTRACT_CHECKS = (*CONTRACT_CHECKS, *REGISTRY_CONTRACT_CHECKS)

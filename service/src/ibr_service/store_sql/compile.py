@@ -2,8 +2,9 @@
 
 Attribute names map to columns through fixed dictionaries; values are always bound parameters.
 Conditions on enrolments (or benefits, or identifiers) joined by `And` become one subquery
-(`EXISTS`, or `IN` for identifiers), so that they must hold for the same enrolment row. With
-`as_of`, enrolment conditions read each enrolment's state on that date, rebuilt from its history.
+(`subject_key IN (SELECT ...)`, or a correlated `EXISTS` beside an identifier condition), so
+that they must hold for the same enrolment row. With `as_of`, enrolment conditions read each
+enrolment's state on that date, rebuilt from its history.
 """
 
 from __future__ import annotations
@@ -164,7 +165,15 @@ class _Compiler:
                 direct.append(_subject_comparison(item))
             else:
                 direct.append(self.filter(item))
-        direct.extend(_exists_in(source, conditions) for source, conditions in grouped.items())
+        # With an identifier among the conditions only a few subjects qualify: a correlated
+        # EXISTS then looks at their rows alone (the enrolled check), where an IN list would
+        # collect every subject of the programme first.
+        by_identifier = identifiers in grouped or any(isinstance(i, IdentifierIs) for i in items)
+        for source, conditions in grouped.items():
+            if by_identifier and source is not identifiers:
+                direct.append(_correlated_exists(source, conditions))
+            else:
+                direct.append(_exists_in(source, conditions))
         if not direct:
             return false()
         return and_(*direct) if len(direct) > 1 else direct[0]
@@ -189,10 +198,19 @@ def _subject_comparison(item: Comparison) -> ColumnElement[bool]:
 
 
 def _exists_in(source: FromClause, conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
-    if source is identifiers:
-        # Identifier lookups are selective: `subject_key IN (SELECT ...)` lets PostgreSQL start
-        # from the identifier index instead of scanning `subjects`.
-        return subjects.c.subject_key.in_(select(identifiers.c.subject_key).where(*conditions))
+    """The subject has a row in `source` meeting every condition.
+
+    Written `subject_key IN (SELECT subject_key ... WHERE conditions)`, uncorrelated: SQLite runs
+    the subquery once, where a correlated EXISTS made it search the (programme, status) index
+    once per subject (quadratic; 20,000 subjects took minutes); PostgreSQL plans both as a
+    semi-join and starts from the selective side (an identifier, a programme).
+    """
+    return subjects.c.subject_key.in_(select(source.c.subject_key).where(*conditions))
+
+
+def _correlated_exists(
+    source: FromClause, conditions: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
     return exists(
         select(1)
         .select_from(source)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    String,
+    bindparam,
     case,
     delete,
     exists,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.schema import Table
 
 from ibr_service.core.query import Expr, SortKey
@@ -114,10 +117,19 @@ class RegistryMethods:
         for i in range(0, len(unique), self._chunk):
             yield unique[i : i + self._chunk]
 
-    def _select_in(self, table: Table, column: str, values: Sequence[Any]) -> Iterator[Any]:
-        """Rows of `table` whose `column` is among `values`, chunk by chunk."""
+    def _select_in(self, table: Table, column: str, values: Sequence[str]) -> Iterator[Any]:
+        """Rows of `table` whose (text) `column` is among `values`, chunk by chunk."""
         for chunk in self._chunks(values):
-            yield from self.connection.execute(select(table).where(table.c[column].in_(chunk)))
+            query = select(table).where(self._among(table.c[column], chunk))
+            yield from self.connection.execute(query)
+
+    def _among(self, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
+        if self._dialect == "postgresql":
+            # One array parameter instead of one bound parameter per value: compiling thousands
+            # of IN parameters cost more than running the query.
+            any_value = func.any(bindparam(None, values, type_=ARRAY(String)))
+            return column == any_value
+        return column.in_(values)
 
     # --- reads the core's decisions need ----------------------------------------------------
 
@@ -345,7 +357,8 @@ class RegistryMethods:
     def move_subject(self, from_key: str, into_key: str) -> None:
         """Where both subjects hold a row under the same key (an identifier, a source, an
         enrolment of one programme without record id), `into_key`'s row is kept; every history
-        row moves."""
+        row moves. A source key derived from the subject (`sender|programme|~from_key`) becomes
+        `...|~into_key`, the key the core derives for that source from now on."""
         for table in (
             identifiers,
             memberships,
@@ -356,7 +369,7 @@ class RegistryMethods:
             enrolments,
             subject_area_history,
         ):
-            self._move_rows(table, from_key, into_key)
+            self._move_rows(table, from_key, into_key, derived_sources=True)
         m = memberships.c
         kept = memberships.alias("kept")
         self.connection.execute(
@@ -385,15 +398,23 @@ class RegistryMethods:
             self._move_rows(table, subject_key, into_key, table.c.source_key == source_key)
 
     def _move_rows(
-        self, table: Table, from_key: str, into_key: str, *conditions: ColumnElement[bool]
+        self,
+        table: Table,
+        from_key: str,
+        into_key: str,
+        *conditions: ColumnElement[bool],
+        derived_sources: bool = False,
     ) -> None:
         """Re-key `table`'s rows of `from_key` (that meet `conditions`) to `into_key`; a row
-        whose new key `into_key` already holds is dropped (histories never collide)."""
+        whose new key `into_key` already holds is dropped (histories never collide).
+        `derived_sources`: source keys ending in `~from_key` end in `~into_key` afterwards."""
         c = table.c
         moving = [c.subject_key == from_key, *conditions]
         values: dict[str, Any] = {"subject_key": into_key}
         if "enrolment_key" in c:
             values["enrolment_key"] = _rekeyed(c.enrolment_key, from_key, into_key)
+        if derived_sources and "source_key" in c:
+            values["source_key"] = _resourced(c.source_key, from_key, into_key)
         key_columns = [col.name for col in table.primary_key.columns]
         if "change_id" not in key_columns:
             kept = table.alias("kept")
@@ -414,7 +435,7 @@ class RegistryMethods:
         for chunk in self._chunks(codes):
             lineage = (
                 select(areas.c.area_code, areas.c.parent_code)
-                .where(areas.c.area_code.in_(chunk))
+                .where(self._among(areas.c.area_code, chunk))
                 .cte("lineage", recursive=True)
             )
             parent = areas.alias("parent")
@@ -436,6 +457,18 @@ def _rekeyed(column: Any, from_key: str, into_key: str) -> Any:
         (
             func.substr(column, 1, len(prefix)) == prefix,
             literal(f"{into_key}|").concat(func.substr(column, len(prefix) + 1)),
+        ),
+        else_=column,
+    )
+
+
+def _resourced(column: Any, from_key: str, into_key: str) -> Any:
+    """`column` with a trailing `|~from_key` replaced by `|~into_key` (others unchanged)."""
+    suffix = f"|~{from_key}"
+    return case(
+        (
+            func.substr(column, func.length(column) - len(suffix) + 1) == suffix,
+            func.substr(column, 1, func.length(column) - len(from_key)).concat(into_key),
         ),
         else_=column,
     )

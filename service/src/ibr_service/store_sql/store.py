@@ -25,7 +25,7 @@ from ibr_service.core.records import (
     TransactionRecord,
 )
 from ibr_service.core.store import TxnStatus
-from ibr_service.store_sql import rows
+from ibr_service.store_sql import process_rows, rows
 from ibr_service.store_sql.registry import RegistryMethods
 from ibr_service.store_sql.tables import (
     audit_log,
@@ -93,13 +93,15 @@ class SqlTransaction(RegistryMethods):
     # --- subscriptions --------------------------------------------------------------------
 
     def add_subscription(self, subscription: SubscriptionRecord) -> None:
-        self.connection.execute(subscriptions.insert(), [rows.subscription_row(subscription)])
+        self.connection.execute(
+            subscriptions.insert(), [process_rows.subscription_row(subscription)]
+        )
 
     def get_subscription(self, code: str) -> SubscriptionRecord | None:
         r = self.connection.execute(
             select(subscriptions).where(subscriptions.c.code == code)
         ).first()
-        return None if r is None else rows.subscription(r._mapping)
+        return None if r is None else process_rows.subscription(r._mapping)
 
     def set_subscription_status(
         self, code: str, status: Literal["subscribe", "unsubscribe"]
@@ -117,12 +119,12 @@ class SqlTransaction(RegistryMethods):
             )
             .order_by(subscriptions.c.created_at, subscriptions.c.code)
         )
-        return [rows.subscription(r._mapping) for r in self.connection.execute(query)]
+        return [process_rows.subscription(r._mapping) for r in self.connection.execute(query)]
 
     # --- transactions ---------------------------------------------------------------------
 
     def add_transaction(self, txn: TransactionRecord) -> None:
-        self.connection.execute(transactions.insert(), [rows.transaction_row(txn)])
+        self.connection.execute(transactions.insert(), [process_rows.transaction_row(txn)])
         refs = [
             {"sender_id": txn.sender_id, "reference_id": ref, "correlation_id": txn.correlation_id}
             for ref in sorted(set(txn.reference_ids))
@@ -141,7 +143,7 @@ class SqlTransaction(RegistryMethods):
             .where(transaction_references.c.correlation_id == mapping["correlation_id"])
             .order_by(transaction_references.c.reference_id)
         ).scalars()
-        return rows.transaction(mapping, tuple(refs))
+        return process_rows.transaction(mapping, tuple(refs))
 
     def find_transactions(
         self, sender_id: str, *, transaction_id: str | None = None, reference_id: str | None = None
@@ -208,7 +210,7 @@ class SqlTransaction(RegistryMethods):
     def enqueue_outbox(self, job: OutboxJob) -> bool:
         stmt = (
             self._insert(outbox)
-            .values(rows.outbox_row(job))
+            .values(process_rows.outbox_row(job))
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(outbox.c.job_id)
         )
@@ -233,7 +235,7 @@ class SqlTransaction(RegistryMethods):
                 update(outbox).where(o.job_id == r.job_id, due).values(lease_until=lease_until)
             )
             if result.rowcount == 1:
-                claimed.append(rows.outbox_job(r._mapping))
+                claimed.append(process_rows.outbox_job(r._mapping))
         return claimed
 
     def mark_outbox_delivered(self, job_id: str, *, at: datetime) -> None:
@@ -264,7 +266,7 @@ class SqlTransaction(RegistryMethods):
 
     def get_outbox_job(self, job_id: str) -> OutboxJob | None:
         r = self.connection.execute(select(outbox).where(outbox.c.job_id == job_id)).first()
-        return None if r is None else rows.outbox_job(r._mapping)
+        return None if r is None else process_rows.outbox_job(r._mapping)
 
     def outbox_jobs_for(self, correlation_id: str) -> list[OutboxJob]:
         query = (
@@ -272,7 +274,7 @@ class SqlTransaction(RegistryMethods):
             .where(outbox.c.correlation_id == correlation_id)
             .order_by(outbox.c.created_at)
         )
-        return [rows.outbox_job(r._mapping) for r in self.connection.execute(query)]
+        return [process_rows.outbox_job(r._mapping) for r in self.connection.execute(query)]
 
     # --- replay memory --------------------------------------------------------------------
 
@@ -303,7 +305,7 @@ class SqlTransaction(RegistryMethods):
     # --- clients and keys -----------------------------------------------------------------
 
     def put_client(self, client: ClientRecord) -> None:
-        self._upsert(clients, [rows.client_row(client)], ["sender_id"])
+        self._upsert(clients, [process_rows.client_row(client)], ["sender_id"])
 
     def delete_client(self, sender_id: str) -> bool:
         result = self.connection.execute(delete(clients).where(clients.c.sender_id == sender_id))
@@ -311,11 +313,11 @@ class SqlTransaction(RegistryMethods):
 
     def get_client(self, sender_id: str) -> ClientRecord | None:
         r = self.connection.execute(select(clients).where(clients.c.sender_id == sender_id)).first()
-        return None if r is None else rows.client(r._mapping)
+        return None if r is None else process_rows.client(r._mapping)
 
     def list_clients(self) -> list[ClientRecord]:
         query = select(clients).order_by(clients.c.sender_id)
-        return [rows.client(r._mapping) for r in self.connection.execute(query)]
+        return [process_rows.client(r._mapping) for r in self.connection.execute(query)]
 
     def put_signing_key(self, key: SigningKeyRecord) -> None:
         self._upsert(
@@ -348,10 +350,10 @@ class SqlTransaction(RegistryMethods):
             # Serialise appenders: the lock is taken before reading the chain's head.
             self.connection.exec_driver_sql("SELECT pg_advisory_xact_lock(734201)")
         r = self.connection.execute(query).first()
-        return None if r is None else rows.audit_entry(r._mapping)
+        return None if r is None else process_rows.audit_entry(r._mapping)
 
     def append_audit(self, entry: AuditEntry) -> None:
-        self.connection.execute(audit_log.insert(), [rows.audit_row(entry)])
+        self.connection.execute(audit_log.insert(), [process_rows.audit_row(entry)])
 
     def iter_audit(self, *, after_seq: int = 0, batch: int = 1000) -> Iterator[AuditEntry]:
         last = after_seq
@@ -362,7 +364,7 @@ class SqlTransaction(RegistryMethods):
                 .order_by(audit_log.c.seq)
                 .limit(batch)
             )
-            page = [rows.audit_entry(r._mapping) for r in self.connection.execute(query)]
+            page = [process_rows.audit_entry(r._mapping) for r in self.connection.execute(query)]
             yield from page
             if len(page) < batch:
                 return

@@ -409,11 +409,12 @@ def _fill_benefit_programmes() -> None:
     # SQLite: clear what is not a number before the column becomes numeric (it would keep text).
     b = _benefits.c
     bind = op.get_bind()
+    # Streamed: only the (few) amounts to fix are held in memory.
     stored = bind.execute(
         sa.select(b.subject_key, b.enrolment_key, b.benefit_key, b.amount).where(
             b.amount.is_not(None)
         )
-    ).all()
+    )
     fixes = [
         {
             "s": row.subject_key,
