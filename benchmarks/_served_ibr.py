@@ -28,6 +28,14 @@ from ibr_service.store_sql import SqlStore
 LOG_DIR = Path(tempfile.gettempdir())
 
 
+def drop_database(name: str) -> None:
+    """Drop a benchmark's database at the end of its run."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _pg import fresh_database
 from _served_ibr import (
     bearer_token,
+    drop_database,
     free_port,
     http_request,
     register_spmis,
@@ -198,6 +199,7 @@ def main() -> None:
             indent=2,
         )
     )
+    drop_database(DATABASE)
 
 
 if __name__ == "__main__":
