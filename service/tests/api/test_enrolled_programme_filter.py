@@ -88,7 +88,8 @@ def test_known_programme_without_this_person_is_no(loaded: Sandbox, openapi: Ope
 def test_bad_criteria_use_an_enrolled_reason_code(loaded: Sandbox, openapi: OpenAPI) -> None:
     """If this fails, a check the query parser refuses (here a date that is no date) is rejected
     with a search reason code that api/enrolled_status_reason_code does not know, and the response
-    breaks its own schema. (Every attribute the spec lists is queryable since the registry model.)"""
+    breaks its own schema. (Every attribute the spec lists is queryable since the registry
+    model, so the refused check here is a date that is no date.)"""
     bad = {
         "reference_id": "c-bad",
         "query_type": "expression",
