@@ -55,6 +55,16 @@ def test_repeated_wrong_secrets_are_throttled_with_retry_after(tmp_path: Path) -
         assert refused.json()["message"]["error"]["code"] == "err.request.too_many_requests"
 
 
+def test_token_requests_per_address_are_limited_before_any_hash(tmp_path: Path) -> None:
+    """If this fails, a few connections hammering the token endpoint (a scrypt hash each) take
+    the CPU that legitimate requests need."""
+    with _box(tmp_path, token_rate_per_address=0.01, token_burst_per_address=3) as box:
+        statuses = [_wrong_secret(box).status_code for _ in range(5)]
+        assert statuses == [401, 401, 401, 429, 429]
+        refused = _wrong_secret(box)
+        assert int(refused.headers["retry-after"]) >= 1
+
+
 def test_a_client_over_its_rate_gets_429_before_any_signature_work(tmp_path: Path) -> None:
     """If this fails, one client can take the whole IBR's capacity."""
     with _box(tmp_path, rate_per_client=0.01, burst_per_client=3) as box:
