@@ -277,3 +277,17 @@ def test_as_of_answers_who_was_enrolled_on_a_date(registry: Registry) -> None:
     assert records(search(a, "predicate", active, as_of="2024-04-01")) == []
     assert records(search(a, "predicate", active, as_of="2023-12-31")) == []
     assert records(search(a, "predicate", active)) == []
+
+
+def test_areas_at_every_level_are_searchable(registry: Registry) -> None:
+    a = registry.spmis("pa", ("PA",))
+    n, region = nid(19), f"R{nid(19)}"
+    push(a, person(n, programme="PA", region=region, district=f"{region}-D2"))
+    for attribute, value in (
+        ("sub_region_code", f"{region}-D2"),
+        ("area_code", region),
+        ("area_code", f"{region}-D2"),
+    ):
+        found = records(search(a, "predicate", where((attribute, "eq", value))))
+        assert len(found) == 1, (attribute, value)
+    assert records(search(a, "predicate", where(("area_code", "eq", f"{region}-D9")))) == []

@@ -71,6 +71,8 @@ QUERY_ATTRIBUTES = (
     "sex",
     "birth_date",
     "region_code",
+    "sub_region_code",
+    "area_code",
     "last_updated",
 )
 """The attributes an IBR holds (api/query_attribute, first branch)."""
