@@ -3,6 +3,7 @@ store (SQLite, and PostgreSQL in a database of its own per run), then read back 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import uuid
@@ -17,6 +18,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from ibr_service.analytics.cases import check_batch, decide_case, list_cases, recompute_overlaps
+from ibr_service.analytics.coverage import enrolment_snapshot
+from ibr_service.analytics.coverage_sql import snapshot_in_database
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.from_records import frames_from_records
@@ -211,3 +214,16 @@ def test_the_recompute_in_the_database_equals_the_one_on_frames(
     in_database = detect_overlaps_in_database(store.engine, rules)
     assert not on_frames.empty
     pd.testing.assert_frame_equal(in_database, on_frames, check_dtype=False)
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_the_snapshot_counted_in_the_database_equals_the_one_on_frames(
+    store: SqlStore, level: int
+) -> None:
+    on = dt.date(2025, 6, 30)
+    frames = frames_from_engine(store.engine)
+    keys = ["programme", "area", "sex", "age_band"]
+    expected = enrolment_snapshot(frames, level, on).sort_values(keys, ignore_index=True)
+    counted = snapshot_in_database(store.engine, level, on)
+    assert len(counted) > 20
+    pd.testing.assert_frame_equal(counted, expected, check_dtype=False)

@@ -19,6 +19,7 @@ from ibr_service.analytics.frames import RegistryFrames
 __all__ = [
     "AGE_BANDS",
     "age_band",
+    "age_on",
     "band_labels",
     "benefit_cube",
     "coverage_share",
@@ -52,8 +53,15 @@ def age_band(age: pd.Series) -> pd.Series:
     return bands.astype(object).where(bands.notna(), UNKNOWN)
 
 
-def _age(birth: pd.Series, on: pd.Series | pd.Timestamp) -> pd.Series:
-    return ((on - birth).dt.days // 365.25).astype("Float64")
+def age_on(birth: pd.Series, on: pd.Series | pd.Timestamp) -> pd.Series:
+    """Age in whole years on ``on`` (calendar: one more on each birthday)."""
+    birth = pd.to_datetime(birth)
+    if isinstance(on, pd.Timestamp):
+        year, month, day = on.year, on.month, on.day
+    else:
+        year, month, day = on.dt.year, on.dt.month, on.dt.day
+    before_birthday = (month < birth.dt.month) | ((month == birth.dt.month) & (day < birth.dt.day))
+    return (year - birth.dt.year - before_birthday.astype(int)).astype("Float64")
 
 
 def reach(frames: RegistryFrames, level: int = 1) -> pd.DataFrame:
@@ -65,8 +73,8 @@ def reach(frames: RegistryFrames, level: int = 1) -> pd.DataFrame:
     direct = frames.enrolments[kind == "person"].assign(
         person_key=lambda f: f["subject_key"], household_key=None
     )
-    first_group = frames.memberships.drop_duplicates("member_key").set_index("member_key")
-    direct["household_key"] = direct["person_key"].map(first_group["subject_key"])
+    first_group = frames.memberships.groupby("member_key")["subject_key"].min()
+    direct["household_key"] = direct["person_key"].map(first_group)
     groups = frames.enrolments[kind == "group"].merge(frames.memberships, on="subject_key")
     groups = groups.rename(columns={"member_key": "person_key"})
     groups["household_key"] = groups["subject_key"]
@@ -86,7 +94,7 @@ def enrolment_snapshot(
     on = pd.Timestamp(as_of or dt.date.today())
     rows = reach(frames, level)
     rows = rows[rows["enrolment_status"] == "1"]
-    rows = rows.assign(age_band=age_band(_age(rows["birth_date"], on)))
+    rows = rows.assign(age_band=age_band(age_on(rows["birth_date"], on)))
     keys = ["programme_identifier", "area", "sex", "age_band"]
     out = rows.groupby(keys, as_index=False).agg(
         beneficiaries=("person_key", "nunique"), households=("household_key", "nunique")
@@ -106,7 +114,7 @@ def benefit_cube(frames: RegistryFrames, level: int = 1, period: str = "year") -
     paid = paid[paid["period_start"].notna()]
     paid = paid.assign(
         period=paid["period_start"].dt.to_period(PERIODS[period]).astype(str),
-        age_band=age_band(_age(paid["birth_date"], paid["period_start"])),
+        age_band=age_band(age_on(paid["birth_date"], paid["period_start"])),
         share=paid["amount"] / paid["reached"],
     )
     keys = ["programme_identifier", "area", "sex", "age_band", "period", "currency"]
@@ -162,7 +170,7 @@ def coverage_share(
     on = pd.Timestamp(as_of or dt.date.today())
     rows = reach(frames, level)
     rows = rows[rows["enrolment_status"] == "1"]
-    rows = rows.assign(age_band=age_band(_age(rows["birth_date"], on)))
+    rows = rows.assign(age_band=age_band(age_on(rows["birth_date"], on)))
     covered = rows.groupby(["area", "sex", "age_band"], as_index=False).agg(
         beneficiaries=("person_key", "nunique")
     )

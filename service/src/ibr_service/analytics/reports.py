@@ -98,7 +98,7 @@ def coverage_report(
     people = coverage.reach(frames, level)
     people = people[people["enrolment_status"] == "1"].drop_duplicates("person_key")
     on = pd.Timestamp(as_of or dt.date.today())
-    bands = coverage.age_band(((on - people["birth_date"]).dt.days // 365.25).astype("Float64"))
+    bands = coverage.age_band(coverage.age_on(people["birth_date"], on))
     age_sex = pd.crosstab(people["sex"], bands.rename("age_band"))
     age_sex = age_sex.reindex(columns=[b for b in coverage.band_labels() if b in age_sex.columns])
     tables["age_sex"] = _published(disclosure.protect_table(age_sex, k), "sex")
