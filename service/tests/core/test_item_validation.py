@@ -72,7 +72,7 @@ def test_a_variant_spelling_is_normalised_per_item() -> None:
         (
             lambda b: b["member"]["demographic_info"].update(sex="X"),
             ".member.demographic_info.sex",
-            "not a code",
+            "rule code-list:sex",
         ),
         (
             lambda b: b["member"]["demographic_info"].update(birth_date="2024-02-30"),

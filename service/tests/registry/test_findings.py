@@ -291,3 +291,15 @@ def test_areas_at_every_level_are_searchable(registry: Registry) -> None:
         found = records(search(a, "predicate", where((attribute, "eq", value))))
         assert len(found) == 1, (attribute, value)
     assert records(search(a, "predicate", where(("area_code", "eq", f"{region}-D9")))) == []
+
+
+def test_a_rejected_item_names_the_field_and_rule_never_the_value(registry: Registry) -> None:
+    a = registry.spmis("pa", ("PA",))
+    record = person(nid(20), programme="PA")
+    record["member"]["demographic_info"]["sex"] = "SECRET-VALUE-1979"
+    record["member"]["demographic_info"]["birth_date"] = "1979-13-45"
+    (item,) = push(a, record)
+    assert item["status"] == "rjct"
+    assert "SECRET-VALUE" not in item["status_reason_message"]
+    assert "1979-13-45" not in item["status_reason_message"]
+    assert "member.demographic_info" in item["status_reason_message"]

@@ -40,8 +40,10 @@ def canonical_item(raw: Any, *, field: str) -> dict[str, Any]:
     try:
         item = normalise_record("beneficiary", raw)
     except NormalisationError as exc:
+        # The protocol's message quotes the value it could not map; an answer names the rule.
+        rule = f"rule {exc.rule}" if exc.rule else "normalisation"
         raise ItemRejectedError(
-            exc.message, field=_below(field, exc.field), reason=REASON_INVALID
+            f"has no canonical form ({rule})", field=_below(field, exc.field), reason=REASON_INVALID
         ) from exc
     try:
         validate(item, ITEM_SCHEMA)
@@ -54,10 +56,18 @@ def canonical_item(raw: Any, *, field: str) -> dict[str, Any]:
 
 
 def _wording(error: SchemaErrorDetail) -> str:
-    # For oneOf/anyOf the closest branch says what was expected (e.g. the list of codes).
+    """The rule broken, never the value (IBR-ERR-003: an answer must not echo personal data).
+
+    Names of missing or unexpected properties come from the schema or the keys; for oneOf and
+    anyOf the closest branch's rule is named too.
+    """
+    rule = error.keyword
+    if error.keyword in ("required", "additionalProperties"):
+        names = error.message.split("'")[1::2]
+        rule += f" ({', '.join(name[:40] for name in names[:5])})" if names else ""
     inner = error.context[0] if error.context else None
-    hint = f"; closest rule: {inner.message} [{inner.keyword}]" if inner is not None else ""
-    return f"{error.message} (rule {error.keyword} of {ITEM_SCHEMA}){hint}"
+    hint = f"; closest rule: {inner.keyword} at {inner.path}" if inner is not None else ""
+    return f"breaks rule {rule} of {ITEM_SCHEMA}{hint}"
 
 
 def _below(field: str, path: str | None) -> str:
