@@ -94,7 +94,7 @@ def verify_certificate(token: str, issuer_jwks: dict[str, Any]) -> dict[str, Any
     try:
         # An "alg": "EdDSA" marker (the project's keys) would hide the key from Ed25519 tokens.
         stripped = [{k: v for k, v in key.items() if k != "alg"} for key in issuer_jwks["keys"]]
-        keys = KeySet.import_key_set({"keys": stripped})  # type: ignore[arg-type,typeddict-item]
+        keys = KeySet.import_key_set({"keys": stripped})
         obj = jws.deserialize_compact(token, keys, algorithms=[_ALG])
         claims: dict[str, Any] = json.loads(obj.payload)
     except (JoseError, ValueError, KeyError, TypeError) as exc:

@@ -127,12 +127,10 @@ def hostile_values_are_refused_cleanly(ctx: CheckContext) -> Iterator[Failure]:
             for with_token in (True, False):
                 token_note = "with token" if with_token else "without token"
                 what = f"{value.label} in {where} of {operation} ({token_note})"
-                ex = ctx.target.send(
-                    operation,
-                    None,
-                    raw=body,
-                    note=what,
-                    **({} if with_token else {"token": None}),
+                ex = (
+                    ctx.target.send(operation, None, raw=body, note=what)
+                    if with_token
+                    else ctx.target.send(operation, None, raw=body, note=what, token=None)
                 )
                 yield from _expect_clean_refusal(ctx, ex, what, with_token=with_token)
 
