@@ -25,12 +25,20 @@ __all__ = ["copy_rows", "merge_with_copy"]
 
 def merge_with_copy(connection: Connection, batch: RegistryRows) -> None:
     """Write `batch` with COPY + set-wise merge on the connection's open transaction."""
+    # A subject and its source record carry the same document object: serialise it once.
+    json_text: dict[int, str] = {}
     for name, table_rows in batch.by_table():
         if table_rows:
-            merge_table(connection, metadata.tables[name], table_rows)
+            merge_table(connection, metadata.tables[name], table_rows, json_text=json_text)
 
 
-def merge_table(connection: Connection, table: Table, table_rows: Sequence[Row]) -> None:
+def merge_table(
+    connection: Connection,
+    table: Table,
+    table_rows: Sequence[Row],
+    *,
+    json_text: dict[int, str] | None = None,
+) -> None:
     """COPY `table_rows` into a staging copy of `table`, then merge them into `table`."""
     stage = f"stage_{table.name}"
     columns = [c.name for c in table.columns]
@@ -40,7 +48,14 @@ def merge_table(connection: Connection, table: Table, table_rows: Sequence[Row])
         "ON COMMIT DELETE ROWS"
     )
     connection.exec_driver_sql(f"TRUNCATE {stage}")
-    copy_rows(connection, stage, columns, table_rows, json_columns=_json_columns(table))
+    copy_rows(
+        connection,
+        stage,
+        columns,
+        table_rows,
+        json_columns=_json_columns(table),
+        json_text=json_text,
+    )
     column_list = ", ".join(f'"{c}"' for c in columns)
     keys = UPSERT_KEYS.get(table.name)
     if keys is None:
@@ -62,8 +77,21 @@ def copy_rows(
     table_rows: Sequence[Row],
     *,
     json_columns: frozenset[str] = frozenset(),
+    json_text: dict[int, str] | None = None,
 ) -> None:
-    """Stream rows into `table_name` with COPY FROM STDIN on the connection's transaction."""
+    """Stream rows into `table_name` with COPY FROM STDIN on the connection's transaction.
+
+    `json_text` memoises the JSON of objects by identity, for objects that stay alive (and
+    unchanged) while it is in use: the rows of one write.
+    """
+    memo = {} if json_text is None else json_text
+
+    def as_json(value: Any) -> str:
+        text = memo.get(id(value))
+        if text is None:
+            text = memo[id(value)] = json.dumps(value, separators=(",", ":"))
+        return text
+
     driver: Any = connection.connection.driver_connection
     quoted = ", ".join(f'"{c}"' for c in columns)
     with (
@@ -73,9 +101,7 @@ def copy_rows(
         for row in table_rows:
             copy.write_row(
                 [
-                    json.dumps(row[c], separators=(",", ":"))
-                    if c in json_columns and row[c] is not None
-                    else row[c]
+                    as_json(row[c]) if c in json_columns and row[c] is not None else row[c]
                     for c in columns
                 ]
             )
