@@ -246,6 +246,10 @@ def accept_envelope(
         _check_schema(envelope, operation, batch)
     if batch is not None:
         batch.attach(envelope["message"])
+    if operation.is_async and not envelope["header"].get("sender_uri"):
+        # IBR-CB-001: the registered base + the operation's SP-MIS path; set only now, after
+        # the signature was verified over the header as sent.
+        envelope["header"]["sender_uri"] = registered_callback(client, operation)
     return InboundRequest(
         operation=operation,
         envelope=envelope,
@@ -254,6 +258,23 @@ def accept_envelope(
         signature=signature,
         was_encrypted=encrypted,
     )
+
+
+_CALLBACK_PATHS = {
+    "search": "/registry/on-search",
+    "subscribe": "/registry/on-subscribe",
+    "unsubscribe": "/registry/on-unsubscribe",
+    "txn-status": "/registry/txn/on-status",
+}
+"""The SP-MIS callback path of each asynchronous action (spec/openapi.yaml, tag SP-MIS)."""
+
+
+def registered_callback(client: ClientRecord, operation: Operation) -> str | None:
+    """The callback URL of a request without `sender_uri`: the client's registered base URL
+    plus the operation's callback path (IBR-CB-001); None when the client registered none."""
+    if not client.callback_base_url or operation.action not in _CALLBACK_PATHS:
+        return None
+    return client.callback_base_url.rstrip("/") + _CALLBACK_PATHS[operation.action]
 
 
 def _caller_for(client: ClientRecord, access: AccessToken) -> Caller:
@@ -371,10 +392,11 @@ def _check_header(
             reason="err.request.action_mismatch",
         )
     if operation.is_async:
-        sender_uri = header.get("sender_uri")
+        sender_uri = header.get("sender_uri") or registered_callback(client, operation)
         if not sender_uri:
             raise ForbiddenError(
-                "header.sender_uri is required on asynchronous requests (the callback URL)",
+                "header.sender_uri is required on asynchronous requests (the callback URL), "
+                "unless the client has a registered callback URL",
                 code=ErrorCode.SENDER_URI_INVALID,
                 field="header.sender_uri",
             )
