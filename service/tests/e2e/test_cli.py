@@ -28,9 +28,12 @@ def test_demo_runs_every_process_and_exits_zero(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for step in ("PRS.IBR.01", "PRS.IBR.02", "PRS.IBR.03", "async search", "txn status"):
+    steps = ("PRS.IBR.01", "PRS.IBR.02", "PRS.IBR.03", "async search", "txn status")
+    for step in (*steps, "what the IBR answers", "overlaps found"):
         assert step in result.stdout
     assert "all steps passed" in result.stdout
+    report = (tmp_path / "data" / "ibr-demo-report.html").read_text(encoding="utf-8")
+    assert "IBR coverage report" in report
 
 
 def test_db_clients_audit_and_outbox_commands(

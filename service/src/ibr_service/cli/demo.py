@@ -93,13 +93,23 @@ def builtin_beneficiaries() -> list[dict[str, Any]]:
     ]
 
 
-def _beneficiaries() -> tuple[list[dict[str, Any]], str]:
+DEMO_POPULATION: dict[str, Any] = {
+    "seed": 7,
+    "people": 400,
+    "truth": {"cross_programme_overlap": 0.05, "duplicate_in_programme": 0.03},
+}
+"""Enough people, with overlaps and double enrolments planted, for the closing answers to show."""
+
+
+def _beneficiaries() -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
+    """The demo's records, where they come from, and the planted truth (empty: none known)."""
     try:
         from ibr_mock_data import small_population
     except ImportError:
-        return builtin_beneficiaries(), "built-in set"
-    population = small_population(seed=7, people=60)
-    return list(population.beneficiaries), "ibr_mock_data.small_population(seed=7, people=60)"
+        return builtin_beneficiaries(), "built-in set", []
+    population = small_population(**DEMO_POPULATION)
+    source = f"ibr_mock_data.small_population(seed=7, people={DEMO_POPULATION['people']})"
+    return list(population.beneficiaries), source, list(population.truth)
 
 
 def _first_person(beneficiaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -160,7 +170,7 @@ def _run(console: Console, stack: ExitStack, settings: Settings, steps: list[Dem
         True,
     )
 
-    beneficiaries, source = _beneficiaries()
+    beneficiaries, source, truth = _beneficiaries()
     answers: list[dict[str, Any]] = []
     for batch in _batches(beneficiaries, 100):
         reply = spmis.send("/registry/sync/enrollment/updates", "notify", enrollment_message(batch))
@@ -192,6 +202,7 @@ def _run(console: Console, stack: ExitStack, settings: Settings, steps: list[Dem
     _step_benefits_and_search(spmis, target, nid_type, nid, record, console)
     _step_death_notification(spmis, receiver, receiver_url, target, programme, record, console)
     _step_async_search(spmis, receiver, receiver_url, nid_type, nid, record, console)
+    _step_what_the_ibr_answers(box.host.store, truth, record, console)
 
 
 Record = Callable[[str, str, bool], None]
@@ -310,6 +321,45 @@ def _step_async_search(
         "txn status",
         f"transaction {message['transaction_id']} reported",
         message["transaction_id"] in text and '"succ"' in text,
+    )
+
+
+def _step_what_the_ibr_answers(
+    store: Any, truth: list[dict[str, Any]], record: Record, console: Console
+) -> None:
+    """What a ministry asks an IBR: overlaps, double enrolments, coverage (ibr report ...)."""
+    from ibr_service.analytics.duplicates import exact_duplicates
+    from ibr_service.analytics.report_html import render
+    from ibr_service.analytics.reports import coverage_report, overlaps_report
+    from ibr_service.analytics.rules import load_rules
+    from ibr_service.analytics.sql_source import frames_from_engine
+
+    frames = frames_from_engine(store.engine)
+    overlaps = overlaps_report(frames, load_rules()).tables["overlaps"]
+    duplicates = exact_duplicates(frames)
+    coverage = coverage_report(frames, k=5)
+    planted = {
+        kind: sum(1 for case in truth if case["kind"] == kind)
+        for kind in ("cross_programme_overlap", "duplicate_in_programme")
+    }
+    console.print(Panel(overlaps.head(10).to_string(index=False), title="overlaps found"))
+    console.print(
+        Panel(coverage.tables["multiplicity"].to_string(index=False),
+              title="people by number of programmes (cells under 5 hidden)")
+    )  # fmt: skip
+    report = Path("data") / "ibr-demo-report.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(render(coverage), encoding="utf-8")
+    record(
+        "what the IBR answers",
+        f"{len(overlaps)} incompatible overlap(s) (planted {planted['cross_programme_overlap']}); "
+        f"{len(duplicates)} double enrolment(s) (planted {planted['duplicate_in_programme']}); "
+        f"coverage report {report.resolve()}",
+        not truth
+        or (
+            len(overlaps) >= planted["cross_programme_overlap"] > 0
+            and len(duplicates) >= planted["duplicate_in_programme"] > 0
+        ),
     )
 
 
