@@ -230,6 +230,12 @@ def _json(raw: bytes | str | None) -> Any:
         return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
 
 
+def _throttled(recorder: Any, case_id: str) -> bool:
+    interaction = recorder.interactions.get(case_id)
+    response = interaction.response if interaction is not None else None
+    return response is not None and response.status_code == 429
+
+
 def _exchange(recorder: Any, case_id: str, curl: str) -> list[Exchange]:
     interaction = recorder.interactions.get(case_id)
     if interaction is None:
@@ -280,6 +286,10 @@ def run_fuzzing(ctx: CheckContext, side: str) -> Iterator[Failure]:
             for node in nodes:
                 info = node.failure_info
                 if info is None or node.name not in SCHEMATHESIS_CHECKS:
+                    continue
+                if _throttled(recorder, case_id):
+                    # 429: the target refused the request for its rate (IBR-SEC throttling),
+                    # which says nothing about how it would have answered the case itself.
                     continue
                 label = recorder.label
                 key = (node.name, label)
