@@ -37,7 +37,7 @@ def test_real_ibr_passes_the_whole_profile_with_fuzzing(
     errors = [(r.check, r.reason[:300]) for r in final.results if r.outcome is Outcome.ERROR]
     assert errors == []
     failures = [
-        (r.check, [(f.requirement_ids, f.title, f.message[:300]) for f in r.failures])
+        (r.check, [(f.requirement_ids, f.title, f.message[:300], _answers(f)) for f in r.failures])
         for r in final.results
         if r.failures
     ]
@@ -98,3 +98,8 @@ def test_fuzzing_only_mutants_are_detected(
     )
     assert len(FUZZ_CATALOGUE) >= 3
     assert missed == []
+
+
+def _answers(failure: Any) -> list[tuple[int | None, str]]:
+    """What the target answered in a failure's evidence (status, body excerpt), for the log."""
+    return [(e.status, str(e.response_body)[:400]) for e in failure.evidence]

@@ -80,9 +80,14 @@ def test_real_ibr_on_postgresql_passes_the_whole_profile(
     errors = [(r.check, r.reason[:300]) for r in final.results if r.outcome is Outcome.ERROR]
     assert errors == []
     failures = [
-        (r.check, [(f.requirement_ids, f.title, f.message[:300]) for f in r.failures])
+        (r.check, [(f.requirement_ids, f.title, f.message[:300], _answers(f)) for f in r.failures])
         for r in final.results
         if r.failures
     ]
     assert failures == []
     assert any(r.phase is Phase.FUZZING and r.outcome is Outcome.PASS for r in final.results)
+
+
+def _answers(failure: Any) -> list[tuple[int | None, str]]:
+    """What the target answered in a failure's evidence (status, body excerpt), for the log."""
+    return [(e.status, str(e.response_body)[:400]) for e in failure.evidence]
