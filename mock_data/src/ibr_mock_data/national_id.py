@@ -10,6 +10,8 @@ seeds can be loaded into one IBR without two people sharing an ID.
 
 from __future__ import annotations
 
+from ibr_protocol.check_digits import verhoeff_check_digit, verhoeff_valid
+
 __all__ = [
     "ID_LENGTH",
     "MAX_PEOPLE_PER_SEED",
@@ -24,29 +26,6 @@ __all__ = [
 
 ID_LENGTH = 12
 
-_D = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
-    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
-    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
-    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
-    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
-    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
-    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
-    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
-    (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-)
-_P = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
-    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
-    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
-    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
-    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
-    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
-    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
-)
-_INV = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
 
 # A serial is the eleven digits before the check digit. Person `index` of seed `seed` has the
 # serial index `seed * MAX_PEOPLE_PER_SEED + index`; an affine bijection spreads serial indexes
@@ -66,21 +45,6 @@ class InvalidNationalIdError(ValueError):
     """A national ID that is not ten digits or whose Verhoeff check digit does not match."""
 
 
-def verhoeff_check_digit(digits: str) -> str:
-    """Return the Verhoeff check digit to append to `digits` (a string of decimal digits)."""
-    c = 0
-    for i, ch in enumerate(reversed(digits)):
-        c = _D[c][_P[(i + 1) % 8][ord(ch) - 48]]
-    return str(_INV[c])
-
-
-def _checksum(number: str) -> int:
-    c = 0
-    for i, ch in enumerate(reversed(number)):
-        c = _D[c][_P[i % 8][ord(ch) - 48]]
-    return c
-
-
 def validate_national_id(value: str) -> None:
     """Raise `InvalidNationalIdError` naming the rule when `value` is not a valid national ID."""
     if len(value) != ID_LENGTH or not value.isascii() or not value.isdigit():
@@ -89,7 +53,7 @@ def validate_national_id(value: str) -> None:
         )
     if value[0] == "0":
         raise InvalidNationalIdError(f"national ID {value!r}: must not start with 0")
-    if _checksum(value) != 0:
+    if not verhoeff_valid(value):
         raise InvalidNationalIdError(
             f"national ID {value!r}: Verhoeff check digit does not match (keying error?)"
         )
