@@ -16,8 +16,10 @@ Three rules of `spec/compat/dci-1.0.0.yaml`, run by `ibr_protocol.normalise` aft
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
+from functools import cache
 from typing import Any
 
 EVENT_TYPES = {
@@ -145,11 +147,73 @@ def map_age_queries(message: dict[str, Any], today: date, log: Log) -> None:
 
 
 def _filter_type(value: Any) -> str | None:
+    """The query type `value`'s shape has (`{type, value}` idtype-value, a list predicate,
+    another object expression), and only when `value` is valid as that type: a filter no
+    type fits is left without one, to be refused per item instead of by the schema (fuzzing
+    found such filters refused as a whole request)."""
     if isinstance(value, list):
-        return "predicate"
-    if isinstance(value, dict):
-        return "idtype-value" if {"type", "value"} <= set(value) else "expression"
-    return None
+        guess = "predicate"
+    elif isinstance(value, dict):
+        guess = "idtype-value" if {"type", "value"} <= set(value) else "expression"
+    else:
+        return None
+    if guess == "idtype-value" and not _is_idtype_value(value):
+        guess = "expression"
+    if guess == "expression" and _is_query_map(value):
+        return guess  # DCI's `{attr: {op: value}}` form, rewritten later (rule C-QUERY-MAP)
+    return guess if _fits(value, guess) else None
+
+
+def _is_query_map(value: Any) -> bool:
+    """`{"attr": {"op": value}, ...}` with attribute-like names and operator objects."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(
+            isinstance(key, str)
+            and _ATTRIBUTE_NAME.fullmatch(key) is not None
+            and isinstance(condition, dict)
+            and bool(condition)
+            for key, condition in value.items()
+        )
+    )
+
+
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_.$]{0,98}")
+_QUERY_SCHEMAS = {
+    "idtype-value": "api/query_idtype_value",
+    "expression": "api/query_expression",
+    "predicate": "api/query_predicate",
+}
+
+
+def _fits(value: Any, query_type: str) -> bool:
+    from ibr_protocol.validation import is_valid  # the schemas import this module's rules
+
+    if query_type == "idtype-value":
+        return _is_idtype_value(value)
+    return is_valid(value, _QUERY_SCHEMAS[query_type])
+
+
+def _is_idtype_value(value: dict[str, Any]) -> bool:
+    from ibr_protocol.validation import is_valid  # the schemas import this module's rules
+
+    if not {"type", "value"} <= set(value):
+        return False
+    spelled = {**value, "type": _identifier_type_aliases().get(value["type"], value["type"])}
+    return is_valid(spelled, "api/query_idtype_value")
+
+
+@cache
+def _identifier_type_aliases() -> dict[Any, str]:
+    """`x-aliases` of codes/identifier_type (e.g. NationalID -> NID), as DCI peers spell them."""
+    from ibr_protocol.validation import load_schema
+
+    return {
+        alias: str(option["const"])
+        for option in load_schema("codes/identifier_type")["oneOf"]
+        for alias in option.get("x-aliases", ())
+    }
 
 
 def map_subscribe_criteria(message: dict[str, Any], log: Log) -> None:
