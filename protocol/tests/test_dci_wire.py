@@ -109,6 +109,26 @@ def test_absent_filter_type_is_inferred_and_a_given_one_kept(filter_: Any, infer
 
 
 @pytest.mark.parametrize(
+    ("filter_", "inferred"),
+    [
+        ({"type": "NationalID", "value": "12"}, "idtype-value"),  # an alias of NID
+        ({"type": "not-a-type", "value": "12"}, None),
+        ({"type": "NID", "value": {"nested": True}}, "expression"),  # DCI expression form
+        ([{}], None),
+    ],
+)
+def test_a_filter_no_type_fits_is_left_for_a_per_item_refusal(
+    filter_: Any, inferred: str | None
+) -> None:
+    """If this fails, a schema-valid subscribe (filter_type is optional) gets a type its filter
+    breaks, and the whole request is refused by the schema instead of the item (found by
+    fuzzing)."""
+    message = _subscribe({"reg_event_type": "enrollement", "filter": filter_})
+    map_subscribe_criteria(message, _noop)
+    assert message["subscribe_request"][0]["subscribe_criteria"].get("filter_type") == inferred
+
+
+@pytest.mark.parametrize(
     ("operator", "years", "birth_operator", "bound"),
     [
         ("lt", "25", "gt", "2001-03-01"),  # under 25: born after 1 March 2001
