@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import rfc8785
-
+from ibr_protocol.canonical_json import canonical_json
 from ibr_service.core.records import AuditEntry, JsonDict
 from ibr_service.core.store import Store, StoreTransaction
 
@@ -52,7 +51,7 @@ def entry_hash(
         "detail": detail,
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+    return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
 def append_audit(

@@ -260,21 +260,12 @@ def accept_envelope(
     )
 
 
-_CALLBACK_PATHS = {
-    "search": "/registry/on-search",
-    "subscribe": "/registry/on-subscribe",
-    "unsubscribe": "/registry/on-unsubscribe",
-    "txn-status": "/registry/txn/on-status",
-}
-"""The SP-MIS callback path of each asynchronous action (spec/openapi.yaml, tag SP-MIS)."""
-
-
 def registered_callback(client: ClientRecord, operation: Operation) -> str | None:
     """The callback URL of a request without `sender_uri`: the client's registered base URL
     plus the operation's callback path (IBR-CB-001); None when the client registered none."""
-    if not client.callback_base_url or operation.action not in _CALLBACK_PATHS:
+    if not client.callback_base_url or operation.callback_path is None:
         return None
-    return client.callback_base_url.rstrip("/") + _CALLBACK_PATHS[operation.action]
+    return client.callback_base_url.rstrip("/") + operation.callback_path
 
 
 def _caller_for(client: ClientRecord, access: AccessToken) -> Caller:

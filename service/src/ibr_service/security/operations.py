@@ -42,6 +42,8 @@ class Operation:
     scope: str
     is_async: bool
     response_action: str | None = None
+    callback_path: str | None = None
+    """Async only: the SP-MIS path its callback goes to under a registered base URL (IBR-CB-001)."""
     """Sync only: the `header.action` of the response envelope."""
     response_schema: str | None = None
     accepts_file: bool = False
@@ -95,6 +97,7 @@ ASYNC_SEARCH = Operation(
     message_schema="messages/search_request",
     scope=SCOPE_SEARCH,
     is_async=True,
+    callback_path="/registry/on-search",
 )
 SUBSCRIBE = Operation(
     path="/subscribe",
@@ -103,6 +106,7 @@ SUBSCRIBE = Operation(
     message_schema="messages/subscribe_request",
     scope=SCOPE_SUBSCRIBE,
     is_async=True,
+    callback_path="/registry/on-subscribe",
 )
 UNSUBSCRIBE = Operation(
     path="/unsubscribe",
@@ -111,6 +115,7 @@ UNSUBSCRIBE = Operation(
     message_schema="messages/unsubscribe_request",
     scope=SCOPE_UNSUBSCRIBE,
     is_async=True,
+    callback_path="/registry/on-unsubscribe",
 )
 ASYNC_TXN_STATUS = Operation(
     path="/txn/status",
@@ -119,6 +124,7 @@ ASYNC_TXN_STATUS = Operation(
     message_schema="messages/txn_status_request",
     scope=SCOPE_TXN,
     is_async=True,
+    callback_path="/registry/txn/on-status",
 )
 
 ALL_OPERATIONS: tuple[Operation, ...] = (
