@@ -1,5 +1,6 @@
 from . import (
     test_api_http,
+    test_concurrency,
     test_conformance,
     test_demo,
     test_identity_cases,
