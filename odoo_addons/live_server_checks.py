@@ -43,6 +43,7 @@ from ibr_protocol.envelope import build_request
 CALLBACK_CLIENT_ID = "IBR"  # the IBR's id at the suite's callback token endpoint
 CALLBACK_CLIENT_SECRET = "ibr-at-suite-receiver-secret"  # noqa: S105 - a loopback test secret
 _SECRET = re.compile(r"client_secret:\s*(\S+)")
+_ERROR = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ")
 BIN = Path(sys.executable).parent
 
 
@@ -411,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"Odoo live server checks could not run: {exc}")
         return 2
+    for log in sorted(args.workdir.glob("odoo-server-*.log")):
+        errors = [line for line in log.read_text().splitlines() if _ERROR.search(line)]
+        problems += [f"{log.name}: {line[:300]}" for line in errors[:5]]
     for problem in problems:
         print(f"  FAILED {problem}")
     return 1 if problems else 0

@@ -80,9 +80,10 @@ class OdooTransaction(SqlTransaction):
     queued = False
 
     def add_transaction(self, txn: TransactionRecord) -> None:
-        super().add_transaction(txn)
+        added = super().add_transaction(txn)  # type: ignore[func-returns-value]
         if txn.status == "rcvd":  # an accepted async request: the dispatcher answers it
             self.queued = True
+        return added
 
     def enqueue_outbox(self, job: OutboxJob) -> bool:
         added = super().enqueue_outbox(job)
@@ -110,7 +111,8 @@ def _committed_audit_head(store: OdooStore) -> AuditEntry | None:
     from odoo import sql_db
 
     with sql_db.db_connect(store.env.cr.dbname).cursor() as cr:
-        cr.execute(f"SET LOCAL search_path TO {CORE_SCHEMA}, public")  # ends with this cursor
+        # Local to this cursor's transaction, which ends with it.
+        cr.execute("SELECT set_config('search_path', %s, true)", [f"{CORE_SCHEMA}, public"])
         token = CURRENT_CONNECTION.set(cr._cnx)
         try:
             with cursor_engine().connect() as connection:
