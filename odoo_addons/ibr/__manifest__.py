@@ -24,6 +24,7 @@
         "views/programme_views.xml",
         "views/identity_case_views.xml",
         "views/overlap_case_views.xml",
+        "views/duplicate_case_views.xml",
         "views/operations_views.xml",
         "views/res_users_views.xml",
         "views/menus.xml",

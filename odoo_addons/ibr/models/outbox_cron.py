@@ -9,8 +9,9 @@ step with the first.
 
 import asyncio
 import logging
+from datetime import timedelta
 
-from odoo import api, models
+from odoo import api, fields, models
 
 from ibr_protocol.clock import utc_now
 from ibr_service.core import CoreSettings, IbrCore
@@ -18,6 +19,7 @@ from ibr_service.outbox import OutboxDispatcher
 from ibr_service.security.keys import load_or_create_keys
 
 from ..store import OdooStore
+from ..store.odoo_store import wake_outbox_cron
 from .fastapi_endpoint import ibr_settings
 
 _log = logging.getLogger(__name__)
@@ -34,10 +36,14 @@ class IbrOutbox(models.AbstractModel):
         """Process accepted async transactions and deliver due callbacks, one job at a time.
 
         One job per pass: the dispatcher's deliveries would otherwise run concurrently on the
-        single Odoo cursor this cron holds.
+        single Odoo cursor this cron holds. Run by Odoo's cron worker, each pass commits: a
+        delivered callback is recorded at once, and the next pass sees the requests the API
+        accepted meanwhile (Odoo's transactions read one snapshot). The API wakes this cron
+        when it queues work; a retry due later schedules the cron for that moment.
         """
         settings = ibr_settings(self.env).model_copy(update={"outbox_batch_size": 1})
-        store = OdooStore(self.env)
+        store = OdooStore(self.env, wake_outbox=False)
+        in_cron = bool(self.env.context.get("cron_id"))
         core = IbrCore(
             store, clock=utc_now, settings=CoreSettings(receiver_id=settings.receiver_id)
         )
@@ -55,7 +61,23 @@ class IbrOutbox(models.AbstractModel):
             totals["delivered"] += len(report.delivered)
             totals["retried"] += len(report.retried)
             totals["dead"] += len(report.dead)
+            if in_cron:
+                self.env["ir.cron"]._commit_progress(remaining=0)
             if report.idle:
                 break
+        # The earliest retry still waiting (past its lease), as Odoo's naive UTC.
+        self.env.cr.execute(
+            "SELECT min(GREATEST(next_attempt_at, COALESCE(lease_until, next_attempt_at)))"
+            " AT TIME ZONE 'UTC' FROM ibr.outbox WHERE status = 'pending'"
+        )
+        (next_retry,) = self.env.cr.fetchone()
+        if next_retry is not None:
+            # Later than now: a trigger for later wakes nobody, the cron workers find it when
+            # they next poll (at most a minute), so nothing spins on a job it cannot deliver.
+            wake_outbox_cron(self.env, at=max(next_retry, _now() + timedelta(seconds=1)))
         _log.info("IBR outbox: %s", totals)
         return totals
+
+
+def _now():
+    return fields.Datetime.now()

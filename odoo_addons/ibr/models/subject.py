@@ -5,11 +5,22 @@ from .subject_sql import subject_columns
 
 class IbrSubject(models.Model):
     _name = "ibr.subject"
-    _inherit = ["ibr.core.view", "ibr.subject.facets"]
+    _inherit = ["ibr.core.view", "ibr.subject.facets", "ibr.personal.data"]
     _description = "IBR subject (person or group)"
     _order = "surname, given_name, id"
     _rec_name = "name"
     _auto = False
+    _ibr_personal_fields = frozenset(
+        {
+            "name",
+            "given_name",
+            "surname",
+            "birth_date",
+            "death_date",
+            "identifier_text",
+            "identifier_ids",
+        }
+    )
 
     subject_key = fields.Char("Registry key", readonly=True)
     name = fields.Char(readonly=True)
@@ -61,11 +72,13 @@ class IbrSubject(models.Model):
 
 class IbrIdentifier(models.Model):
     _name = "ibr.identifier"
-    _inherit = ["ibr.core.view", "ibr.subject.facets"]
+    _inherit = ["ibr.core.view", "ibr.subject.facets", "ibr.personal.data"]
     _description = "IBR identifier of a subject"
     _order = "identifier_type, identifier_value"
     _rec_name = "identifier_value"
     _auto = False
+    _ibr_personal_fields = frozenset({"identifier_value"})
+    _ibr_subject_key_path = "subject_id.subject_key"
 
     subject_id = fields.Many2one("ibr.subject", readonly=True)
     identifier_type = fields.Char("Type", readonly=True)

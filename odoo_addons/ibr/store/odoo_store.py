@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy import exc as sa_exc
 
 from ibr_service.core.errors import StoreError
-from ibr_service.store_sql import SqlStore, SqlTransaction
+from ibr_service.core.records import AuditEntry, OutboxJob, TransactionRecord
+from ibr_service.store_sql import SqlStore, SqlTransaction, process_rows
+from ibr_service.store_sql.tables import audit_log
 
 from .cursor_dialect import CURRENT_CONNECTION, cursor_engine
 
@@ -27,14 +29,18 @@ CORE_SCHEMA = "ibr"
 class OdooStore(SqlStore):
     """A `Store` whose every statement runs in the transaction of `env.cr`."""
 
-    def __init__(self, env: Any, *, bulk_threshold: int = 2000) -> None:
+    def __init__(self, env: Any, *, bulk_threshold: int = 2000, wake_outbox: bool = True) -> None:
         super().__init__(cursor_engine(), bulk_threshold=bulk_threshold)
         self.env = env
+        self.wake_outbox = wake_outbox
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         with self.connection() as connection:
-            yield SqlTransaction(connection, self)
+            tx = OdooTransaction(connection, self)
+            yield tx
+        if tx.queued and self.wake_outbox:
+            wake_outbox_cron(self.env)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -66,3 +72,60 @@ class OdooStore(SqlStore):
         from .schema import create_core_schema
 
         create_core_schema(self)
+
+
+class OdooTransaction(SqlTransaction):
+    """`SqlTransaction` that notes when it queued work for the outbox cron."""
+
+    queued = False
+
+    def add_transaction(self, txn: TransactionRecord) -> None:
+        added = super().add_transaction(txn)  # type: ignore[func-returns-value]
+        if txn.status == "rcvd":  # an accepted async request: the dispatcher answers it
+            self.queued = True
+        return added
+
+    def enqueue_outbox(self, job: OutboxJob) -> bool:
+        added = super().enqueue_outbox(job)
+        self.queued = self.queued or added
+        return added
+
+    def last_audit_entry(self) -> AuditEntry | None:
+        """The chain's head as committed now, not as this transaction's snapshot saw it.
+
+        The SQL store serialises appenders with a transaction-level advisory lock taken before
+        it reads the head; that is enough under READ COMMITTED, but Odoo's transactions are
+        REPEATABLE READ, whose snapshot predates the lock: a rival that committed while this
+        one waited would be invisible and both would write the same `seq`. Once the lock is
+        held nobody else can append, so the later of this snapshot's head (it holds this
+        transaction's own entries) and the head a fresh connection reads is the true head.
+        """
+        mine = super().last_audit_entry()  # takes the lock
+        committed = _committed_audit_head(self.store)
+        heads = [head for head in (mine, committed) if head is not None]
+        return max(heads, key=lambda head: head.seq) if heads else None
+
+
+def _committed_audit_head(store: OdooStore) -> AuditEntry | None:
+    """The audit chain's last committed entry, read on a connection of its own."""
+    from odoo import sql_db
+
+    with sql_db.db_connect(store.env.cr.dbname).cursor() as cr:
+        # Local to this cursor's transaction, which ends with it.
+        cr.execute("SELECT set_config('search_path', %s, true)", [f"{CORE_SCHEMA}, public"])
+        token = CURRENT_CONNECTION.set(cr._cnx)
+        try:
+            with cursor_engine().connect() as connection:
+                query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
+                row = connection.execute(query).first()
+        finally:
+            CURRENT_CONNECTION.reset(token)
+    return None if row is None else process_rows.audit_entry(row._mapping)
+
+
+def wake_outbox_cron(env: Any, at: Any = None) -> None:
+    """Run the outbox cron as soon as this transaction commits (or at `at`), not at its next
+    minute: Odoo's cron workers are woken by a trigger (NOTIFY on commit)."""
+    cron = env.ref("ibr.cron_ibr_outbox", raise_if_not_found=False)
+    if cron:
+        cron.sudo()._trigger(at)

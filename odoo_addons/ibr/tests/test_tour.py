@@ -7,6 +7,8 @@ from unittest.mock import patch
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import ChromeBrowser
 
+from odoo.addons.ibr.store import OdooStore
+
 from .common import person_in, publish
 
 # docs/screenshots of the project checkout, when the add-on runs from one.
@@ -55,6 +57,12 @@ class TestOfficerJourneys(HttpCase):
         ]
         publish(cls.env, amani)
         cls.env["ibr.overlap.case"].action_recompute()
+        twice = [
+            person_in("5301", "R3", "D31", given_name="Tumaini", surname="Achieng", record_id=r)
+            for r in ("B-5301-1", "B-5301-2")
+        ]
+        publish(cls.env, *twice)
+        cls.env["ibr.duplicate.case"].action_recompute()
 
     def test_find_a_person_and_open_who_receives_what(self):
         with self._screenshot_at_the_end("who-receives-what"):
@@ -63,6 +71,37 @@ class TestOfficerJourneys(HttpCase):
                 "ibr_find_person_who_receives_what",
                 login="admin",
             )
+
+    def test_the_officer_reads_are_logged(self):
+        self.start_tour(
+            "/odoo/action-ibr.ibr_subject_action",
+            "ibr_find_person_who_receives_what",
+            login="admin",
+        )
+        zawadi = self.env["ibr.subject"].search([("identifier_text", "=", "NID 5101")])
+        with OdooStore(self.env).transaction() as tx:
+            reads = [
+                e
+                for e in tx.iter_audit()
+                if e.action == "personal_data.read" and e.actor == "odoo:admin"
+            ]
+        opened = [e.detail for e in reads if e.detail["records"] == [zawadi.subject_key]]
+        # The form read her names and birth date, then her identifiers.
+        self.assertIn(
+            ("ibr.subject", True), [(d["model"], "birth_date" in d["fields"]) for d in opened]
+        )
+        self.assertIn(
+            ("ibr.identifier", ["identifier_value"]), [(d["model"], d["fields"]) for d in opened]
+        )
+
+    def test_resolve_a_duplicate_case(self):
+        self.start_tour(
+            "/odoo/action-ibr.ibr_duplicate_case_action",
+            "ibr_resolve_duplicate_case",
+            login="admin",
+        )
+        case = self.env["ibr.duplicate.case"].search([("record_a", "like", "B-5301")])
+        self.assertEqual((case.status, case.decided_by), ("confirmed", "admin"))
 
     def test_resolve_an_overlap_case(self):
         with self._screenshot_at_the_end("overlap-case-decided"):

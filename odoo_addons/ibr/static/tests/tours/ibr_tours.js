@@ -86,3 +86,28 @@ registry.category("web_tour.tours").add("ibr_read_coverage", {
         },
     ],
 });
+
+// An officer resolves a duplicate case: one person holding two records of one programme; the
+// decision is recorded on the case.
+registry.category("web_tour.tours").add("ibr_resolve_duplicate_case", {
+    steps: () => [
+        {
+            content: "Open the duplicate case of the two records",
+            trigger: ".o_data_row .o_data_cell:contains(B-5301-1)",
+            run: "click",
+        },
+        {
+            content: "Both records of the programme are shown",
+            trigger: ".o_form_view .o_inner_group:contains(B-5301-1):contains(B-5301-2)",
+        },
+        {
+            content: "Decide: confirmed",
+            trigger: ".o_form_view .o_statusbar_buttons button:contains(Confirm)",
+            run: "click",
+        },
+        {
+            content: "The decision is recorded",
+            trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains(Confirmed)",
+        },
+    ],
+});
