@@ -6,8 +6,9 @@ Only the columns the computations use are read (no documents), table by table, i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -17,9 +18,16 @@ from sqlalchemy.engine import Connection, Engine
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import COLUMNS, RegistryFrames
 
-__all__ = ["frames_for_subjects", "frames_from_database", "frames_from_engine", "where_in"]
+__all__ = [
+    "frames_for_subjects",
+    "frames_from_database",
+    "frames_from_engine",
+    "read_database",
+    "where_in",
+]
 
 _CHUNK = 200_000
+T = TypeVar("T")
 
 
 def _read(
@@ -108,13 +116,19 @@ def frames_for_subjects(source: Engine | Connection, subject_keys: Iterable[str]
 
 def frames_from_database(url: str, programmes: set[str] | None = None) -> RegistryFrames:
     """Open ``url`` (``IBR_DATABASE_URL``) and read the registry; errors are one line."""
+    return read_database(url, lambda engine: frames_from_engine(engine, programmes))
+
+
+def read_database(url: str, read: Callable[[Engine], T]) -> T:
+    """``read`` over a database opened for it; a bad URL or an unreadable database is one
+    line (AnalyticsError)."""
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as error:
         raise AnalyticsError(f"cannot open the database: {error}") from None
     try:
-        return frames_from_engine(engine, programmes)
-    except sa.exc.OperationalError as error:
-        raise AnalyticsError(f"cannot read the database: {error.orig}") from None
+        return read(engine)
+    except (sa.exc.OperationalError, sa.exc.NoSuchTableError) as error:
+        raise AnalyticsError(f"cannot read the database: {getattr(error, 'orig', error)}") from None
     finally:
         engine.dispose()
