@@ -6,7 +6,9 @@ both validators must agree on every mutant.
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 
 from ibr_protocol.models import model_for_schema
 from ibr_protocol.spec import spec_dir
-from ibr_protocol.validation import schema_errors
+from ibr_protocol.validation import load_schema, schema_errors
 
 from .conftest import load_json
 
@@ -116,3 +118,22 @@ def test_model_dump_is_the_canonical_form(schema: str, instance: Any) -> None:
 def test_seed_examples_exist_for_every_operation() -> None:
     """Without seeds the generated-data test would silently test nothing."""
     assert len({schema for schema, _ in SEEDS}) >= 10, Path(spec_dir()).as_posix()
+
+
+@pytest.mark.parametrize(
+    ("literal", "schema"),
+    [
+        ("api.HeaderStatusReasonCode", "api/header_status_reason_code"),
+        ("messages.SearchStatusReasonCode", "api/search_status_reason_code"),
+        ("messages.EnrolledStatusReasonCode", "api/enrolled_status_reason_code"),
+        ("messages.EnrolmentUpdateReasonCode", "api/enrolment_update_reason_code"),
+        ("messages.SubscribeStatusReasonCode", "api/subscribe_status_reason_code"),
+        ("messages.UnsubscribeStatusReasonCode", "api/unsubscribe_status_reason_code"),
+    ],
+)
+def test_reason_code_literals_list_exactly_the_schema_codes(literal: str, schema: str) -> None:
+    """A code added to a schema but not to its model makes the reference SP-MIS refuse a valid
+    answer (found when succ.overlap.detected was added)."""
+    module, name = literal.split(".")
+    codes = typing.get_args(getattr(importlib.import_module(f"ibr_protocol.models.{module}"), name))
+    assert set(codes) == {option["const"] for option in load_schema(schema)["oneOf"]}

@@ -204,6 +204,11 @@ def _is_idtype_value(value: dict[str, Any]) -> bool:
     return is_valid(spelled, "api/query_idtype_value")
 
 
+def identifier_type_code(spelled: str) -> str:
+    """The spec's code for an identifier type as DCI peers spell it (`NationalID` -> `NID`)."""
+    return _identifier_type_aliases().get(spelled, spelled)
+
+
 @cache
 def _identifier_type_aliases() -> dict[Any, str]:
     """`x-aliases` of codes/identifier_type (e.g. NationalID -> NID), as DCI peers spell them."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ibr_service.core.batch_checks import BatchCheck
 from ibr_service.core.identity import DEFAULT_IDENTIFIER_TYPES, load_identifier_types
 from ibr_service.core.settings import CoreSettings
 
@@ -111,6 +112,16 @@ class Settings(BaseSettings):
     future_date_tolerance_days: int = Field(
         default=1, ge=0, description="How far past today a reported date may lie"
     )
+    overlap_check: bool = Field(
+        default=True,
+        description="Check every ingested batch for new cross-programme overlaps: cases opened, "
+        "items noted succ.overlap.detected, never refused (IBR-REG-015; SQL store)",
+    )
+    programme_rules_file: str | None = Field(
+        default=None,
+        description="YAML programme compatibility matrix for the overlap check; unset = the "
+        "shipped rules (analytics/programme_rules.yaml)",
+    )
 
     def core_settings(self) -> CoreSettings:
         """The core's settings; raises ValueError naming a bad identifier types file."""
@@ -124,6 +135,20 @@ class Settings(BaseSettings):
             identity_birth_year_tolerance=self.identity_birth_year_tolerance,
             future_date_tolerance_days=self.future_date_tolerance_days,
         )
+
+    def batch_checks(self) -> list[BatchCheck]:
+        """The checks of every ingested batch; raises ValueError naming a bad rules file."""
+        if not self.overlap_check:
+            return []
+        from ibr_service.analytics.cases import OverlapCheck
+        from ibr_service.analytics.errors import AnalyticsError
+        from ibr_service.analytics.rules import load_rules
+
+        path = Path(self.programme_rules_file) if self.programme_rules_file else None
+        try:
+            return [OverlapCheck(load_rules(path))]
+        except AnalyticsError as exc:
+            raise ValueError(f"IBR_PROGRAMME_RULES_FILE: {exc}") from None
 
     @field_validator("base_path")
     @classmethod

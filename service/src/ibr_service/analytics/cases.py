@@ -20,13 +20,17 @@ from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
 from ibr_service.analytics.rules import ProgrammeRules
-from ibr_service.analytics.sql_source import frames_for_subjects
+from ibr_service.analytics.sql_source import frames_for_subjects, where_in
 from ibr_service.core.audit import append_audit
+from ibr_service.core.batch_checks import Conflict
+from ibr_service.core.store import StoreTransaction
 from ibr_service.store_sql import SqlStore
 from ibr_service.store_sql.analytics_tables import overlap_cases
+from ibr_service.store_sql.store import SqlTransaction
 
 __all__ = [
     "DECISIONS",
+    "OverlapCheck",
     "check_batch",
     "decide_case",
     "list_cases",
@@ -49,40 +53,46 @@ def _evidence(row: pd.Series) -> dict[str, Any]:
 
 def record_overlaps(store: SqlStore, overlaps: pd.DataFrame, now: datetime) -> list[str]:
     """Store the overlaps found; the ids of those that were not known before (new conflicts)."""
-    ids = list(overlaps["case_id"])
     with store.transaction() as tx:
-        known: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            query = sa.select(overlap_cases.c.case_id).where(overlap_cases.c.case_id.in_(chunk))
-            known |= set(tx.connection.execute(query).scalars())
-        fresh = overlaps[~overlaps["case_id"].isin(known)]
-        if known:
-            tx.connection.execute(
-                overlap_cases.update()
-                .where(overlap_cases.c.case_id.in_(sa.bindparam("ids", expanding=True)))
-                .values(last_seen_at=now),
-                {"ids": sorted(known)},
-            )
-        rows = [
-            {
-                "case_id": row["case_id"],
-                "unit": row["unit"],
-                "identity_key": row["identity_key"],
-                "programme_a": row["programme_a"],
-                "programme_b": row["programme_b"],
-                "enrolment_key_a": row["enrolment_key_a"],
-                "enrolment_key_b": row["enrolment_key_b"],
-                "evidence": _evidence(row),
-                "status": "open",
-                "detected_at": now,
-                "last_seen_at": now,
-            }
-            for _, row in fresh.iterrows()
-        ]
-        if rows:
-            tx.connection.execute(overlap_cases.insert(), rows)
+        fresh = _record(tx.connection, overlaps, now)
     return list(fresh["case_id"])
+
+
+def _record(connection: sa.Connection, overlaps: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Insert the overlaps not known yet, touch the others; the new ones."""
+    ids = list(overlaps["case_id"])
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = sa.select(overlap_cases.c.case_id).where(overlap_cases.c.case_id.in_(chunk))
+        known |= set(connection.execute(query).scalars())
+    fresh = overlaps[~overlaps["case_id"].isin(known)]
+    if known:
+        connection.execute(
+            overlap_cases.update()
+            .where(overlap_cases.c.case_id.in_(sa.bindparam("ids", expanding=True)))
+            .values(last_seen_at=now),
+            {"ids": sorted(known)},
+        )
+    rows = [
+        {
+            "case_id": row["case_id"],
+            "unit": row["unit"],
+            "identity_key": row["identity_key"],
+            "programme_a": row["programme_a"],
+            "programme_b": row["programme_b"],
+            "enrolment_key_a": row["enrolment_key_a"],
+            "enrolment_key_b": row["enrolment_key_b"],
+            "evidence": _evidence(row),
+            "status": "open",
+            "detected_at": now,
+            "last_seen_at": now,
+        }
+        for _, row in fresh.iterrows()
+    ]
+    if rows:
+        connection.execute(overlap_cases.insert(), rows)
+    return fresh
 
 
 def recompute_overlaps(store: SqlStore, rules: ProgrammeRules, now: datetime) -> list[str]:
@@ -101,6 +111,33 @@ def check_batch(
     keys = set(subject_keys)
     frames = frames if frames is not None else frames_for_subjects(store.engine, keys)
     return record_overlaps(store, detect_overlaps(frames, rules, subject_keys=keys), now)
+
+
+class OverlapCheck:
+    """The incremental overlap check as a batch check of the core (`IbrCore(batch_checks=...)`):
+    run in the batch's own transaction, it records the new cases with the batch."""
+
+    def __init__(self, rules: ProgrammeRules) -> None:
+        self.rules = rules
+
+    def __call__(
+        self, tx: StoreTransaction, enrolment_keys: frozenset[str], now: datetime
+    ) -> list[Conflict]:
+        if not isinstance(tx, SqlTransaction):
+            raise TypeError("the overlap check needs the SQL store")  # a host wiring mistake
+        touched = where_in(tx.connection, "enrolments", "enrolment_key", set(enrolment_keys))
+        subjects = set(touched["subject_key"])
+        frames = frames_for_subjects(tx.connection, subjects)
+        found = detect_overlaps(frames, self.rules, subject_keys=subjects)
+        fresh = _record(tx.connection, found, now)
+        return [
+            Conflict(
+                case_id=str(row["case_id"]),
+                enrolment_keys=frozenset((row["enrolment_key_a"], row["enrolment_key_b"])),
+                programmes=frozenset((row["programme_a"], row["programme_b"])),
+            )
+            for _, row in fresh.iterrows()
+        ]
 
 
 def decide_case(

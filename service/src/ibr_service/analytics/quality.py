@@ -1,4 +1,5 @@
-"""Data quality per SP-MIS feed (sender x programme): completeness, valid identifiers, staleness.
+"""Data quality per SP-MIS feed (sender x programme): completeness, valid identifiers, staleness,
+and, from the feed log, rejection rates and reasons and the identity cases its records opened.
 
 National IDs are checked with the Verhoeff check digit (the mock countries' scheme, see
 mock_data/README.md); other identifier types count as valid when present.
@@ -10,39 +11,21 @@ import datetime as dt
 
 import pandas as pd
 
+from ibr_protocol.check_digits import verhoeff_valid
+from ibr_service.analytics.feed_log import FeedLog
 from ibr_service.analytics.frames import RegistryFrames
 
 __all__ = ["feed_quality", "verhoeff_valid"]
 
-_D = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6], [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-]  # fmt: skip
-_P = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-    [5, 8, 0, 3, 7, 9, 6, 1, 4, 2], [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-    [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-]  # fmt: skip
 NATIONAL_ID_TYPES = ("NID", "NATIONAL_ID")
 
 
-def verhoeff_valid(value: str) -> bool:
-    """True when ``value`` is all digits and its last digit is its Verhoeff check digit."""
-    if not value.isascii() or not value.isdigit():
-        return False
-    check = 0
-    for position, digit in enumerate(reversed(value)):
-        check = _D[check][_P[position % 8][int(digit)]]
-    return check == 0
-
-
-def feed_quality(frames: RegistryFrames, as_of: dt.date | None = None) -> pd.DataFrame:
+def feed_quality(
+    frames: RegistryFrames, as_of: dt.date | None = None, log: FeedLog | None = None
+) -> pd.DataFrame:
     """One row per feed: records, share of records with each key field, valid national IDs,
-    last event date and days since it (staleness)."""
+    last event date and days since it (staleness); with ``log``, the sender's item answers
+    (rejection rate and reasons) and the identity cases the feed opened."""
     on = pd.Timestamp(as_of or dt.date.today())
     subjects = frames.subjects.set_index("subject_key")
     ids = frames.identifiers
@@ -74,4 +57,37 @@ def feed_quality(frames: RegistryFrames, as_of: dt.date | None = None) -> pd.Dat
     out["days_since_last_event"] = (on - out["last_event"]).dt.days
     shares = ["with_identifier", "with_sex", "with_birth_date", "with_area", "valid_national_ids"]
     out[shares] = out[shares].astype(float).round(4)
+    if log is not None:
+        out = _with_log(out, log)
     return out.rename(columns={"programme_identifier": "programme"})
+
+
+def _with_log(out: pd.DataFrame, log: FeedLog) -> pd.DataFrame:
+    """Add the log's figures; a sender whose every item was rejected still gets a row."""
+    answers = log.answers.assign(items=log.answers["items"].astype(int))
+    per_sender = answers.groupby("sender_id")["items"].sum().rename("items_answered")
+    rejected = answers[answers["status"] == "rjct"]
+    refused = rejected.groupby("sender_id")["items"].sum().rename("items_rejected")
+    reasons = pd.Series(
+        {
+            sender: ", ".join(
+                f"{r}={n}" for r, n in zip(rows["reason"], rows["items"], strict=True)
+            )
+            for sender, rows in rejected.groupby("sender_id")
+        },
+        dtype=object,
+    )
+    senders = pd.concat([per_sender, refused, reasons.rename("rejection_reasons")], axis=1)
+    senders["items_rejected"] = senders["items_rejected"].fillna(0).astype(int)
+    senders["rejection_rate"] = (senders["items_rejected"] / senders["items_answered"]).round(4)
+    senders["rejection_reasons"] = senders["rejection_reasons"].fillna("")
+    missing = sorted(set(senders.index) - set(out["sender_id"]))
+    if missing:
+        out = pd.concat(
+            [out, pd.DataFrame({"sender_id": missing, "programme_identifier": None, "records": 0})],
+            ignore_index=True,
+        )
+    out = out.merge(senders, left_on="sender_id", right_index=True, how="left")
+    out = out.merge(log.identity_cases, on=["sender_id", "programme_identifier"], how="left")
+    out["identity_cases"] = pd.to_numeric(out["identity_cases"]).fillna(0).astype(int)
+    return out

@@ -19,6 +19,7 @@ from ibr_service.analytics.duplicates import (
     exact_duplicates,
     fuzzy_duplicates,
 )
+from ibr_service.analytics.feed_log import FeedLog
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.quality import feed_quality
@@ -177,6 +178,8 @@ def transitions_report(
     return Report("transitions", {"transitions": protected}, {"months": months, "k": k})
 
 
-def quality_report(frames: RegistryFrames, *, as_of: dt.date | None = None) -> Report:
-    table = feed_quality(frames, as_of)
+def quality_report(
+    frames: RegistryFrames, *, as_of: dt.date | None = None, log: FeedLog | None = None
+) -> Report:
+    table = feed_quality(frames, as_of, log)
     return Report("quality", {"feeds": table}, {"feeds": len(table)})

@@ -6,19 +6,28 @@ Only the columns the computations use are read (no documents), table by table, i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import COLUMNS, RegistryFrames
 
-__all__ = ["frames_for_subjects", "frames_from_database", "frames_from_engine"]
+__all__ = [
+    "frames_for_subjects",
+    "frames_from_database",
+    "frames_from_engine",
+    "read_database",
+    "where_in",
+]
 
 _CHUNK = 200_000
+T = TypeVar("T")
 
 
 def _read(
@@ -58,13 +67,13 @@ def frames_from_engine(engine: Engine, programmes: set[str] | None = None) -> Re
     return RegistryFrames(**{name: frame.reset_index(drop=True) for name, frame in tables.items()})
 
 
-def _where_in(engine: Engine, table: str, column: str, keys: set[str]) -> pd.DataFrame:
+def where_in(source: Engine | Connection, table: str, column: str, keys: set[str]) -> pd.DataFrame:
     """Rows of ``table`` whose ``column`` is one of ``keys``: one array parameter on
     PostgreSQL (``= ANY``: no long IN list to plan), chunks of an IN list on SQLite."""
     meta = sa.Table(table, sa.MetaData(), *(sa.Column(c) for c in COLUMNS[table]))
     ordered = sorted(keys)
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
+    with _connected(source) as connection:
+        if connection.dialect.name == "postgresql":
             array = sa.bindparam("keys", ordered, type_=postgresql.ARRAY(sa.String))
             query = sa.select(*meta.columns).where(meta.c[column] == sa.func.any(array))
             return pd.read_sql(query, connection)
@@ -78,31 +87,48 @@ def _where_in(engine: Engine, table: str, column: str, keys: set[str]) -> pd.Dat
     return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=COLUMNS[table])
 
 
-def frames_for_subjects(engine: Engine, subject_keys: Iterable[str]) -> RegistryFrames:
+@contextmanager
+def _connected(source: Engine | Connection) -> Iterator[Connection]:
+    """A connection of its own from an engine; a given connection (a unit of work) as it is."""
+    if isinstance(source, Connection):
+        yield source
+        return
+    with source.connect() as connection:
+        yield connection
+
+
+def frames_for_subjects(source: Engine | Connection, subject_keys: Iterable[str]) -> RegistryFrames:
     """Only what an incremental overlap check of ``subject_keys`` needs: those subjects, their
-    households and housemates, and the enrolments of all of them (read by key, not scanned)."""
+    households and housemates, and the enrolments of all of them (read by key, not scanned).
+    Given a connection, reads inside its transaction (what a batch being ingested wrote)."""
     keys = set(subject_keys)
-    as_member = _where_in(engine, "memberships", "member_key", keys)
+    as_member = where_in(source, "memberships", "member_key", keys)
     groups = set(as_member["subject_key"]) | keys
-    memberships = _where_in(engine, "memberships", "subject_key", groups)
+    memberships = where_in(source, "memberships", "subject_key", groups)
     everyone = keys | set(memberships["subject_key"]) | set(memberships["member_key"])
     return RegistryFrames(
-        subjects=_where_in(engine, "subjects", "subject_key", everyone),
+        subjects=where_in(source, "subjects", "subject_key", everyone),
         identifiers=pd.DataFrame(columns=list(COLUMNS["identifiers"])),
         memberships=memberships,
-        enrolments=_where_in(engine, "enrolments", "subject_key", everyone),
+        enrolments=where_in(source, "enrolments", "subject_key", everyone),
     )
 
 
 def frames_from_database(url: str, programmes: set[str] | None = None) -> RegistryFrames:
     """Open ``url`` (``IBR_DATABASE_URL``) and read the registry; errors are one line."""
+    return read_database(url, lambda engine: frames_from_engine(engine, programmes))
+
+
+def read_database(url: str, read: Callable[[Engine], T]) -> T:
+    """``read`` over a database opened for it; a bad URL or an unreadable database is one
+    line (AnalyticsError)."""
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as error:
         raise AnalyticsError(f"cannot open the database: {error}") from None
     try:
-        return frames_from_engine(engine, programmes)
-    except sa.exc.OperationalError as error:
-        raise AnalyticsError(f"cannot read the database: {error.orig}") from None
+        return read(engine)
+    except (sa.exc.OperationalError, sa.exc.NoSuchTableError) as error:
+        raise AnalyticsError(f"cannot read the database: {getattr(error, 'orig', error)}") from None
     finally:
         engine.dispose()

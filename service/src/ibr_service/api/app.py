@@ -74,11 +74,12 @@ def build_host(
 
     The database must be migrated (``ibr db upgrade``) before this is called.
     """
-    if store is None:
-        from ibr_service.store_sql import SqlStore
+    from ibr_service.store_sql import SqlStore
 
+    if store is None:
         store = SqlStore.from_url(settings.database_url)
-    core = IbrCore(store, clock=clock, settings=settings.core_settings())
+    checks = settings.batch_checks() if isinstance(store, SqlStore) else []
+    core = IbrCore(store, clock=clock, settings=settings.core_settings(), batch_checks=checks)
     keys = load_or_create_keys(store, now=clock())
     tokens = TokenService(
         private_jwk=keys.token_key,

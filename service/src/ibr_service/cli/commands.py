@@ -41,6 +41,18 @@ def _store(settings: Settings) -> Any:
     return SqlStore.from_url(settings.database_url)
 
 
+def _build_host(settings: Settings) -> Any:
+    """The host of ``settings``; a bad configuration file is one line, not a traceback."""
+    from ibr_service.api import build_host
+
+    require_existing_sqlite(settings.database_url)
+    try:
+        return build_host(settings)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
@@ -69,7 +81,7 @@ def serve(
     """Serve the IBR API (and run the outbox worker in the background)."""
     import uvicorn
 
-    from ibr_service.api import build_host, create_app
+    from ibr_service.api import create_app
 
     settings = _settings()
     if dci_sandbox:
@@ -79,8 +91,7 @@ def serve(
         serve_dci_sandbox_banner(console.print)
     if dci_sandbox and workers > 1:
         raise typer.BadParameter("the DCI sandbox runs in one process: drop --workers")
-    require_existing_sqlite(settings.database_url)
-    ibr_host = build_host(settings)  # also creates the server's keys, before any worker starts
+    ibr_host = _build_host(settings)  # also creates the server's keys, before any worker starts
     api = create_app(ibr_host)
     if dci_sandbox:
         from ibr_service.cli.sandbox import dci_sandbox_app
@@ -421,12 +432,10 @@ def outbox_run(
     once: Annotated[bool, typer.Option(help="One pass, then exit")] = False,
 ) -> None:
     """Deliver callbacks until interrupted (or one pass with --once)."""
-    from ibr_service.api import build_host
     from ibr_service.outbox import OutboxDispatcher
 
     settings = _settings()
-    require_existing_sqlite(settings.database_url)
-    host = build_host(settings)
+    host = _build_host(settings)
     dispatcher = OutboxDispatcher(
         host.store, host.core, keys=host.keys, settings=settings, clock=host.clock
     )

@@ -61,6 +61,15 @@ def _frames(jsonl: Path | None) -> RegistryFrames:
     return frames_from_database(Settings().database_url)
 
 
+def _log(jsonl: Path | None) -> Any:
+    """The feed log of the database (None for a JSONL file: records carry no answers)."""
+    if jsonl is not None:
+        return None
+    from ibr_service.analytics.feed_log import feed_log_from_database
+
+    return feed_log_from_database(Settings().database_url)
+
+
 def _run(build: Callable[[], Report], fmt: str, out: Path | None) -> None:
     from ibr_service.analytics.errors import AnalyticsError
     from ibr_service.analytics.exports import write_report
@@ -234,4 +243,4 @@ def quality(jsonl: Jsonl = None, as_of: AsOf = None, fmt: Format = "json", out: 
     """Completeness, identifier validity and staleness per SP-MIS feed."""
     from ibr_service.analytics.reports import quality_report
 
-    _run(lambda: quality_report(_frames(jsonl), as_of=_date(as_of)), fmt, out)
+    _run(lambda: quality_report(_frames(jsonl), as_of=_date(as_of), log=_log(jsonl)), fmt, out)

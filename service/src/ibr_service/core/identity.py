@@ -13,6 +13,8 @@ A deployment replaces the defaults with a YAML or JSON file (`IBR_IDENTIFIER_TYP
       upper: true            # case-fold values to upper case (default true)
       leading_zeros: keep    # or strip
       check_digit: verhoeff  # or luhn; values that fail are not used for linkage
+    - code: HMAC_SHA256
+      keyed: hmac-sha256     # keyed-hash tokens TYPE:KEY_ID:HEX (ibr_protocol.keyed_identifiers)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from ibr_protocol.check_digits import CHECK_DIGITS
+from ibr_protocol.keyed_identifiers import KEYED_IDENTIFIER_TYPE, parse_keyed_value
 from ibr_service.core.query import (
     And,
     Attribute,
@@ -58,8 +61,13 @@ class IdentifierType:
     upper: bool = True
     leading_zeros: Literal["keep", "strip"] = "keep"
     check_digit: str | None = None
+    keyed: bool = False
+    """Values are keyed-hash tokens: spelled canonically, valid only when well formed."""
 
     def normalise(self, value: str) -> str:
+        if self.keyed:
+            parsed = parse_keyed_value(value)
+            return value.strip() if parsed is None else str(parsed)
         text = value.strip()
         for ch in self.strip:
             text = text.replace(ch, "")
@@ -70,6 +78,8 @@ class IdentifierType:
         return text
 
     def valid(self, normalised_value: str) -> bool:
+        if self.keyed:
+            return parse_keyed_value(normalised_value) is not None
         if self.check_digit is None:
             return True
         return CHECK_DIGITS[self.check_digit](normalised_value)
@@ -138,6 +148,9 @@ class IdentifierTypes:
                     f"identifier type {entry['code']}: check_digit must be one of "
                     f"{', '.join(sorted(CHECK_DIGITS))}"
                 )
+            keyed = entry.get("keyed")
+            if keyed not in (None, "hmac-sha256"):
+                raise ValueError(f"identifier type {entry['code']}: keyed is hmac-sha256")
             zeros = entry.get("leading_zeros", "keep")
             if zeros not in ("keep", "strip"):
                 raise ValueError(f"identifier type {entry['code']}: leading_zeros is keep or strip")
@@ -149,6 +162,7 @@ class IdentifierTypes:
                     upper=bool(entry.get("upper", True)),
                     leading_zeros=zeros,
                     check_digit=check,
+                    keyed=keyed is not None,
                 )
             )
         return cls(tuple(types))
@@ -163,6 +177,7 @@ DEFAULT_IDENTIFIER_TYPES = IdentifierTypes(
         IdentifierType("NID", aliases=("NationalID", "NATIONAL_ID", "NATIONAL_ID_NUMBER")),
         IdentifierType("UIN", aliases=("UNIQUE_ID",)),
         IdentifierType("BRN", aliases=("BIRTH_REGISTRATION", "BIRTH_CERTIFICATE")),
+        IdentifierType(KEYED_IDENTIFIER_TYPE, keyed=True),
         IdentifierType("PASSPORT", strip=" "),
         IdentifierType("SSN"),
         IdentifierType("TIN"),
@@ -177,9 +192,9 @@ DEFAULT_IDENTIFIER_TYPES = IdentifierTypes(
     )
 )
 """The spec's identifier types (codes/identifier_type), national ID first, without check digits
-(programme-issued codes keep their hyphens)
-(they differ by country): a deployment declares its own in the file, as
-`service/identifier-types.mock.yaml` does for the mock countries (Verhoeff national IDs)."""
+(they differ by country; programme-issued codes keep their hyphens): a deployment declares its
+own in the file, as `service/identifier-types.mock.yaml` does for the mock countries (Verhoeff
+national IDs)."""
 
 
 def normalise_query(expr: Expr, types: IdentifierTypes) -> Expr:

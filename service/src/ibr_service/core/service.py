@@ -13,6 +13,7 @@ from typing import Any
 
 from ibr_protocol import build_callback, format_timestamp
 from ibr_service.core.audit import append_audit
+from ibr_service.core.batch_checks import REASON_OVERLAP_DETECTED, BatchCheck
 from ibr_service.core.caller import Caller, ReadScope
 from ibr_service.core.errors import NotFoundError, RequestError, StoreError, TxnNotFoundError
 from ibr_service.core.ingest import (
@@ -69,10 +70,12 @@ class IbrCore:
         *,
         clock: Callable[[], datetime] = utc_now,
         settings: CoreSettings | None = None,
+        batch_checks: Sequence[BatchCheck] = (),
     ) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings or CoreSettings()
+        self.batch_checks = tuple(batch_checks)
 
     # --- sync/enrollment/updates --------------------------------------------------------
 
@@ -174,12 +177,54 @@ class IbrCore:
                     detail=_write_detail(result),
                 )
                 self._notify(tx, result, correlation_id, now)
+                self._check_batch(tx, valid, result, items, caller, now)
             if response is not None:
                 tx.add_transaction(
                     _transaction(
                         caller, header, correlation_id, "enrollment-updates", response, now
                     )
                 )
+
+    def _check_batch(
+        self,
+        tx: StoreTransaction,
+        valid: Sequence[tuple[int, list[EnrolmentUpdate]]],
+        result: BatchResult,
+        items: list[JsonDict],
+        caller: Caller,
+        now: datetime,
+    ) -> None:
+        """Run the host's batch checks; an item in a new conflict is noted, never refused."""
+        changed = {
+            position: {o.enrolment_key for o in outcomes if o.result in ("created", "updated")}
+            for position, outcomes in enumerate(result.outcomes)
+            if position not in result.rejected
+        }
+        touched = frozenset(key for keys in changed.values() for key in keys)
+        if not touched or not self.batch_checks:
+            return
+        conflicts = [c for check in self.batch_checks for c in check(tx, touched, now)]
+        readable = caller.read.programmes
+        for position, keys in changed.items():
+            own = {u.programme.programme_identifier for u in valid[position][1]}
+            mine = [c for c in conflicts if keys & c.enrolment_keys]
+            if not mine:
+                continue
+            others = sorted(
+                p if readable is None or p in readable else "another programme"
+                for c in mine
+                for p in (c.programmes - own or c.programmes)
+            )
+            cases = ", ".join(sorted(c.case_id for c in mine))
+            i = valid[position][0]
+            items[i] = _item(
+                str(items[i]["reference_id"]),
+                str(items[i]["timestamp"]),
+                "succ",
+                REASON_OVERLAP_DETECTED,
+                f"accepted; enrolled in a programme it may not combine with "
+                f"({', '.join(dict.fromkeys(others))}): overlap case {cases} opened",
+            )
 
     def _record_transaction(
         self,
