@@ -37,7 +37,10 @@ from ibr_service.core.survivorship import MEMBER_LIST_MARK, consolidate
 __all__ = ["BatchResult", "apply_batch"]
 
 _REVERSING = {"4": "cancelled", "5": "reversed"}
-"""codes/payment_status that undo a benefit: Cancelled, Returned."""
+"""codes/payment_status that undo a benefit: Cancelled, Returned.
+
+Benefit history holds changes only (corrections, cancellations, reversals): a benefit's first
+state is in `benefits` until it changes, then in the first change's `previous_amount`."""
 
 
 @dataclass
@@ -319,7 +322,9 @@ def _benefits(
         write.benefits.append(benefit)
         change = _REVERSING.get(benefit.payment_status or "")
         if change is None:
-            change = "created" if before is None else "corrected"
+            if before is None:
+                continue  # a new benefit: its current state is all there is to keep
+            change = "corrected"
         write.benefit_history.append(
             BenefitChange(
                 subject_key=benefit.subject_key,
