@@ -1,0 +1,93 @@
+"""Core ingest throughput of this checkout against an older one, in alternating pairs.
+
+Runs `benchmarks/service_ingest.py` of each tree (each with its own source on PYTHONPATH, this
+checkout's Python and packages) with the same arguments against the same PostgreSQL, alternately
+(the order flips every pair, so load from other work falls on both sides), and prints one JSON
+object: every pair's `core_records_per_s`, its ratio new/old, and the median ratio.
+
+    git worktree add /tmp/old <commit>
+    .venv/bin/python benchmarks/ingest_before_after.py --old-tree /tmp/old --pairs 3 \
+        --records 10000 --batch 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+SOURCES = (
+    "protocol/src",
+    "service/src",
+    "reference_client/src",
+    "conformance/src",
+    "mock_data/src",
+)
+
+
+def run(tree: Path, records: int, batch: int) -> int:
+    """`core_records_per_s` of `tree`'s service_ingest.py (its own code first on the path)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(str(tree / s) for s in SOURCES)
+    script = tree / "benchmarks" / "service_ingest.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--records", str(records), "--batch", str(batch)],
+        env=env,
+        cwd=tree,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(json.loads(out)["core_records_per_s"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old-tree", type=Path, required=True, help="a checkout of the old code")
+    parser.add_argument("--new-tree", type=Path, default=HERE, help="default: this checkout")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=2_000)
+    args = parser.parse_args()
+    for tree in (args.old_tree, args.new_tree):
+        if not (tree / "benchmarks" / "service_ingest.py").is_file():
+            parser.error(f"{tree} has no benchmarks/service_ingest.py")
+
+    pairs = []
+    for i in range(args.pairs):
+        order = ("old", "new") if i % 2 == 0 else ("new", "old")
+        figures = {}
+        for side in order:
+            tree = args.old_tree if side == "old" else args.new_tree
+            figures[side] = run(tree, args.records, args.batch)
+        pairs.append(
+            {
+                "order": "-".join(order),
+                "old_core_records_per_s": figures["old"],
+                "new_core_records_per_s": figures["new"],
+                "ratio_new_old": round(figures["new"] / figures["old"], 3),
+            }
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest_before_after",
+                "old_tree": str(args.old_tree),
+                "new_tree": str(args.new_tree),
+                "records": args.records,
+                "batch": args.batch,
+                "pairs": pairs,
+                "median_ratio_new_old": statistics.median(p["ratio_new_old"] for p in pairs),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
