@@ -44,11 +44,24 @@ def merge_with_copy(connection: Connection, batch: RegistryRows) -> None:
     # A subject and its source record carry the same document object: serialise it once.
     json_text: dict[int, str] = {}
     tables = [(metadata.tables[name], rows_) for name, rows_ in batch.by_table() if rows_]
-    direct = {
+    direct = {table.name for table, _ in tables if table.name in APPEND_ONLY}
+    # Rows keyed by subject are stored with their subject: one probe of `subjects` answers for
+    # every such table (were a row stored without its subject, the savepoint catches it).
+    by_subject = [
+        (table, table_rows)
+        for table, table_rows in tables
+        if table.name not in direct and _leading_key(table) == "subject_key"
+    ]
+    subject_keys = {row["subject_key"] for _, table_rows in by_subject for row in table_rows}
+    if by_subject and not _any_stored(connection, metadata.tables["subjects"], subject_keys):
+        direct.update(table.name for table, _ in by_subject)
+    direct.update(
         table.name
         for table, table_rows in tables
-        if table.name in APPEND_ONLY or not _any_stored(connection, table, table_rows)
-    }
+        if table.name not in direct
+        and _leading_key(table) != "subject_key"
+        and not _any_stored(connection, table, {row[_leading_key(table)] for row in table_rows})
+    )
     if not direct:
         _merge_all(connection, tables, json_text)
         return
@@ -83,14 +96,17 @@ def _merge_all(
         merge_table(connection, table, table_rows, json_text=json_text)
 
 
-def _any_stored(connection: Connection, table: Table, table_rows: Sequence[Row]) -> bool:
-    """Whether any row of `table` shares the leading key column with one of `table_rows`."""
-    column = next(iter(table.primary_key.columns))
-    values = sorted({str(row[column.name]) for row in table_rows})
+def _leading_key(table: Table) -> str:
+    return str(next(iter(table.primary_key.columns)).name)
+
+
+def _any_stored(connection: Connection, table: Table, values: set[Any]) -> bool:
+    """Whether `table` holds a row whose leading key column is among `values`."""
+    column = table.c[_leading_key(table)]
     probe = (
         select(literal(1))
         .select_from(table)
-        .where(column == func.any(bindparam(None, values, type_=ARRAY(String))))
+        .where(column == func.any(bindparam(None, sorted(map(str, values)), type_=ARRAY(String))))
         .limit(1)
     )
     return connection.execute(probe).first() is not None
