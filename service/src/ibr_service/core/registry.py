@@ -10,7 +10,9 @@ enrolments, benefits, areas), decides everything in memory, and hands the store 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,6 +68,37 @@ def apply_batch(
     now: datetime,
 ) -> BatchResult:
     """Link, order, validate and consolidate `items`, then write them in one `RegistryWrite`."""
+    with _no_collection_pauses():
+        return _apply_batch(tx, items, fields=fields, settings=settings, now=now)
+
+
+@contextmanager
+def _no_collection_pauses() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is applied.
+
+    Every object a batch makes (records, rows, documents) lives until the batch ends, so the
+    collections the allocations trigger find nothing to free and re-scan the whole batch every
+    time: a quarter of the CPU of a 2,000-record batch. Reference counting still frees what it
+    frees; the collector is re-enabled afterwards only if it was enabled before (a host that
+    turned it off keeps it off; concurrent batches at worst collect as before).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _apply_batch(
+    tx: StoreTransaction,
+    items: Sequence[Sequence[EnrolmentUpdate]],
+    *,
+    fields: Sequence[str],
+    settings: CoreSettings,
+    now: datetime,
+) -> BatchResult:
     linked = link(tx, items, settings=settings, now=now)
     result = BatchResult(outcomes=[])
     _fold_enrolments(tx, linked, fields, result, now)
