@@ -95,7 +95,9 @@ def main() -> None:
                 "records": args.records,
                 "batch": args.batch,
                 "pairs": pairs,
-                "median_ratio_new_old": statistics.median(p["ratio_new_old"] for p in pairs),
+                "median_ratio_new_old": round(
+                    statistics.median(p["ratio_new_old"] for p in pairs), 3
+                ),
             },
             indent=2,
         )
