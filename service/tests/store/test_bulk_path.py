@@ -79,3 +79,45 @@ def test_copy_path_keeps_duplicate_keys_of_one_write_once(copy_store: SqlStore) 
         counts = tx.count_rows()
     assert stored[(e.enrolment_key, "b")].amount == Decimal("55.00")
     assert (counts["enrolments"], counts["enrolment_status_history"]) == (1, 2)
+
+
+@pytest.mark.parametrize("check", WRITING_CHECKS, ids=[c.__name__ for c in WRITING_CHECKS])
+def test_plain_copy_meeting_a_stored_key_falls_back_to_the_merge(
+    copy_store: SqlStore, check: Callable[[Store], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, a row written between the probe and the plain COPY (a concurrent batch)
+    breaks the write or leaves another result than the upsert: here the probe always answers
+    "nothing stored", so every write that updates a row meets a stored key."""
+    monkeypatch.setattr(bulk, "_any_stored", lambda *_: False)
+    check(copy_store)
+
+
+def test_a_first_load_is_copied_without_staging(
+    copy_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, rows with keys nothing stored yet go through a staging table and a merge
+    (about twice the work of the COPY) instead of a plain COPY; a stored key still merges."""
+    merged: list[str] = []
+    original = bulk.merge_table
+
+    def counted(connection: Any, table: Any, table_rows: Any, **kw: Any) -> None:
+        merged.append(table.name)
+        original(connection, table, table_rows, **kw)
+
+    monkeypatch.setattr(bulk, "merge_table", counted)
+    e = registry_enrolment("p:NID:8", "P1")
+    write = registry_write_of(
+        registry_subject("p:NID:8"), enrolments=(e,), benefits=[registry_benefit(e, "b", "5")]
+    )
+    with copy_store.transaction() as tx:
+        tx.write_registry(write)
+    assert merged == []
+    again = registry_write_of(
+        registry_subject("p:NID:8"), enrolments=(e,), benefits=[registry_benefit(e, "b", "6")]
+    )
+    with copy_store.transaction() as tx:
+        tx.write_registry(again)
+        stored = tx.load_benefits([(e.enrolment_key, "b")])
+    assert {"subjects", "enrolments", "benefits"} <= set(merged)
+    assert "enrolment_status_history" not in merged
+    assert stored[(e.enrolment_key, "b")].amount == Decimal("6")

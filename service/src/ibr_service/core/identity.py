@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,7 +128,9 @@ class IdentifierTypes:
             record = IdentifierRecord(known.code, known.normalise(raw_value))
             target = linkable if known.valid(record.identifier_value) else invalid
             target.setdefault((record.identifier_type, record.identifier_value), record)
-        ranked = sorted(linkable.values(), key=self.sort_key)
+        ranked = list(linkable.values())
+        if len(ranked) > 1:
+            ranked.sort(key=self.sort_key)
         return Normalised(tuple(ranked), tuple(invalid.values()))
 
     def sort_key(self, identifier: IdentifierRecord) -> tuple[int, str, str]:
@@ -168,7 +171,9 @@ class IdentifierTypes:
         return cls(tuple(types))
 
 
+@lru_cache(maxsize=1024)
 def _fold(name: str) -> str:
+    # Cached: a batch spells the same few type names over and over.
     return "".join(ch for ch in name.upper() if ch.isalnum())
 
 

@@ -10,7 +10,9 @@ enrolments, benefits, areas), decides everything in memory, and hands the store 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,7 +39,10 @@ from ibr_service.core.survivorship import MEMBER_LIST_MARK, consolidate
 __all__ = ["BatchResult", "apply_batch"]
 
 _REVERSING = {"4": "cancelled", "5": "reversed"}
-"""codes/payment_status that undo a benefit: Cancelled, Returned."""
+"""codes/payment_status that undo a benefit: Cancelled, Returned.
+
+Benefit history holds changes only (corrections, cancellations, reversals): a benefit's first
+state is in `benefits` until it changes, then in the first change's `previous_amount`."""
 
 
 @dataclass
@@ -63,6 +68,37 @@ def apply_batch(
     now: datetime,
 ) -> BatchResult:
     """Link, order, validate and consolidate `items`, then write them in one `RegistryWrite`."""
+    with _no_collection_pauses():
+        return _apply_batch(tx, items, fields=fields, settings=settings, now=now)
+
+
+@contextmanager
+def _no_collection_pauses() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is applied.
+
+    Every object a batch makes (records, rows, documents) lives until the batch ends, so the
+    collections the allocations trigger find nothing to free and re-scan the whole batch every
+    time: a quarter of the CPU of a 2,000-record batch. Reference counting still frees what it
+    frees; the collector is re-enabled afterwards only if it was enabled before (a host that
+    turned it off keeps it off; concurrent batches at worst collect as before).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _apply_batch(
+    tx: StoreTransaction,
+    items: Sequence[Sequence[EnrolmentUpdate]],
+    *,
+    fields: Sequence[str],
+    settings: CoreSettings,
+    now: datetime,
+) -> BatchResult:
     linked = link(tx, items, settings=settings, now=now)
     result = BatchResult(outcomes=[])
     _fold_enrolments(tx, linked, fields, result, now)
@@ -319,7 +355,9 @@ def _benefits(
         write.benefits.append(benefit)
         change = _REVERSING.get(benefit.payment_status or "")
         if change is None:
-            change = "created" if before is None else "corrected"
+            if before is None:
+                continue  # a new benefit: its current state is all there is to keep
+            change = "corrected"
         write.benefit_history.append(
             BenefitChange(
                 subject_key=benefit.subject_key,

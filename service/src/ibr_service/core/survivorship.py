@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -53,11 +52,16 @@ def consolidate(
     """The subject as the registry holds it, from every source record it is linked to."""
     ordered = sorted(sources, key=_recency)
     latest = ordered[-1]
-    facts: dict[str, Any] = {}
-    for name in _LATEST_WINS:
-        facts[name] = next(
-            (v for s in reversed(ordered) if (v := getattr(s.subject, name)) is not None), None
-        )
+    facts: dict[str, Any]
+    if len(ordered) == 1:  # most subjects: one source says everything
+        facts = {name: getattr(latest.subject, name) for name in _LATEST_WINS}
+    else:
+        facts = {
+            name: next(
+                (v for s in reversed(ordered) if (v := getattr(s.subject, name)) is not None), None
+            )
+            for name in _LATEST_WINS
+        }
     deaths = [s for s in ordered if s.subject.death_date is not None]
     first_death = min(deaths, key=lambda s: (s.subject.death_date, s.source_key), default=None)
     event_dates = [s.event_date for s in ordered if s.event_date is not None]
@@ -67,32 +71,34 @@ def consolidate(
         if area_source is not None and area_source.subject.area_code is not None
         else (None,) * AREA_LEVELS
     )
-    record = SubjectRecord(
-        subject_key=subject_key,
-        kind=latest.subject.kind,
-        identifiers=tuple(identifiers),
-        document=latest.subject.document,
-        content_hash="",
-        death_date=None if first_death is None else first_death.subject.death_date,
-        member_keys=tuple(member_keys),
-        area_levels=levels,
-        last_updated=max(event_dates, default=None),
-        death_reported_by=None if first_death is None else first_death.source_key,
-        **facts,
-    )
+    death_date = None if first_death is None else first_death.subject.death_date
+    death_reported_by = None if first_death is None else first_death.source_key
+    last_updated = max(event_dates, default=None)
     # The document enters by its own hash (computed when it was received): re-serialising
     # every document of a batch was a third of the cost of consolidation.
     fingerprint = content_hash(
         [
             latest.subject.content_hash,
-            [getattr(record, n) for n in _LATEST_WINS],
-            record.death_date,
-            record.death_reported_by,
-            record.area_levels,
-            record.last_updated,
+            [facts[n] for n in _LATEST_WINS],
+            death_date,
+            death_reported_by,
+            levels,
+            last_updated,
         ]
     )
-    return replace(record, content_hash=fingerprint)
+    return SubjectRecord(
+        subject_key=subject_key,
+        kind=latest.subject.kind,
+        identifiers=tuple(identifiers),
+        document=latest.subject.document,
+        content_hash=fingerprint,
+        death_date=death_date,
+        member_keys=tuple(member_keys),
+        area_levels=levels,
+        last_updated=last_updated,
+        death_reported_by=death_reported_by,
+        **facts,
+    )
 
 
 def area_levels(

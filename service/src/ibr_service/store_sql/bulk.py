@@ -3,7 +3,8 @@
 Used by `SqlTransaction.write_registry` when a write reaches `bulk_threshold` rows. It writes the
 same rows (`rows.registry_rows`) with the same conflict rules (`registry.UPSERT_KEYS`) as the
 executemany path; only the way rows reach the tables differs: one COPY stream per table and one
-`INSERT ... SELECT ... ON CONFLICT` per table, inside the caller's transaction. psycopg adapts
+`INSERT ... SELECT ... ON CONFLICT` per table (histories, whose rows cannot conflict, are copied
+straight into their tables), inside the caller's transaction. psycopg adapts
 dates, Decimal (Numeric) and bool (Boolean) itself; JSON columns are sent as JSON text.
 """
 
@@ -13,23 +14,113 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection
+import orjson
+from sqlalchemy import JSON, Connection, String, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.schema import Table
 
 from ibr_service.store_sql.registry import KEEP_ON_UPDATE, UPSERT_KEYS
 from ibr_service.store_sql.rows import RegistryRows, Row
 from ibr_service.store_sql.tables import metadata
 
-__all__ = ["copy_rows", "merge_with_copy"]
+__all__ = ["APPEND_ONLY", "copy_rows", "merge_with_copy"]
+
+
+APPEND_ONLY = frozenset({"enrolment_status_history", "benefit_history", "subject_area_history"})
+"""History tables: each row has a fresh `change_id` (`rows._change_id`, unique per process and
+strictly increasing), so a row can never meet an existing one and is copied straight into the
+table, without a staging table and a merge."""
 
 
 def merge_with_copy(connection: Connection, batch: RegistryRows) -> None:
-    """Write `batch` with COPY + set-wise merge on the connection's open transaction."""
+    """Write `batch` with COPY + set-wise merge on the connection's open transaction.
+
+    A table none of whose keys is stored yet (one indexed probe tells) takes its rows by a plain
+    COPY, as histories always do: the staging table and the merge cost about as much again as
+    the COPY, and a first load (the large writes) finds nothing stored. The plain COPYs run in a
+    savepoint: should a row with one of those keys be written meanwhile (a concurrent batch),
+    the savepoint is rolled back and every table is merged, so the result is the upsert's.
+    """
     # A subject and its source record carry the same document object: serialise it once.
     json_text: dict[int, str] = {}
-    for name, table_rows in batch.by_table():
-        if table_rows:
-            merge_table(connection, metadata.tables[name], table_rows, json_text=json_text)
+    tables = [(metadata.tables[name], rows_) for name, rows_ in batch.by_table() if rows_]
+    direct = {table.name for table, _ in tables if table.name in APPEND_ONLY}
+    # Rows keyed by subject are stored with their subject: one probe of `subjects` answers for
+    # every such table (were a row stored without its subject, the savepoint catches it).
+    by_subject = [
+        (table, table_rows)
+        for table, table_rows in tables
+        if table.name not in direct and _leading_key(table) == "subject_key"
+    ]
+    subject_keys = {row["subject_key"] for _, table_rows in by_subject for row in table_rows}
+    if by_subject and not _any_stored(connection, metadata.tables["subjects"], subject_keys):
+        direct.update(table.name for table, _ in by_subject)
+    direct.update(
+        table.name
+        for table, table_rows in tables
+        if table.name not in direct
+        and _leading_key(table) != "subject_key"
+        and not _any_stored(connection, table, {row[_leading_key(table)] for row in table_rows})
+    )
+    if not direct:
+        _merge_all(connection, tables, json_text)
+        return
+    savepoint = connection.begin_nested()
+    try:
+        for table, table_rows in tables:
+            if table.name in direct:
+                columns = [c.name for c in table.columns]
+                copy_rows(
+                    connection,
+                    table.name,
+                    columns,
+                    table_rows,
+                    json_columns=_json_columns(table),
+                    json_text=json_text,
+                )
+            else:
+                merge_table(connection, table, table_rows, json_text=json_text)
+    except Exception as exc:
+        savepoint.rollback()
+        if not _unique_violation(exc):
+            raise
+        _merge_all(connection, tables, json_text)
+    else:
+        savepoint.commit()
+
+
+def _merge_all(
+    connection: Connection, tables: Sequence[tuple[Table, Sequence[Row]]], json_text: dict[int, str]
+) -> None:
+    for table, table_rows in tables:
+        merge_table(connection, table, table_rows, json_text=json_text)
+
+
+def _leading_key(table: Table) -> str:
+    return str(next(iter(table.primary_key.columns)).name)
+
+
+def _any_stored(connection: Connection, table: Table, values: set[Any]) -> bool:
+    """Whether `table` holds a row whose leading key column is among `values`."""
+    column = table.c[_leading_key(table)]
+    probe = (
+        select(literal(1))
+        .select_from(table)
+        .where(column == func.any(bindparam(None, sorted(map(str, values)), type_=ARRAY(String))))
+        .limit(1)
+    )
+    return connection.execute(probe).first() is not None
+
+
+def _unique_violation(exc: BaseException) -> bool:
+    """A duplicate key, as psycopg (`sqlstate`) or psycopg2 under Odoo (`pgcode`) reports it."""
+    for error in (exc, getattr(exc, "orig", None)):
+        if error is not None and "23505" in (
+            getattr(error, "sqlstate", None),
+            getattr(error, "pgcode", None),
+        ):
+            return True
+    return False
 
 
 def merge_table(
@@ -89,22 +180,31 @@ def copy_rows(
     def as_json(value: Any) -> str:
         text = memo.get(id(value))
         if text is None:
-            text = memo[id(value)] = json.dumps(value, separators=(",", ":"))
+            try:
+                text = orjson.dumps(value).decode()
+            except orjson.JSONEncodeError:  # beyond orjson (an integer over 64 bits)
+                text = json.dumps(value, separators=(",", ":"))
+            memo[id(value)] = text
         return text
 
     driver: Any = connection.connection.driver_connection
     quoted = ", ".join(f'"{c}"' for c in columns)
+    json_at = [i for i, c in enumerate(columns) if c in json_columns]
     with (
         driver.cursor() as cursor,
         cursor.copy(f"COPY {table_name} ({quoted}) FROM STDIN") as copy,
     ):
+        write = copy.write_row
+        if not json_at:
+            for row in table_rows:
+                write([row[c] for c in columns])
+            return
         for row in table_rows:
-            copy.write_row(
-                [
-                    as_json(row[c]) if c in json_columns and row[c] is not None else row[c]
-                    for c in columns
-                ]
-            )
+            values = [row[c] for c in columns]
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = as_json(values[i])
+            write(values)
 
 
 def _json_columns(table: Table) -> frozenset[str]:
