@@ -28,12 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import statistics
 import sys
+import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,18 @@ PATHS = {
 ACTIONS = {"ingest": "notify", "enrolled": "search", "search": "search", "async_search": "search"}
 GOALS = {"errors": 0, "rss_growth_percent_below": 10}
 TOKEN_REFRESH_SECONDS = 300
+TRACEMALLOC_BOOT = """
+import os, signal, tracemalloc
+def _on_usr1(*_):  # the first signal starts tracing (imports and startup are slow traced)
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(25)
+        return
+    n = len([f for f in os.listdir(os.environ["SOAK_SNAPSHOTS"]) if f.endswith(".snap")])
+    tracemalloc.take_snapshot().dump(os.path.join(os.environ["SOAK_SNAPSHOTS"], f"{n}.snap"))
+signal.signal(signal.SIGUSR1, _on_usr1)
+from ibr_service.cli import app
+app()
+"""
 MAX_REASONS = 5
 
 
@@ -238,6 +253,37 @@ class Soak:
                 self.error(kind, f"header status {header.get('status')}: {reply.text}")
 
 
+def command_args(port: int) -> list[str]:
+    """The `ibr serve` arguments of `serve_command` (what follows its interpreter and -c)."""
+    return serve_command(port, 1)[3:]
+
+
+def traced_growth(snapshots: Path, top: int = 12) -> dict[str, Any]:
+    """What the server allocated between its two snapshots (SIGUSR1), largest growth first."""
+    deadline = time.monotonic() + 60
+    while len(list(snapshots.glob("*.snap"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    files = sorted(snapshots.glob("*.snap"), key=lambda f: int(f.stem))
+    if len(files) < 2:
+        return {"error": f"{len(files)} snapshot(s) written in {snapshots}"}
+    first, last = (tracemalloc.Snapshot.load(str(f)) for f in files[:2])
+    stats = last.compare_to(first, "traceback")
+    total = sum(stat.size_diff for stat in stats)
+    return {
+        "traced_kb_first": round(sum(s.size for s in first.statistics("filename")) / 1024),
+        "traced_kb_last": round(sum(s.size for s in last.statistics("filename")) / 1024),
+        "net_growth_kb": round(total / 1024),
+        "top": [
+            {
+                "kb": round(stat.size_diff / 1024),
+                "blocks": stat.count_diff,
+                "where": [f"{frame.filename}:{frame.lineno}" for frame in stat.traceback][-6:],
+            }
+            for stat in stats[:top]
+        ],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -246,15 +292,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="ibr serve --workers")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS reads")
     parser.add_argument("--wait", type=float, default=60.0, help="most seconds for callbacks")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the server's allocations (--workers 1) and print what grew after the "
+        "first window (slower: figures are not comparable with a plain run)",
+    )
     args = parser.parse_args()
     if args.minutes <= 0 or args.rate <= 0 or args.batch < 1:
         sys.exit("--minutes and --rate must be positive and --batch at least 1")
+    if args.tracemalloc and args.workers != 1:
+        sys.exit("--tracemalloc traces one server process: use it with --workers 1")
 
     database = f"ibr_soak_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     url = fresh_database(database)
     receiver = Receiver()
     duration = args.minutes * 60
+    window = min(60.0, duration / 3)
     rss: list[tuple[float, int]] = []
+    snapshots = Path(tempfile.mkdtemp(prefix="soak-snapshots-"))
     try:
         with serve_in_thread(receiver) as receiver_url:
             spmis = register_spmis(
@@ -263,12 +319,20 @@ def main() -> None:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             command = serve_command(port, args.workers)
-            with running(command, serve_env(url), f"{base}/health", f"soak-{database}") as server:
+            env = serve_env(url)
+            if args.tracemalloc:
+                command = [sys.executable, "-c", TRACEMALLOC_BOOT]
+                command += command_args(port)
+                env["SOAK_SNAPSHOTS"] = str(snapshots)
+            with running(command, env, f"{base}/health", f"soak-{database}") as server:
                 soak = Soak(args, base, f"{receiver_url}/registry/on-search")
                 token, token_at = bearer_token(base, spmis), time.monotonic()
                 rss.append((0.0, process_tree_rss_kb(server.pid)))
+                if args.tracemalloc:
+                    server.send_signal(signal.SIGUSR1)  # start tracing
                 start = time.monotonic()
                 next_sample = args.sample
+                traced_first = False
                 sent = 0
                 while (at := time.monotonic() - start) < duration:
                     if time.monotonic() - token_at > TOKEN_REFRESH_SECONDS:
@@ -279,19 +343,27 @@ def main() -> None:
                     if at >= next_sample:
                         rss.append((at, process_tree_rss_kb(server.pid)))
                         next_sample += args.sample
+                    if args.tracemalloc and not traced_first and at >= window:
+                        server.send_signal(signal.SIGUSR1)
+                        traced_first = True
                     pause = start + sent / args.rate - time.monotonic()
                     if pause > 0:
                         time.sleep(pause)
                 rss.append((time.monotonic() - start, process_tree_rss_kb(server.pid)))
+                if args.tracemalloc:
+                    server.send_signal(signal.SIGUSR1)
                 expected = set(soak.sent_async)
                 deadline = time.monotonic() + args.wait
                 while receiver.received(expected) < len(expected) and time.monotonic() < deadline:
                     time.sleep(0.2)
                 time.sleep(1.0)  # late duplicates
+                if args.tracemalloc:
+                    growth = traced_growth(snapshots)
                 elapsed = time.monotonic() - start
                 soak.http.close()
     finally:
         drop_database(database)
+        shutil.rmtree(snapshots, ignore_errors=True)
 
     delivery: list[float] = []
     for cid, sent_at in soak.sent_async.items():
@@ -307,7 +379,6 @@ def main() -> None:
     if receiver.unreadable:
         soak.error("async_search", f"{receiver.unreadable} unreadable callbacks")
 
-    window = min(60.0, duration / 3)
     per_kind: dict[str, Any] = {}
     for kind, tally in soak.tallies.items():
         first = tally.cut(until=window)
@@ -360,7 +431,9 @@ def main() -> None:
                         (end_kb - after_warmup) / after_warmup * 100, 1
                     ),
                     "samples": len(rss),
+                    "per_minute": [kb for at, kb in rss if int(at) % 60 < args.sample],
                 },
+                **({"tracemalloc_growth_after_first_window": growth} if args.tracemalloc else {}),
                 "goals": GOALS,
             },
             indent=2,
