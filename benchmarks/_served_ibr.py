@@ -49,8 +49,11 @@ class SpMis:
     private_jwk: dict[str, Any] = field(repr=False)
 
 
-def register_spmis(database_url: str, sender_id: str = "SP-Bench") -> SpMis:
-    """A client allowed every scope and loopback callbacks, with a fresh signing key."""
+def register_spmis(
+    database_url: str, sender_id: str = "SP-Bench", callback_targets: Sequence[str] = ()
+) -> SpMis:
+    """A client allowed every scope and loopback callbacks (to ``callback_targets``, e.g.
+    ``127.0.0.1:PORT`` of the benchmark's receiver), with a fresh signing key."""
     key = generate_signing_key("bench-1")
     store = SqlStore.from_url(database_url)
     try:
@@ -59,7 +62,7 @@ def register_spmis(database_url: str, sender_id: str = "SP-Bench") -> SpMis:
             sender_id=sender_id,
             now=utc_now(),
             public_keys=[public_jwk(key)],
-            allowed_callback_hosts=("127.0.0.1",),
+            allowed_callback_hosts=tuple(callback_targets),
             allow_private_callbacks=True,
         )
     finally:
@@ -85,14 +88,15 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, seconds
 @contextmanager
 def running(
     command: Sequence[str], env: dict[str, str], health_url: str, name: str
-) -> Iterator[None]:
-    """Run `command` until the block ends; its output goes to a log file named after `name`."""
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` until the block ends (yields its process); its output goes to a log file
+    named after `name`."""
     log = LOG_DIR / f"{name}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(list(command), env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
             wait_until_up(health_url, process, log, 90)
-            yield
+            yield process
         finally:
             process.terminate()
             try:

@@ -115,12 +115,12 @@ def main() -> None:
 
     url = fresh_database(DATABASE)
     load_population(url, args.population)
-    spmis = register_spmis(url)
     rng = random.Random(11)
     values = [f"{rng.randrange(args.population):09d}" for _ in range(args.searches)]
     receiver = Receiver()
 
     with serve_in_thread(receiver) as receiver_url:
+        spmis = register_spmis(url, callback_targets=[receiver_url.removeprefix("http://")])
         callback_uri = f"{receiver_url}/registry/on-search"
         async_bodies = [
             signed_bodies(

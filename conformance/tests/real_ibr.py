@@ -89,7 +89,7 @@ def real_ibr(
     callback_port = free_port()
     loopback = (
         "--callback-host",
-        "127.0.0.1",
+        f"127.0.0.1:{callback_port}",  # the suite's receiver (callbacks and its token URL)
         "--allow-private-callbacks",
         "--callback-token-url",
         f"http://127.0.0.1:{callback_port}/oauth2/client/token",

@@ -288,6 +288,8 @@ class StandaloneIbr:
     receiver_ports: dict[str, int]
     """sender -> the port its receiver must listen on: the IBR gets callback tokens there."""
     ports_used: set[str] = field(default_factory=set)
+    target_ports: dict[str, list[int]] = field(default_factory=dict)
+    """sender -> every receiver port registered as its callback target."""
 
     def receiver_port(self, sender: str) -> int:
         """The port for ``sender``'s next receiver: first the one given to ``ibr clients add``,
@@ -306,6 +308,17 @@ class StandaloneIbr:
             f"http://127.0.0.1:{port}/oauth2/client/token",
             "--client-secret",
             CALLBACK_SECRET,
+        )
+        # Callback targets are host:port: allow the new receiver (and the earlier ones, whose
+        # callbacks may still be queued).
+        self.target_ports.setdefault(sender, [self.receiver_ports[sender]]).append(port)
+        targets = [f"127.0.0.1:{used}" for used in self.target_ports[sender]]
+        _ibr(
+            self.env,
+            "clients",
+            "callback-targets",
+            sender,
+            *(arg for target in targets for arg in ("--callback-host", target)),
         )
         self.receiver_ports[sender] = port
         return port
@@ -370,7 +383,7 @@ def standalone_ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standal
             "--public-key",
             str(public),
             "--callback-host",
-            "127.0.0.1",
+            f"127.0.0.1:{ports[sender]}",
             "--allow-private-callbacks",
             "--callback-token-url",
             f"http://127.0.0.1:{ports[sender]}/oauth2/client/token",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,7 +46,7 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
         sql,
         sender_id="sp",
         now=START,
-        allowed_callback_hosts=["spmis.example.org", "10.9.9.9"],
+        allowed_callback_hosts=["spmis.example.org:443", "10.9.9.9:80"],
     )
     yield sql
     sql.engine.dispose()
@@ -174,3 +176,32 @@ def test_callback_to_a_private_address_is_never_sent(store: SqlStore) -> None:
     assert asyncio.run(dispatcher.run_once(http)).dead == [job_id]
     assert sent == []
     assert "non-public address" in (_job(store, job_id).last_error or "")
+
+
+@pytest.mark.parametrize(("port", "delivered"), [(6379, False), (8443, False), (443, True)])
+def test_a_stored_bare_host_is_checked_with_its_port_before_delivery(
+    store: SqlStore, caplog: pytest.LogCaptureFixture, port: int, delivered: bool
+) -> None:
+    """If this fails, a bare host stored before targets needed a port still lets the outbox POST
+    to any port of it (a local Redis), or the operator's log does not say how to re-register."""
+    with store.transaction() as tx:
+        client = tx.get_client("sp")
+        assert client is not None
+        tx.put_client(replace(client, allowed_callback_hosts=frozenset({"spmis.example.org"})))
+    job_id = _enqueue(store, url=f"https://spmis.example.org:{port}/registry/on-search")
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"message": {"ack_status": "ACK"}})
+
+    dispatcher, http = _dispatcher(store, Clock(), httpx.MockTransport(handler))
+    with caplog.at_level(logging.INFO):
+        report = asyncio.run(dispatcher.run_once(http))
+    if delivered:
+        assert report.delivered == [job_id]
+        return
+    assert report.dead == [job_id]
+    assert sent == []
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "ibr clients callback-targets SENDER_ID --callback-host spmis.example.org:PORT" in logged

@@ -165,7 +165,7 @@ def test_callback_to_private_address_is_refused(any_ibr: Sandbox, openapi: OpenA
         sender_id="public.spmis",
         now=utc_now(),
         public_keys=[spmis.public_jwk],
-        allowed_callback_hosts=["127.0.0.1", "10.0.0.5"],
+        allowed_callback_hosts=["127.0.0.1:9", "10.0.0.5:80"],
         allow_private_callbacks=False,
     )
     before = row_counts(ibr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,9 @@ from ibr_protocol.limits import RequestRefusedError, check_body_size, parse_json
 from ibr_service.outbox import retry_delay
 from ibr_service.security.callbacks import check_callback_url, host_matches, parse_target
 from ibr_service.security.client_secrets import hash_secret, verify_secret
+from ibr_service.security.clients import register_client
 from ibr_service.security.errors import ForbiddenError
+from ibr_service.store_sql import SqlStore, upgrade
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -43,7 +46,13 @@ def _public(host: str) -> list[str]:
 )
 def test_callback_to_non_public_address_is_refused(url: str, resolved: list[str] | None) -> None:
     """If this fails, a client can make the IBR POST into its own network (SSRF)."""
-    allowed = ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "spmis.example.org"]
+    allowed = [
+        "127.0.0.1:9",
+        "10.1.2.3:80",
+        "169.254.169.254:80",
+        "[::1]:80",
+        "spmis.example.org:443",
+    ]
     with pytest.raises(ForbiddenError) as caught:
         check_callback_url(
             url,
@@ -60,13 +69,13 @@ def test_callback_host_must_be_registered() -> None:
     with pytest.raises(ForbiddenError, match="not among the client's allowed callback hosts"):
         check_callback_url(
             "https://evil.example.net/cb",
-            allowed_hosts=["spmis.example.org"],
+            allowed_hosts=["spmis.example.org:443"],
             allow_private=False,
             resolver=_public,
         )
     check_callback_url(
         "https://spmis.example.org/cb",
-        allowed_hosts=["spmis.example.org"],
+        allowed_hosts=["spmis.example.org:443"],
         allow_private=False,
         resolver=_public,
     )
@@ -74,7 +83,9 @@ def test_callback_host_must_be_registered() -> None:
 
 def test_private_callback_allowed_only_when_client_is_marked() -> None:
     """If this fails, government-internal deployments cannot use private callback hosts."""
-    check_callback_url("http://127.0.0.1:8080/cb", allowed_hosts=["127.0.0.1"], allow_private=True)
+    check_callback_url(
+        "http://127.0.0.1:8080/cb", allowed_hosts=["127.0.0.1:8080"], allow_private=True
+    )
 
 
 def test_wildcard_host_pattern_matches_subdomains_only() -> None:
@@ -148,7 +159,61 @@ def test_junk_callback_targets_are_refused_at_registration(entry: str) -> None:
         parse_target(entry)
 
 
-def test_a_bare_host_still_allows_every_port() -> None:
-    """Existing registrations keep working; `ibr clients add` warns about them."""
-    assert parse_target("127.0.0.1").any_port
-    check_callback_url("http://127.0.0.1:6379/", allowed_hosts=["127.0.0.1"], allow_private=True)
+@pytest.mark.parametrize(
+    ("entry", "hint"),
+    [
+        ("127.0.0.1", "127.0.0.1:PORT"),
+        ("mis.example.org", "mis.example.org:PORT"),
+        ("*.gov.example", "*.gov.example:PORT"),
+        ("[::1]", "[::1]:PORT"),
+    ],
+)
+def test_a_bare_host_is_refused_at_registration(entry: str, hint: str) -> None:
+    """If this fails, a target without a port is registered, and a client allowed private
+    callbacks can make the IBR POST to another port of that host (a local Redis on 6379)."""
+    with pytest.raises(ValueError, match="has no port") as caught:
+        parse_target(entry)
+    assert hint in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bare_host_cannot_be_registered_for_a_client(tmp_path: Path) -> None:
+    """If this fails, `register_client` (behind `ibr clients add`) stores an any-port target."""
+    url = f"sqlite:///{tmp_path}/clients.db"
+    upgrade(url)
+    store = SqlStore.from_url(url)
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1:PORT"):
+        register_client(store, sender_id="sp", now=NOW, allowed_callback_hosts=["127.0.0.1"])
+    with store.transaction() as tx:
+        assert tx.get_client("sp") is None
+    register_client(store, sender_id="sp", now=NOW, allowed_callback_hosts=["127.0.0.1:8443"])
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:6379/", False),
+        ("http://127.0.0.1:8080/cb", False),
+        ("https://127.0.0.1:8443/cb", False),
+        ("http://127.0.0.1/cb", True),
+        ("http://127.0.0.1:80/cb", True),
+        ("https://127.0.0.1/cb", True),
+        ("http://127.0.0.1:443/cb", False),
+    ],
+)
+def test_a_stored_bare_host_allows_only_the_default_port_of_the_scheme(
+    url: str, allowed: bool
+) -> None:
+    """If this fails, a bare host stored before targets needed a port still lets a client make
+    the IBR POST to any port of it, or the refusal does not say how to re-register."""
+
+    def check() -> None:
+        check_callback_url(url, allowed_hosts=["127.0.0.1"], allow_private=True)
+
+    if allowed:
+        check()
+        return
+    with pytest.raises(ForbiddenError) as caught:
+        check()
+    assert "127.0.0.1:PORT" in caught.value.message
+    assert "ibr clients callback-targets" in caught.value.message

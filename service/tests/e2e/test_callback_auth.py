@@ -107,12 +107,14 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     sql.engine.dispose()
 
 
-def _register(store: SqlStore, token_url: str | None, client_id: str | None = None) -> None:
+def _register(
+    store: SqlStore, url: str, token_url: str | None, client_id: str | None = None
+) -> None:
     register_client(
         store,
         sender_id="sp",
         now=START,
-        allowed_callback_hosts=["127.0.0.1"],
+        allowed_callback_hosts=[url.removeprefix("http://")],  # the stand-in's host:port
         allow_private_callbacks=True,
         callback_token_url=token_url,
         callback_client_id=client_id,
@@ -167,7 +169,7 @@ def test_bearer_token_is_sent_and_reused(store: SqlStore, spmis: tuple[SpMisStan
     """If this fails, an SP-MIS that requires tokens refuses every callback, or the IBR asks
     for a new token for every callback."""
     stand_in, url = spmis
-    _register(store, f"{url}/oauth2/client/token")
+    _register(store, url, f"{url}/oauth2/client/token")
     dispatcher = _dispatcher(store, Clock(), receiver_id="IBR-KE")
     first_pass = [_enqueue(store, url, 1), _enqueue(store, url, 2)]
     assert sorted(asyncio.run(dispatcher.run_once()).delivered) == first_pass
@@ -184,7 +186,7 @@ def test_configured_client_id_is_presented(
 ) -> None:
     """If this fails, an SP-MIS that registered the IBR under another id cannot be served."""
     stand_in, url = spmis
-    _register(store, f"{url}/oauth2/client/token", client_id="national-ibr")
+    _register(store, url, f"{url}/oauth2/client/token", client_id="national-ibr")
     job_id = _enqueue(store, url, 1)
     assert asyncio.run(_dispatcher(store, Clock()).run_once()).delivered == [job_id]
     assert [form["client_id"] for form in stand_in.token_requests] == ["national-ibr"]
@@ -193,7 +195,7 @@ def test_configured_client_id_is_presented(
 def test_token_is_refreshed_after_a_401(store: SqlStore, spmis: tuple[SpMisStandIn, str]) -> None:
     """If this fails, one revoked token (SP-MIS restart, key rotation) stops callbacks for good."""
     stand_in, url = spmis
-    _register(store, f"{url}/oauth2/client/token")
+    _register(store, url, f"{url}/oauth2/client/token")
     clock = Clock()
     dispatcher = _dispatcher(store, clock)
     assert asyncio.run(dispatcher.run_once()).idle
@@ -216,7 +218,7 @@ def test_token_endpoint_failure_is_a_retried_attempt(
     leaks the IBR's secret into the job's error or the log."""
     stand_in, url = spmis
     stand_in.token_failures = 1
-    _register(store, f"{url}/oauth2/client/token")
+    _register(store, url, f"{url}/oauth2/client/token")
     clock = Clock()
     dispatcher = _dispatcher(store, clock)
     job_id = _enqueue(store, url, 1)
@@ -239,7 +241,7 @@ def test_refused_credentials_are_reported_without_the_secret(
     """If this fails, an operator cannot tell that the IBR's credentials at the SP-MIS are
     wrong, or the wrong secret ends up in the database's error column or the log."""
     stand_in, url = spmis
-    _register(store, f"{url}/oauth2/client/token")
+    _register(store, url, f"{url}/oauth2/client/token")
     set_callback_auth(
         store,
         "sp",
@@ -262,7 +264,7 @@ def test_no_authorization_header_without_callback_auth(
     asked for, or the IBR calls a token endpoint nobody configured."""
     stand_in, url = spmis
     stand_in.valid.add("unused")
-    _register(store, None)
+    _register(store, url, None)
     job_id = _enqueue(store, url, 1)
     assert asyncio.run(_dispatcher(store, Clock()).run_once()).retried == [job_id]
     assert stand_in.callbacks == [None]
@@ -275,7 +277,7 @@ def test_token_url_must_pass_the_callback_host_check(
     """If this fails, a client's token URL can make the IBR POST its credentials to any host
     (SSRF), bypassing the allowed callback hosts."""
     stand_in, url = spmis
-    _register(store, "http://169.254.169.254/oauth2/client/token")
+    _register(store, url, "http://169.254.169.254/oauth2/client/token")
     job_id = _enqueue(store, url, 1)
     assert asyncio.run(_dispatcher(store, Clock()).run_once()).dead == [job_id]
     error = _job(store, job_id).last_error or ""

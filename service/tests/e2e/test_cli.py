@@ -56,7 +56,7 @@ def test_db_clients_audit_and_outbox_commands(
             "--public-key",
             str(key_file),
             "--callback-host",
-            "mis.example.org",
+            "mis.example.org:443",
         ],
     )
     assert added.exit_code == 0, added.output
@@ -82,6 +82,54 @@ def test_db_clients_audit_and_outbox_commands(
     once = runner.invoke(app, ["outbox", "run", "--once"])
     assert once.exit_code == 0, once.output
     assert "delivered 0" in once.output
+
+
+def test_callback_targets_need_a_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If this fails, an operator can register a bare callback host (every port of it reachable
+    by the client's callbacks), or cannot re-register a stored one with its port."""
+    monkeypatch.setenv("IBR_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+
+    bare = runner.invoke(app, ["clients", "add", "sp", "--callback-host", "127.0.0.1"])
+    assert bare.exit_code == 2
+    assert "127.0.0.1:PORT" in bare.output
+    assert "Traceback" not in bare.output
+    assert len(bare.output.strip().splitlines()) <= 2
+
+    added = runner.invoke(app, ["clients", "add", "sp", "--callback-host", "127.0.0.1:8443"])
+    assert added.exit_code == 0, added.output
+    store = SqlStore.from_url(f"sqlite:///{tmp_path}/cli.db")
+    try:
+        replaced = runner.invoke(
+            app,
+            [
+                *("clients", "callback-targets", "sp"),
+                *("--callback-host", "127.0.0.1:9443", "--callback-host", "https://mis.example/cb"),
+            ],
+        )
+        assert replaced.exit_code == 0, replaced.output
+        with store.transaction() as tx:
+            client = tx.get_client("sp")
+        assert client is not None
+        assert client.allowed_callback_hosts == {"127.0.0.1:9443", "https://mis.example/cb"}
+
+        refused = runner.invoke(
+            app, ["clients", "callback-targets", "sp", "--callback-host", "127.0.0.1"]
+        )
+        assert refused.exit_code == 2
+        assert "127.0.0.1:PORT" in refused.output
+        unknown = runner.invoke(
+            app, ["clients", "callback-targets", "nobody", "--callback-host", "h:1"]
+        )
+        assert unknown.exit_code == 2
+        assert "no client" in unknown.output
+        with store.transaction() as tx:
+            client = tx.get_client("sp")
+        assert client is not None
+        assert client.allowed_callback_hosts == {"127.0.0.1:9443", "https://mis.example/cb"}
+    finally:
+        store.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -117,7 +165,7 @@ def test_callback_auth_flags_and_command(
             "add",
             "spmis-b",
             "--callback-host",
-            "mis.example.org",
+            "mis.example.org:443",
             "--callback-token-url",
             token_url,
             "--callback-client-id",

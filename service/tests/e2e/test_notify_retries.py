@@ -44,7 +44,7 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     upgrade(url)
     sql = SqlStore.from_url(url)
     register_client(
-        sql, sender_id="pension-mis", now=START, allowed_callback_hosts=["pension.example"]
+        sql, sender_id="pension-mis", now=START, allowed_callback_hosts=["pension.example:443"]
     )
     yield sql
     sql.engine.dispose()

@@ -10,7 +10,7 @@ from ibr_service.api.loopback import CallbackRecorder, serve_in_thread
 from ibr_service.cli.demo import builtin_beneficiaries
 from ibr_service.cli.sandbox import migrate
 from ibr_service.cli.spmis import ScriptedSpMis, enrollment_message, search_message
-from ibr_service.security.clients import register_client
+from ibr_service.security.clients import register_client, set_callback_targets
 from ibr_service.store_sql import SqlStore
 
 from .conftest import ServerProcess
@@ -29,11 +29,14 @@ def test_acknowledged_search_survives_kill_and_is_delivered_once(
         sender_id="restart.spmis",
         now=utc_now(),
         public_keys=[spmis.public_jwk],
-        allowed_callback_hosts=["127.0.0.1"],
+        allowed_callback_hosts=[],  # the receiver's host:port, set once it listens
         allow_private_callbacks=True,
     )
     receiver = CallbackRecorder()
     with serve_in_thread(receiver.app) as receiver_url:
+        set_callback_targets(
+            store, "restart.spmis", [receiver_url.removeprefix("http://")], now=utc_now()
+        )
         # First life: the outbox worker is off, so the callback cannot leave before the kill.
         first = ServerProcess({**server_env, "IBR_RUN_OUTBOX": "false"})
         servers.append(first)

@@ -21,7 +21,7 @@ from ibr_service.api.loopback import CallbackRecorder, serve_in_thread
 from ibr_service.cli.demo import builtin_beneficiaries
 from ibr_service.cli.sandbox import migrate
 from ibr_service.cli.spmis import ScriptedSpMis, enrollment_message, search_message
-from ibr_service.security.clients import register_client
+from ibr_service.security.clients import register_client, set_callback_targets
 from ibr_service.store_sql import SqlStore
 
 from .conftest import free_port, ibr_command
@@ -127,12 +127,15 @@ def test_two_workers_answer_and_deliver_a_callback_exactly_once(
         sender_id="workers.spmis",
         now=utc_now(),
         public_keys=[spmis.public_jwk],
-        allowed_callback_hosts=["127.0.0.1"],
+        allowed_callback_hosts=[],  # the receiver's host:port, set once it listens
         allow_private_callbacks=True,
     )
     receiver = CallbackRecorder()
     try:
         with serve_in_thread(receiver.app) as receiver_url:
+            set_callback_targets(
+                store, "workers.spmis", [receiver_url.removeprefix("http://")], now=utc_now()
+            )
             loaded = spmis.send(
                 "/registry/sync/enrollment/updates",
                 "notify",

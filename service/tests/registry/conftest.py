@@ -49,7 +49,7 @@ class Registry:
             sender_id=client.sender_id,
             now=utc_now(),
             public_keys=[client.public_jwk],
-            allowed_callback_hosts=("127.0.0.1",),
+            allowed_callback_hosts=(self.box.receiver_url.removeprefix("http://"),),
             allow_private_callbacks=True,
             allowed_programmes=programmes,
         )

@@ -135,8 +135,8 @@ def clients_add(
     callback_host: Annotated[
         list[str] | None,
         typer.Option(
-            help="Allowed callback target: host:port (recommended), a base URL "
-            "https://host[:port]/path, or a bare host (every port of it)"
+            help="Allowed callback target (repeatable): host:port, or a base URL "
+            "https://host[:port]/path (a bare host is refused: give its port)"
         ),
     ] = None,
     programme: Annotated[
@@ -166,7 +166,6 @@ def clients_add(
 ) -> None:
     """Register an SP-MIS; prints its client secret once."""
     from ibr_protocol.clock import utc_now
-    from ibr_service.security.callbacks import parse_target
     from ibr_service.security.client_interop import (
         check_callback_base_url,
         check_signature_policy,
@@ -200,12 +199,6 @@ def clients_add(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"registered [bold]{client.sender_id}[/bold]")
-    for target in sorted(client.allowed_callback_hosts):
-        if parse_target(target).any_port:
-            console.print(
-                f"[yellow]callback host {target} has no port: every port of it may receive "
-                f"callbacks; register {target}:PORT instead[/yellow]"
-            )
     if client.signature_policy == "optional":
         console.print("[yellow]signature policy optional: unsigned requests are accepted[/yellow]")
     if client.callback_token_url:
@@ -316,6 +309,34 @@ def clients_callback_auth(
     console.print(
         f"[bold]{client.sender_id}[/bold]: callback auth {_callback_auth_summary(client)}"
     )
+
+
+@clients_app.command("callback-targets")
+def clients_callback_targets(
+    sender_id: Annotated[str, typer.Argument(help="The client whose callback targets to set")],
+    callback_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Allowed callback target (repeatable): host:port or a base URL"),
+    ] = None,
+    clear: Annotated[bool, typer.Option(help="Allow no callback target at all")] = False,
+) -> None:
+    """Replace the client's allowed callback targets (e.g. re-register a bare host with its
+    port: a stored bare host allows only port 80 or 443)."""
+    from ibr_protocol.clock import utc_now
+    from ibr_service.security.clients import set_callback_targets
+
+    if clear == bool(callback_host):
+        console.print("[red]give --callback-host HOST:PORT (repeatable), or --clear[/red]")
+        raise typer.Exit(2)
+    try:
+        client = set_callback_targets(
+            _store(_settings()), sender_id, callback_host or (), now=utc_now()
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    targets = " ".join(sorted(client.allowed_callback_hosts)) or "none"
+    console.print(f"[bold]{client.sender_id}[/bold]: callback targets {targets} (audited)")
 
 
 @clients_app.command("rotate")

@@ -58,15 +58,16 @@ def sandbox(
     settings: Settings,
     *,
     sender_id: str = "test.spmis",
-    allowed_callback_hosts: tuple[str, ...] = ("127.0.0.1",),
+    allowed_callback_hosts: tuple[str, ...] | None = None,
     allow_private_callbacks: bool = True,
     receiver: CallbackRecorder | None = None,
     signature_policy: str = "required",
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Iterator[Sandbox]:
     """Migrate ``settings.database_url``, start the IBR and a receiver, register one SP-MIS
-    (with ``signature_policy`` ``required`` or ``optional``, security profile §3c). ``wrap``
-    wraps the IBR's app (the DCI sandbox does)."""
+    (with ``signature_policy`` ``required`` or ``optional``, security profile §3c). Its callback
+    targets are ``allowed_callback_hosts`` (each ``host:port`` or a base URL), by default the
+    receiver's ``127.0.0.1:PORT`` only. ``wrap`` wraps the IBR's app (the DCI sandbox does)."""
     migrate(settings.database_url)
     host = build_host(settings)
     recorder = receiver or CallbackRecorder()
@@ -89,7 +90,11 @@ def sandbox(
             sender_id=sender_id,
             now=utc_now(),
             public_keys=[spmis.public_jwk],
-            allowed_callback_hosts=allowed_callback_hosts,
+            allowed_callback_hosts=(
+                (receiver_url.removeprefix("http://"),)
+                if allowed_callback_hosts is None
+                else allowed_callback_hosts
+            ),
             allow_private_callbacks=allow_private_callbacks,
         )
         spmis.client_secret = secret

@@ -44,6 +44,7 @@ __all__ = [
     "register_client",
     "rotate_client",
     "set_callback_auth",
+    "set_callback_targets",
     "set_client_state",
 ]
 
@@ -183,6 +184,32 @@ def set_callback_auth(
             callback_client_secret=client_secret if token_url else None,
         )
         tx.put_client(updated)
+    return updated
+
+
+def set_callback_targets(
+    store: Store, sender_id: str, targets: Iterable[str], *, now: datetime
+) -> ClientRecord:
+    """Replace the client's allowed callback targets (each ``host:port`` or a base URL), with
+    an audit entry in the same unit; how a bare host stored before ports were required is
+    re-registered."""
+    checked = tuple(target.strip() for target in targets)
+    for target in checked:
+        parse_target(target)  # ValueError names the entry and what to write
+    with store.transaction() as tx:
+        client = tx.get_client(sender_id)
+        if client is None:
+            raise ValueError(f"no client with sender_id {sender_id!r}")
+        updated = replace(client, allowed_callback_hosts=frozenset(checked))
+        tx.put_client(updated)
+        append_audit(
+            tx,
+            at=now,
+            actor="operator",
+            action="client.callback_targets_set",
+            subject=sender_id,
+            detail={"targets": sorted(checked)},
+        )
     return updated
 
 
