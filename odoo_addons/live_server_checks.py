@@ -158,7 +158,7 @@ def conformance(odoo: Odoo, out: Path) -> list[str]:
     callback_port = free_port()
     loopback = (
         "--callback-host",
-        "127.0.0.1",
+        f"127.0.0.1:{callback_port}",
         "--allow-private-callbacks",
         "--callback-token-url",
         f"http://127.0.0.1:{callback_port}/oauth2/client/token",

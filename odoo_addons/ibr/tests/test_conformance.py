@@ -8,6 +8,7 @@ test_outbox.
 
 import json
 import logging
+import socket
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -35,6 +36,9 @@ class TestConformanceSuite(HttpCase):
         key_file = Path(tempfile.mkdtemp(prefix="ibr-conf-")) / "suite.jwk.json"
         key_file.write_text(json.dumps(key))
         store = OdooStore(self.env)
+        with socket.socket() as probe:  # the suite's callback receiver port, chosen up front
+            probe.bind(("127.0.0.1", 0))
+            callback_port = probe.getsockname()[1]
 
         def client(sender_id, **options):
             _record, secret = register_client(
@@ -42,7 +46,7 @@ class TestConformanceSuite(HttpCase):
                 sender_id=sender_id,
                 now=utc_now(),
                 public_keys=[public_jwk(key)],
-                allowed_callback_hosts=["127.0.0.1"],  # the suite's callback receiver
+                allowed_callback_hosts=[f"127.0.0.1:{callback_port}"],
                 allow_private_callbacks=True,
                 **options,
             )
@@ -58,6 +62,7 @@ class TestConformanceSuite(HttpCase):
             limited_client_id="conf-limited",
             limited_client_secret=client("conf-limited", scopes=["registry.enrolled"]),
             signing_key=str(key_file),
+            callback_port=callback_port,
             capabilities=("sync", "signing"),
             phases=(Phase.ENVELOPE, Phase.SECURITY),
         )

@@ -50,7 +50,7 @@ class TestOutboxCron(TransactionCase):
             store,
             sender_id=SENDER,
             now=utc_now(),
-            allowed_callback_hosts=["127.0.0.1"],
+            allowed_callback_hosts=[f"127.0.0.1:{self.server.server_port}"],
             allow_private_callbacks=True,
         )
         publish(self.env, person_in("4101", "R1", "D1"))

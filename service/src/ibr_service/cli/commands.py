@@ -81,6 +81,10 @@ def serve(
     """Serve the IBR API (and run the outbox worker in the background)."""
     import uvicorn
 
+    from ibr_service.cli.malloc import return_large_blocks_to_the_os
+
+    return_large_blocks_to_the_os()  # flat memory: client secrets cost 16 MiB scrypt blocks
+
     from ibr_service.api import create_app
 
     settings = _settings()

@@ -23,7 +23,9 @@ _IBR = "from ibr_service.cli import app; app()"
 def worker_app() -> Any:
     """The app of one worker process (a uvicorn factory)."""
     from ibr_service.api import build_host, create_app
+    from ibr_service.cli.malloc import return_large_blocks_to_the_os
 
+    return_large_blocks_to_the_os()
     return create_app(build_host(Settings()))
 
 
