@@ -31,7 +31,7 @@ print(sizes[-1] - sizes[0])
 
 
 def growth_kib(mode: str) -> int:
-    done = subprocess.run(  # noqa: S603 - our interpreter and a fixed program
+    done = subprocess.run(
         [sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, check=True
     )
     return int(done.stdout.strip())
