@@ -187,3 +187,31 @@ def test_a_body_of_a_shape_no_dci_variant_has_is_a_normalisation_error() -> None
     }
     with pytest.raises(NormalisationError, match="shape no DCI variant has"):
         normalise_envelope(env)
+
+
+@pytest.mark.parametrize("results", ["search_response", "subscribe_response", "enrolled_response"])
+def test_an_empty_txn_status_is_no_status_yet(results: str) -> None:
+    """If this fails, a txn-on-status that DCI's schema allows (OpenSPP's kit sends
+    `search_response: []`) is refused by our receivers: an empty result list means the
+    transaction has no result yet, and becomes an absent txn_status (C-TXN-STATUS-EMPTY)."""
+    txn_type = {"search_response": "search", "subscribe_response": "subscribe"}.get(
+        results, "receipt"
+    )
+    status = {"transaction_id": "t-0", "correlation_id": "c-0", results: []}
+    message = {
+        "transaction_id": "t-1",
+        "correlation_id": "c-1",
+        "txnstatus_response": {"txn_type": txn_type, "txn_status": status},
+    }
+    raw = build_callback(
+        action="txn-on-status", message=message, status="succ", sender_id="IBR", receiver_id="sp"
+    )
+    result = normalise_envelope_report(raw)
+    assert "C-TXN-STATUS-EMPTY" in {applied.rule for applied in result.applied}
+    assert result.value["message"]["txnstatus_response"] == {"txn_type": txn_type}
+    validate(result.value, "api/envelope_txn_status_response")
+    kept = copy.deepcopy(raw)
+    kept["message"]["txnstatus_response"]["txn_status"][results] = [
+        {"reference_id": "1", "timestamp": "2026-01-01T00:00:00Z", "status": "pdng"}
+    ]
+    assert normalise_envelope(kept)["message"] == kept["message"]

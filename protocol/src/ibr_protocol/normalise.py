@@ -93,6 +93,10 @@ class CompatProfile:
     default_zone: str
 
 
+_TXN_RESULT_LISTS = ("search_response", "subscribe_response", "enrolled_response")
+"""The result list of a txn_status, by txn_type (C-TXN-STATUS-EMPTY)."""
+
+
 @cache
 def _profile(path: Path) -> CompatProfile:
     data: dict[str, Any] = read_yaml(path)
@@ -469,6 +473,18 @@ class _Run:
             self.log("C-RECEIPT", "$.message.receipt_information")
             message["enrolled_updates"] = message.pop("receipt_information")
 
+    def c_txn_status_empty(self, message: dict[str, Any]) -> None:
+        # DCI's result lists may be empty; a txn_status with no result is "no status yet".
+        answer = message.get("txnstatus_response")
+        status = answer.get("txn_status") if isinstance(answer, dict) else None
+        if not isinstance(status, dict):
+            return
+        lists = [status.get(k) for k in _TXN_RESULT_LISTS if k in status]
+        if lists and all(v == [] for v in lists):
+            assert isinstance(answer, dict)
+            del answer["txn_status"]
+            self.log("C-TXN-STATUS-EMPTY", "$.message.txnstatus_response.txn_status")
+
     def c_updates_request_header(self, header: dict[str, Any], message: dict[str, Any]) -> None:
         """DCI's OpenAPI sends sync/enrollment/updates with the callback header: a request has
         no status, so the callback-only fields are dropped (DEV-API-05, IBR-UPDATES-006)."""
@@ -614,6 +630,7 @@ def _normalise(raw: Mapping[str, Any], run: _Run) -> Normalised:
         run.c_enrolled_as_search(message)
         run.c_transaction_id(header, message)
         run.c_reference_id(message)
+        run.c_txn_status_empty(message)
         map_subscribe_criteria(message, run.log)
         map_age_queries(message, run.today, run.log)
         envelope["message"] = message
