@@ -9,6 +9,7 @@ import pytest
 
 from ibr_protocol import (
     NormalisationError,
+    SchemaValidationError,
     build_callback,
     encrypt_message,
     generate_encryption_key,
@@ -215,3 +216,58 @@ def test_an_empty_txn_status_is_no_status_yet(results: str) -> None:
         {"reference_id": "1", "timestamp": "2026-01-01T00:00:00Z", "status": "pdng"}
     ]
     assert normalise_envelope(kept)["message"] == kept["message"]
+
+
+def _notify(data: dict[str, object]) -> dict[str, object]:
+    message = {
+        "transaction_id": "t-1",
+        "notify_event": [
+            {"reference_id": "e-1", "timestamp": "2026-01-01T00:00:00Z", "data": data}
+        ],
+    }
+    return build_callback(
+        action="notify", message=message, status="succ", sender_id="IBR", receiver_id="sp"
+    )
+
+
+@pytest.mark.parametrize("spelling", ["Person", "person", "Individual"])
+def test_a_person_record_type_in_notify_is_member(spelling: str) -> None:
+    """If this fails, a notify that DCI's schema allows (OpenSPP's kit sends
+    `reg_record_type: "Person"`) is refused: DCI's person spellings mean our `Member`
+    (C-NOTIFY-RECORD-TYPE, DEV-API-10)."""
+    raw = _notify({"reg_event_type": "deregister", "reg_record_type": spelling, "reg_records": []})
+    result = normalise_envelope_report(raw)
+    assert "C-NOTIFY-RECORD-TYPE" in {applied.rule for applied in result.applied}
+    # Only the record type changes; the empty event is then dropped (next rule).
+    assert result.value["message"]["notify_event"] == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"version": "1.0.0", "reg_record_type": "Person", "reg_records": {}},
+        {"reg_event_type": "deregister", "reg_record_type": "Beneficiary", "reg_records": []},
+        {"reg_record_type": "Member"},
+    ],
+)
+def test_a_notify_event_without_records_is_dropped(data: dict[str, object]) -> None:
+    """If this fails, a DCI-valid notify event with no record (OpenSPP's kit: no
+    reg_event_type, `reg_records: {}`) is refused or, worse, applied: it has nothing to act
+    on, so it is dropped and logged (C-NOTIFY-NO-RECORDS); a receiver acknowledges a notify
+    left with no event and applies nothing."""
+    result = normalise_envelope_report(_notify(data))
+    assert "C-NOTIFY-NO-RECORDS" in {applied.rule for applied in result.applied}
+    assert result.value["message"]["notify_event"] == []
+
+
+def test_a_notify_event_with_records_but_no_event_type_is_still_refused() -> None:
+    """If this fails, a subscriber would be handed records without knowing what happened to
+    them: an event with records keeps needing reg_event_type (DEV-API-10)."""
+    record = {"beneficiary_id": "b-1"}
+    result = normalise_envelope_report(
+        _notify({"reg_record_type": "Person", "reg_records": [record]})
+    )
+    assert "C-NOTIFY-NO-RECORDS" not in {applied.rule for applied in result.applied}
+    assert len(result.value["message"]["notify_event"]) == 1
+    with pytest.raises(SchemaValidationError):
+        validate(result.value, "api/envelope_notify_event_request")
