@@ -311,3 +311,31 @@ def test_optional_policy_still_verifies_a_real_signature(
     assert response.status_code == 401
     assert response.json()["message"]["error"]["code"] == "err.signature.invalid"
     assert lenient_sp_mis.store.callbacks() == []
+
+
+def test_a_notify_with_no_event_to_act_on_is_acked_and_nothing_applied(
+    lenient_sp_mis: Any, sp_mis: Any, fake_ibr: Any
+) -> None:
+    """If this fails, a DCI-valid notify whose event carries no record (OpenSPP's kit: no
+    reg_event_type, reg_record_type "Person", `reg_records: {}`, unsigned) is refused, or
+    stored as if something happened (C-NOTIFY-NO-RECORDS): it is acknowledged, logged,
+    nothing applied. Signature rules are unchanged: the default policy still refuses it."""
+    message = {
+        "transaction_id": "txn-empty",
+        "notify_event": [
+            {
+                "reference_id": "e-1",
+                "timestamp": proto.format_timestamp(None),
+                "data": {"version": "1.0.0", "reg_record_type": "Person", "reg_records": {}},
+            }
+        ],
+    }
+    body = _signed(fake_ibr, "notify", message, age=0)
+    body["signature"] = "unsigned-stub"
+    response = fake_ibr.post(lenient_sp_mis.server.url, "/registry/notify", body)
+    assert response.status_code == 200, response.text
+    assert response.json()["message"]["ack_status"] == "ACK"
+    assert lenient_sp_mis.store.callbacks(action="notify") == []
+    refused = fake_ibr.post(sp_mis.server.url, "/registry/notify", body)
+    assert refused.status_code == 401, "the default policy still wants a signature"
+    assert sp_mis.store.callbacks(action="notify") == []
