@@ -80,12 +80,6 @@ SUBSCRIBER_KIT_CANNOT_PASS = {
     "sp_negative.feature: Txn on-status callback rejects schema-invalid request",
     "sp_negative.feature: Notify rejects schema-invalid request",
 }
-SUBSCRIBER_NEEDS_SPEC_CHANGE = {
-    # The kit's notify has no reg_event_type, reg_record_type "Person" and `reg_records: {}`
-    # (valid in DCI's schema); our notify schema refuses all three (DEV-API-10), so the
-    # reference SP-MIS answers 400 err.request.bad. Not a reference_client change.
-    "sr_notify.feature: Successfully receive notify event from SR",
-}
 CLIENT_KIT_BUGS = {
     # Its `Then The Content-Type header should be` is bound to the step of
     # client_compliance.feature, which reads a recording this scenario never makes.
@@ -95,11 +89,12 @@ CLIENT_KIT_BUGS = {
 
 def test_spmis_subscriber_profile_against_the_reference_sp_mis(kit: Path, tmp_path: Path) -> None:
     """The kit plays the IBR and posts each callback to the reference SP-MIS (signature checks
-    on, policy `optional` for the kit, which cannot sign; its invalid signature is refused)."""
+    on, policy `optional` for the kit, which cannot sign; its invalid signature is refused):
+    8 of 11; the other three are the kit's own precondition failures."""
     run = dci_suites.run_kit_subscriber_profile(kit, workdir=tmp_path)
     failed = {name for name, status in run.results.items() if status != "passed"}
     assert len(run.results) == 11, run.output
-    expected = SUBSCRIBER_KIT_CANNOT_PASS | SUBSCRIBER_NEEDS_SPEC_CHANGE
+    expected = SUBSCRIBER_KIT_CANNOT_PASS
     assert failed == expected, {n: run.errors.get(n) for n in failed ^ expected}
 
 
