@@ -9,6 +9,7 @@ import pytest
 
 from ibr_protocol import (
     NormalisationError,
+    SchemaValidationError,
     build_callback,
     encrypt_message,
     generate_encryption_key,
@@ -187,3 +188,86 @@ def test_a_body_of_a_shape_no_dci_variant_has_is_a_normalisation_error() -> None
     }
     with pytest.raises(NormalisationError, match="shape no DCI variant has"):
         normalise_envelope(env)
+
+
+@pytest.mark.parametrize("results", ["search_response", "subscribe_response", "enrolled_response"])
+def test_an_empty_txn_status_is_no_status_yet(results: str) -> None:
+    """If this fails, a txn-on-status that DCI's schema allows (OpenSPP's kit sends
+    `search_response: []`) is refused by our receivers: an empty result list means the
+    transaction has no result yet, and becomes an absent txn_status (C-TXN-STATUS-EMPTY)."""
+    txn_type = {"search_response": "search", "subscribe_response": "subscribe"}.get(
+        results, "receipt"
+    )
+    status = {"transaction_id": "t-0", "correlation_id": "c-0", results: []}
+    message = {
+        "transaction_id": "t-1",
+        "correlation_id": "c-1",
+        "txnstatus_response": {"txn_type": txn_type, "txn_status": status},
+    }
+    raw = build_callback(
+        action="txn-on-status", message=message, status="succ", sender_id="IBR", receiver_id="sp"
+    )
+    result = normalise_envelope_report(raw)
+    assert "C-TXN-STATUS-EMPTY" in {applied.rule for applied in result.applied}
+    assert result.value["message"]["txnstatus_response"] == {"txn_type": txn_type}
+    validate(result.value, "api/envelope_txn_status_response")
+    kept = copy.deepcopy(raw)
+    kept["message"]["txnstatus_response"]["txn_status"][results] = [
+        {"reference_id": "1", "timestamp": "2026-01-01T00:00:00Z", "status": "pdng"}
+    ]
+    assert normalise_envelope(kept)["message"] == kept["message"]
+
+
+def _notify(data: dict[str, object]) -> dict[str, object]:
+    message = {
+        "transaction_id": "t-1",
+        "notify_event": [
+            {"reference_id": "e-1", "timestamp": "2026-01-01T00:00:00Z", "data": data}
+        ],
+    }
+    return build_callback(
+        action="notify", message=message, status="succ", sender_id="IBR", receiver_id="sp"
+    )
+
+
+@pytest.mark.parametrize("spelling", ["Person", "person", "Individual"])
+def test_a_person_record_type_in_notify_is_member(spelling: str) -> None:
+    """If this fails, a notify that DCI's schema allows (OpenSPP's kit sends
+    `reg_record_type: "Person"`) is refused: DCI's person spellings mean our `Member`
+    (C-NOTIFY-RECORD-TYPE, DEV-API-10)."""
+    raw = _notify({"reg_event_type": "deregister", "reg_record_type": spelling, "reg_records": []})
+    result = normalise_envelope_report(raw)
+    assert "C-NOTIFY-RECORD-TYPE" in {applied.rule for applied in result.applied}
+    # Only the record type changes; the empty event is then dropped (next rule).
+    assert result.value["message"]["notify_event"] == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"version": "1.0.0", "reg_record_type": "Person", "reg_records": {}},
+        {"reg_event_type": "deregister", "reg_record_type": "Beneficiary", "reg_records": []},
+        {"reg_record_type": "Member"},
+    ],
+)
+def test_a_notify_event_without_records_is_dropped(data: dict[str, object]) -> None:
+    """If this fails, a DCI-valid notify event with no record (OpenSPP's kit: no
+    reg_event_type, `reg_records: {}`) is refused or, worse, applied: it has nothing to act
+    on, so it is dropped and logged (C-NOTIFY-NO-RECORDS); a receiver acknowledges a notify
+    left with no event and applies nothing."""
+    result = normalise_envelope_report(_notify(data))
+    assert "C-NOTIFY-NO-RECORDS" in {applied.rule for applied in result.applied}
+    assert result.value["message"]["notify_event"] == []
+
+
+def test_a_notify_event_with_records_but_no_event_type_is_still_refused() -> None:
+    """If this fails, a subscriber would be handed records without knowing what happened to
+    them: an event with records keeps needing reg_event_type (DEV-API-10)."""
+    record = {"beneficiary_id": "b-1"}
+    result = normalise_envelope_report(
+        _notify({"reg_record_type": "Person", "reg_records": [record]})
+    )
+    assert "C-NOTIFY-NO-RECORDS" not in {applied.rule for applied in result.applied}
+    assert len(result.value["message"]["notify_event"]) == 1
+    with pytest.raises(SchemaValidationError):
+        validate(result.value, "api/envelope_notify_event_request")

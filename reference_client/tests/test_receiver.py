@@ -249,3 +249,93 @@ def test_callbacks_are_also_served_under_the_dci_ibr_paths(
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["message"]["ack_status"] == "ACK"
     assert [stored.action for stored in sp_mis.store.callbacks()] == [action]
+
+
+@pytest.fixture
+def lenient_sp_mis(make_config: Any, fake_ibr: Any) -> Any:
+    system = ReferenceSpMis(
+        make_config(listen_port=0, callback_signature="optional"),
+        ibr_keys=fake_ibr.keys(),
+        http=httpx.Client(transport=fake_ibr.transport()),
+    ).start_receiver()
+    yield system
+    system.close()
+
+
+@pytest.mark.parametrize("placeholder", ["unsigned-stub", "unsigned", None])
+def test_placeholder_signature_is_missing_under_the_default_policy(
+    sp_mis: Any, fake_ibr: Any, placeholder: str | None
+) -> None:
+    """If this fails, the default (`callback_signature = "required"`) takes a DCI placeholder,
+    which signs nothing, for a signature."""
+    body = fake_ibr.signed_callback("on-search", fake_ibr.search_response("txn-p", records=[]))
+    if placeholder is None:
+        del body["signature"]
+    else:
+        body["signature"] = placeholder
+    response = fake_ibr.post(sp_mis.server.url, "/registry/on-search", body)
+    assert response.status_code == 401
+    assert response.json()["message"]["error"]["code"] == "err.signature.missing"
+    assert sp_mis.store.callbacks() == []
+
+
+@pytest.mark.parametrize("placeholder", ["unsigned-stub", "unsigned", None])
+def test_optional_policy_accepts_a_callback_without_signature(
+    lenient_sp_mis: Any, fake_ibr: Any, placeholder: str | None
+) -> None:
+    """If this fails, a test peer that cannot sign (OpenSPP's DCI compliance kit sends
+    `unsigned-stub`) cannot reach an SP-MIS registered `callback_signature = "optional"`."""
+    body = fake_ibr.signed_callback("on-search", fake_ibr.search_response("txn-o", records=[]))
+    if placeholder is None:
+        del body["signature"]
+    else:
+        body["signature"] = placeholder
+    response = fake_ibr.post(lenient_sp_mis.server.url, "/registry/on-search", body)
+    assert response.status_code == 200, response.text
+    assert response.json()["message"]["ack_status"] == "ACK"
+    assert len(lenient_sp_mis.store.callbacks(action="on-search")) == 1
+
+
+@pytest.mark.parametrize("mangle", ["tamper", "invalid-signature"])
+def test_optional_policy_still_verifies_a_real_signature(
+    lenient_sp_mis: Any, fake_ibr: Any, mangle: str
+) -> None:
+    """If this fails, `optional` turns signature checks off: a wrong or malformed signature
+    must still be refused (the kit's signature scenario sends `invalid-signature`)."""
+    body = fake_ibr.signed_callback("on-search", fake_ibr.search_response("txn-r", records=[]))
+    if mangle == "tamper":
+        body["message"]["transaction_id"] = "txn-tampered"
+    else:
+        body["signature"] = mangle
+    response = fake_ibr.post(lenient_sp_mis.server.url, "/registry/on-search", body)
+    assert response.status_code == 401
+    assert response.json()["message"]["error"]["code"] == "err.signature.invalid"
+    assert lenient_sp_mis.store.callbacks() == []
+
+
+def test_a_notify_with_no_event_to_act_on_is_acked_and_nothing_applied(
+    lenient_sp_mis: Any, sp_mis: Any, fake_ibr: Any
+) -> None:
+    """If this fails, a DCI-valid notify whose event carries no record (OpenSPP's kit: no
+    reg_event_type, reg_record_type "Person", `reg_records: {}`, unsigned) is refused, or
+    stored as if something happened (C-NOTIFY-NO-RECORDS): it is acknowledged, logged,
+    nothing applied. Signature rules are unchanged: the default policy still refuses it."""
+    message = {
+        "transaction_id": "txn-empty",
+        "notify_event": [
+            {
+                "reference_id": "e-1",
+                "timestamp": proto.format_timestamp(None),
+                "data": {"version": "1.0.0", "reg_record_type": "Person", "reg_records": {}},
+            }
+        ],
+    }
+    body = _signed(fake_ibr, "notify", message, age=0)
+    body["signature"] = "unsigned-stub"
+    response = fake_ibr.post(lenient_sp_mis.server.url, "/registry/notify", body)
+    assert response.status_code == 200, response.text
+    assert response.json()["message"]["ack_status"] == "ACK"
+    assert lenient_sp_mis.store.callbacks(action="notify") == []
+    refused = fake_ibr.post(sp_mis.server.url, "/registry/notify", body)
+    assert refused.status_code == 401, "the default policy still wants a signature"
+    assert sp_mis.store.callbacks(action="notify") == []

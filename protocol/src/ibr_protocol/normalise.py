@@ -93,6 +93,13 @@ class CompatProfile:
     default_zone: str
 
 
+_TXN_RESULT_LISTS = ("search_response", "subscribe_response", "enrolled_response")
+"""The result list of a txn_status, by txn_type (C-TXN-STATUS-EMPTY)."""
+
+_PERSON_RECORD_TYPES = frozenset({"person", "individual", "member"})
+"""DCI's spellings of a person's record type; our code is Member (C-NOTIFY-RECORD-TYPE)."""
+
+
 @cache
 def _profile(path: Path) -> CompatProfile:
     data: dict[str, Any] = read_yaml(path)
@@ -469,6 +476,51 @@ class _Run:
             self.log("C-RECEIPT", "$.message.receipt_information")
             message["enrolled_updates"] = message.pop("receipt_information")
 
+    def c_txn_status_empty(self, message: dict[str, Any]) -> None:
+        # DCI's result lists may be empty; a txn_status with no result is "no status yet".
+        answer = message.get("txnstatus_response")
+        status = answer.get("txn_status") if isinstance(answer, dict) else None
+        if not isinstance(status, dict):
+            return
+        lists = [status.get(k) for k in _TXN_RESULT_LISTS if k in status]
+        if lists and all(v == [] for v in lists):
+            assert isinstance(answer, dict)
+            del answer["txn_status"]
+            self.log("C-TXN-STATUS-EMPTY", "$.message.txnstatus_response.txn_status")
+
+    def c_notify_events(self, message: dict[str, Any]) -> None:
+        """DCI-valid notify shapes (DEV-API-10): DCI's person spellings of reg_record_type are
+        our Member (C-NOTIFY-RECORD-TYPE); an event with no record has nothing to act on and
+        is dropped (C-NOTIFY-NO-RECORDS). An event with records keeps needing reg_event_type."""
+        events = message.get("notify_event")
+        if not isinstance(events, list):
+            return
+        kept = []
+        for position, event in enumerate(events):
+            data = event.get("data") if isinstance(event, dict) else None
+            if not isinstance(data, dict):
+                kept.append(event)
+                continue
+            where = f"$.message.notify_event[{position}].data"
+            kind = data.get("reg_record_type")
+            if (
+                isinstance(kind, str)
+                and kind != "Member"
+                and kind.strip().lower() in _PERSON_RECORD_TYPES
+            ):
+                self.log("C-NOTIFY-RECORD-TYPE", f"{where}.reg_record_type", f"{kind} -> Member")
+                data["reg_record_type"] = "Member"
+            records = data.get("reg_records")
+            if (
+                records is None
+                or records == {}
+                or (isinstance(records, list) and all(r == {} for r in records))
+            ):
+                self.log("C-NOTIFY-NO-RECORDS", f"{where}.reg_records")
+                continue
+            kept.append(event)
+        message["notify_event"] = kept
+
     def c_updates_request_header(self, header: dict[str, Any], message: dict[str, Any]) -> None:
         """DCI's OpenAPI sends sync/enrollment/updates with the callback header: a request has
         no status, so the callback-only fields are dropped (DEV-API-05, IBR-UPDATES-006)."""
@@ -614,6 +666,8 @@ def _normalise(raw: Mapping[str, Any], run: _Run) -> Normalised:
         run.c_enrolled_as_search(message)
         run.c_transaction_id(header, message)
         run.c_reference_id(message)
+        run.c_txn_status_empty(message)
+        run.c_notify_events(message)
         map_subscribe_criteria(message, run.log)
         map_age_queries(message, run.today, run.log)
         envelope["message"] = message

@@ -90,6 +90,7 @@ class _ClientCore:
                 else None
             ),
             signature_profile=config.signature_profile,
+            callbacks_unsigned_ok=config.callback_signature == "optional",
         )
 
     def _url(self, op: Operation) -> str:

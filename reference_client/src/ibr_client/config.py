@@ -64,6 +64,12 @@ class ClientConfig(BaseModel):
         "(DCI's Signature string, 3b, as OpenSPP 2 sends it).",
     )
     verify_callbacks: bool = Field(default=True, description="Verify signatures of callbacks.")
+    callback_signature: Literal["required", "optional"] = Field(
+        default="required",
+        description="required: a callback without a signature is refused; optional (a test "
+        "peer that cannot sign): no signature or a DCI placeholder is accepted and logged, a "
+        "real one is still verified.",
+    )
     encrypt_requests: bool = Field(default=False, description="Encrypt outgoing messages.")
     ibr_encryption_key_file: Path | None = Field(
         default=None, description="The IBR's public encryption JWK (needed to encrypt)."

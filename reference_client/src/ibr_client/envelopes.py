@@ -7,6 +7,7 @@ callbacks): normalise DCI variants, verify the signature, decrypt, validate, che
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,9 @@ import ibr_protocol as proto
 from ibr_client.errors import IbrRejectedError, RequestInvalidError, ResponseInvalidError
 from ibr_client.keys import IbrKeys
 from ibr_client.operations import CALLBACKS, Operation
-from ibr_protocol.dci_signature import sign_dci
+from ibr_protocol.dci_signature import is_placeholder_signature, sign_dci
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "EnvelopeCodec",
@@ -59,8 +62,10 @@ class EnvelopeCodec:
         encryption_key: dict[str, Any] | None = None,
         decryption_key: dict[str, Any] | None = None,
         signature_profile: str = "jws",
+        callbacks_unsigned_ok: bool = False,
     ) -> None:
         self.sender_id = sender_id
+        self.callbacks_unsigned_ok = callbacks_unsigned_ok
         self.signature_profile = signature_profile
         self.receiver_id = receiver_id
         self.callback_url = callback_url
@@ -119,6 +124,14 @@ class EnvelopeCodec:
     def verify(self, envelope: dict[str, Any]) -> str | None:
         """Check the IBR's signature on a normalised envelope; the ``kid`` (None: checks off)."""
         if self._ibr_keys is None:
+            return None
+        signature = envelope.get("signature")
+        if self.callbacks_unsigned_ok and is_placeholder_signature(signature):
+            # callback_signature = "optional": a peer that cannot sign; a real one is verified.
+            log.warning(
+                "accepted a callback without a signature (callback_signature = optional): %r",
+                str(signature)[:40],
+            )
             return None
         verified = proto.verify_envelope(envelope, self._ibr_keys)
         return getattr(verified, "kid", None)

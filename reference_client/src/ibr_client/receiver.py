@@ -178,6 +178,11 @@ def _handle_callback(
             str(header["message_id"]),
             now + timedelta(seconds=2 * receiver.window_seconds),
         )
+        if _nothing_to_apply(envelope):
+            # Every event had no record (C-NOTIFY-NO-RECORDS, DEV-API-10): checked, ACKed,
+            # logged, nothing stored or handed to the programme.
+            log.info("notify %s had no event to act on; nothing applied", header["message_id"])
+            return JSONResponse(proto.ack(correlation_id or str(header["message_id"])))
         opened = receiver.codec.read_verified(
             envelope, callback.message_schema, signed_by=signed_by
         )
@@ -187,6 +192,18 @@ def _handle_callback(
     if stored is not None:
         receiver.hub.publish(stored)
     return JSONResponse(proto.ack(correlation_id or str(opened.header["message_id"])))
+
+
+def _nothing_to_apply(envelope: dict[str, Any]) -> bool:
+    header = envelope.get("header")
+    message = envelope.get("message")
+    return (
+        isinstance(header, dict)
+        and header.get("action") == "notify"
+        and not header.get("is_msg_encrypted")
+        and isinstance(message, dict)
+        and message.get("notify_event") == []
+    )
 
 
 def _dispatched(raw: dict[str, Any], by_path: Callback) -> Callback:

@@ -1,6 +1,8 @@
-"""txn/status of an unknown transaction: a response envelope with header status `rjct` and
-`status_reason_code` `rjct.txn.not_found`, never an HTTP error (IBR-TXN-003); sync as the
-HTTP 200 answer, async as the txn-on-status callback. Another sender's transaction is unknown."""
+"""txn/status of an unknown transaction: a response envelope inside DCI's schema, never an HTTP
+error (IBR-TXN-003): header status `rjct` without a header reason code (DCI's list has none for
+it), and a `txn_status` of the asked txn_type whose one item is `rjct` with
+`rjct.reference_id.invalid`; sync as the HTTP 200 answer, async as the txn-on-status callback.
+Another sender's transaction gets exactly the same answer."""
 
 from __future__ import annotations
 
@@ -23,29 +25,50 @@ SYNC = "/registry/sync/txn/status"
 ASYNC = "/registry/txn/status"
 
 
+RESULTS = {
+    "search": "search_response",
+    "subscribe": "subscribe_response",
+    "receipt": "enrolled_response",
+}
+
+
+def _assert_dci_shaped(body: dict[str, Any], asked: dict[str, Any]) -> None:
+    validate(body, "api/envelope_txn_status_response")
+    header, message = body["header"], body["message"]
+    assert (header["action"], header["status"]) == ("txn-on-status", "rjct")
+    # DCI's header reason codes (message-level) have none for this; ours is not DCI's.
+    assert "status_reason_code" not in header, header
+    request = asked["txnstatus_request"]
+    answer = message["txnstatus_response"]
+    assert answer["txn_type"] == request["txn_type"]
+    [item] = answer["txn_status"][RESULTS[request["txn_type"]]]
+    assert (item["reference_id"], item["status"], item["status_reason_code"]) == (
+        request["reference_id"],
+        "rjct",
+        "rjct.reference_id.invalid",
+    )
+
+
 def _assert_not_found(reply: httpx.Response, openapi: OpenAPI, asked: dict[str, Any]) -> None:
     assert reply.status_code == 200, reply.text
     assert_matches_openapi(openapi, SYNC, reply)
     body = reply.json()
-    validate(body, "api/envelope_txn_status_response")
-    header, message = body["header"], body["message"]
-    assert (header["action"], header["status"], header["status_reason_code"]) == (
-        "txn-on-status",
-        "rjct",
-        "rjct.txn.not_found",
-    )
-    assert message["transaction_id"] == asked["transaction_id"]
-    assert message["txnstatus_response"] == {"txn_type": asked["txnstatus_request"]["txn_type"]}
+    _assert_dci_shaped(body, asked)
+    assert body["message"]["transaction_id"] == asked["transaction_id"]
 
 
-def test_sync_unknown_transaction_is_rjct_txn_not_found(ibr: Sandbox, openapi: OpenAPI) -> None:
+def test_sync_unknown_transaction_is_answered_inside_dci_schema(
+    ibr: Sandbox, openapi: OpenAPI
+) -> None:
     """If this fails, asking about an unknown transaction is an HTTP 404 ERR instead of the
     spec's rjct response envelope (IBR-TXN-003)."""
     asked = txn_status_message(f"no-such-{uuid.uuid4()}", txn_type="receipt")
     _assert_not_found(ibr.spmis.send(SYNC, "txn-status", asked), openapi, asked)
 
 
-def test_sync_unknown_correlation_id_is_rjct_txn_not_found(ibr: Sandbox, openapi: OpenAPI) -> None:
+def test_sync_unknown_correlation_id_is_answered_inside_dci_schema(
+    ibr: Sandbox, openapi: OpenAPI
+) -> None:
     """If this fails, a lookup by correlation id takes another path than by transaction id."""
     asked = txn_status_message("unused")
     asked["txnstatus_request"].update(attribute_type="correlation_id", attribute_value="nope")
@@ -73,8 +96,8 @@ def test_another_senders_transaction_is_not_found(ibr: Sandbox, openapi: OpenAPI
 
 
 def test_async_unknown_transaction_is_a_rjct_callback(ibr: Sandbox, openapi: OpenAPI) -> None:
-    """If this fails, the txn-on-status callback of an unknown transaction is not `rjct` /
-    `rjct.txn.not_found`, or breaks api/envelope_txn_status_response (IBR-TXN-003)."""
+    """If this fails, the txn-on-status callback of an unknown transaction is not the `rjct`
+    answer inside DCI's schema, or breaks api/envelope_txn_status_response (IBR-TXN-003)."""
     asked = txn_status_message(f"no-such-{uuid.uuid4()}", txn_type="subscribe")
     before = len(ibr.receiver.received)
     reply = ibr.spmis.send(
@@ -86,12 +109,5 @@ def test_async_unknown_transaction_is_a_rjct_callback(ibr: Sandbox, openapi: Ope
     arrived = ibr.receiver.wait_for(before + 1)[before:]
     assert len(arrived) == 1, "no txn-on-status callback arrived"
     _, body = arrived[0]
-    validate(body, "api/envelope_txn_status_response")
-    header = body["header"]
-    assert (header["action"], header["status"], header["status_reason_code"]) == (
-        "txn-on-status",
-        "rjct",
-        "rjct.txn.not_found",
-    )
-    assert body["message"]["txnstatus_response"] == {"txn_type": "subscribe"}
+    _assert_dci_shaped(body, asked)
     assert body["message"]["correlation_id"] == reply.json()["message"]["correlation_id"]

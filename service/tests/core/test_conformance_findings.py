@@ -1,5 +1,5 @@
 """Core behaviour behind IBR-ENROLLED-005 (unknown programme per check) and IBR-TXN-003
-(unknown transaction answered `rjct.txn.not_found`), on SQLite and PostgreSQL."""
+(unknown transaction answered inside DCI's schema), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -45,14 +45,26 @@ def test_enrolled_programme_filter_rejects_only_unknown_programmes(core: IbrCore
     ]
 
 
-def test_unknown_transaction_carries_its_rjct_response(core: IbrCore) -> None:
+@pytest.mark.parametrize(
+    ("txn_type", "results"),
+    [
+        ("receipt", "enrolled_response"),
+        ("search", "search_response"),
+        ("subscribe", "subscribe_response"),
+    ],
+)
+def test_unknown_transaction_carries_its_rjct_response(
+    core: IbrCore, txn_type: str, results: str
+) -> None:
     """If this fails, the host has nothing spec-valid to answer an unknown transaction with:
-    the error must carry a TxnStatusResponse without txn_status and the reason code."""
+    the error must carry a TxnStatusResponse whose txn_status (the asked txn_type's shape) has
+    one `rjct` item for the request's reference_id, reason `rjct.reference_id.invalid` (a code
+    of DCI's item lists; DCI's header list has none for this)."""
     asked = {
         "transaction_id": "T-ask",
         "txnstatus_request": {
             "reference_id": "q",
-            "txn_type": "receipt",
+            "txn_type": txn_type,
             "attribute_type": "transaction_id",
             "attribute_value": "never-sent",
         },
@@ -60,8 +72,20 @@ def test_unknown_transaction_carries_its_rjct_response(core: IbrCore) -> None:
     with pytest.raises(TxnNotFoundError) as caught:
         core.txn_status(asked, caller=SP)
     assert isinstance(caught.value, NotFoundError)  # hosts unaware of it still answer an ERR
-    assert caught.value.reason == "rjct.txn.not_found"
+    assert caught.value.reason == "rjct.reference_id.invalid"
     response = caught.value.response
     validate(response, "messages/txn_status_response")
     assert response["transaction_id"] == "T-ask"
-    assert response["txnstatus_response"] == {"txn_type": "receipt"}
+    answer = response["txnstatus_response"]
+    assert answer["txn_type"] == txn_type
+    status = answer["txn_status"]
+    assert (status["transaction_id"], status["correlation_id"]) == (
+        "never-sent",
+        response["correlation_id"],
+    )
+    [item] = status[results]
+    assert (item["reference_id"], item["status"], item["status_reason_code"]) == (
+        "q",
+        "rjct",
+        "rjct.reference_id.invalid",
+    )

@@ -359,8 +359,10 @@ def txn_status_returns_the_result_of_an_earlier_request(ctx: CheckContext) -> It
 
 
 @REGISTRY.check(phase=_SCN, profile=_IBR, requirements=("IBR-TXN-003",))
-def unknown_transaction_is_rjct_txn_not_found(ctx: CheckContext) -> Iterator[Failure]:
-    """The status of an unknown transaction is header status rjct, reason rjct.txn.not_found."""
+def unknown_transaction_is_answered_inside_dci_schema(ctx: CheckContext) -> Iterator[Failure]:
+    """The status of an unknown transaction is header status rjct without a header reason code
+    (DCI's list has none for it), and a txn_status whose one item is rjct with
+    rjct.reference_id.invalid for the request's reference_id."""
     asked = probes.txn_status_request(f"no-such-transaction-{uuid.uuid4()}")
     ex = ctx.target.send("sync/txn/status", ctx.target.envelope("txn-status", asked))
     header = probes.body_of(ex).get("header")
@@ -369,10 +371,20 @@ def unknown_transaction_is_rjct_txn_not_found(ctx: CheckContext) -> Iterator[Fai
         if isinstance(header, Mapping)
         else (None, None)
     )
-    if ex.status != 200 or got != ("rjct", "rjct.txn.not_found"):
+    answer = probes.message_of(ex).get("txnstatus_response")
+    status = answer.get("txn_status") if isinstance(answer, Mapping) else None
+    found = status.get("search_response") if isinstance(status, Mapping) else None
+    item = found[0] if isinstance(found, list) and len(found) == 1 else None
+    item_got = (
+        (item.get("reference_id"), item.get("status"), item.get("status_reason_code"))
+        if isinstance(item, Mapping)
+        else None
+    )
+    expected = (asked["txnstatus_request"]["reference_id"], "rjct", "rjct.reference_id.invalid")
+    if ex.status != 200 or got != ("rjct", None) or item_got != expected:
         yield ctx.failure(
-            "unknown transaction not answered rjct.txn.not_found",
-            f"HTTP {ex.status}, header status/reason {got}",
+            "unknown transaction not answered inside DCI's schema",
+            f"HTTP {ex.status}, header status/reason {got}, txn_status item {item_got}",
             evidence=[ex],
         )
 

@@ -247,6 +247,7 @@ EnrolmentUpdateReasonCode = Literal[
     "rjct.programme.unknown",
     "rjct.programme.not_allowed",
     "rjct.enrolment_status.invalid",
+    "rjct.reference_id.invalid",
     "succ.overlap.detected",
 ]
 

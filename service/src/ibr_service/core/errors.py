@@ -74,12 +74,15 @@ class TxnNotFoundError(NotFoundError):
     """txn/status names no transaction of the caller (IBR-TXN-003).
 
     Not an error on the wire: the host answers with a response envelope whose header has
-    `status: rjct` and `status_reason_code` `reason` (`rjct.txn.not_found`), and `response` as
-    its message (a TxnStatusResponse without `txn_status`).
+    `status: rjct` and no `status_reason_code` (DCI's header list has none for this), and
+    `response` as its message: a TxnStatusResponse whose `txn_status` has one `rjct` item with
+    reason `item_reason` (`rjct.reference_id.invalid`, from DCI's item lists).
     """
 
+    item_reason = "rjct.reference_id.invalid"
+
     def __init__(self, message: str, *, field: str | None, response: dict[str, Any]) -> None:
-        super().__init__(message, field=field, reason="rjct.txn.not_found")
+        super().__init__(message, field=field, reason=self.item_reason)
         self.response = response
 
 

@@ -418,14 +418,8 @@ class IbrCore:
         ]
         if not txns:
             # Another sender's transaction is unknown to the asker too (IBR-TXN-003).
-            raise TxnNotFoundError(
-                f"no transaction of sender {caller.sender_id!r} matches this {attribute_type}",
-                field=f"{field}.attribute_value",
-                response={
-                    "transaction_id": str(message.get("transaction_id", "")),
-                    "correlation_id": correlation_id,
-                    "txnstatus_response": {"txn_type": str(request.get("txn_type") or "search")},
-                },
+            raise _txn_not_found(
+                message, request, attribute_type, caller, correlation_id, self.clock()
             )
         txn = txns[-1]
         txn_type = str(_txn_type(txn.action))
@@ -547,7 +541,8 @@ class IbrCore:
             reason_message = f"{exc.field}: {exc.message}" if exc.field else exc.message
             result = {"transaction_id": txn.transaction_id, "correlation_id": txn.correlation_id}
             if isinstance(exc, TxnNotFoundError):
-                result = exc.response
+                # DCI's header reason codes have none for this: the reason is on the item.
+                result, reason_code = exc.response, None
         callback_action = ASYNC_ACTIONS[txn.action]
         envelope = build_callback(
             action=callback_action,
@@ -796,9 +791,48 @@ _TXN_RESULTS = {
 }
 
 
+def _txn_not_found(
+    message: Mapping[str, Any],
+    request: Mapping[str, Any],
+    attribute_type: Any,
+    caller: Caller,
+    correlation_id: str,
+    now: datetime,
+) -> TxnNotFoundError:
+    """The answer to txn/status of an unknown (or another sender's) transaction, inside DCI's
+    schema (IBR-TXN-003): `txn_status` in the asked txn_type's shape with one `rjct` item,
+    reason `rjct.reference_id.invalid` (DCI's item list); the same for unknown and foreign."""
+    asked = request.get("txn_type")
+    txn_type = asked if isinstance(asked, str) and asked in _TXN_RESULTS else "search"
+    value = request.get("attribute_value")
+    about = value if attribute_type == "transaction_id" and isinstance(value, str) else None
+    text = f"no transaction of sender {caller.sender_id!r} matches this {attribute_type}"
+    item = {
+        "reference_id": str(request.get("reference_id") or "1"),
+        "timestamp": format_timestamp(now),
+        "status": "rjct",
+        "status_reason_code": TxnNotFoundError.item_reason,
+        "status_reason_message": text,
+    }
+    return TxnNotFoundError(
+        text,
+        field="message.txnstatus_request.attribute_value",
+        response={
+            "transaction_id": str(message.get("transaction_id", "")),
+            "correlation_id": correlation_id,
+            "txnstatus_response": {
+                "txn_type": txn_type,
+                "txn_status": {
+                    "transaction_id": about or str(message.get("transaction_id", "")),
+                    "correlation_id": correlation_id,
+                    _TXN_RESULTS[txn_type]: [item],
+                },
+            },
+        },
+    )
+
+
 def _callback_reason(action: str, exc: Exception) -> str:
-    if isinstance(exc, TxnNotFoundError):
-        return exc.reason
     if action == "unsubscribe":
         return "rjct.subscription_code.invalid"
     if action == "subscribe":

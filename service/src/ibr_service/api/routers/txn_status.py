@@ -25,8 +25,9 @@ def sync_txn_status(
 ) -> JSONResponse:
     """Status of the sender's transactions by transaction_id or reference_id.
 
-    An unknown transaction is answered, not refused: header status ``rjct`` with
-    ``rjct.txn.not_found`` (IBR-TXN-003).
+    An unknown transaction is answered, not refused: header status ``rjct`` (no header reason
+    code: DCI's list has none for it) and a ``txn_status`` whose one item is ``rjct`` with
+    ``rjct.reference_id.invalid`` (IBR-TXN-003).
     """
     try:
         message = core.txn_status(inbound.message, caller=inbound.caller, header=inbound.header)
@@ -38,7 +39,6 @@ def sync_txn_status(
             receiver_id=settings.receiver_id,
             now=clock(),
             status="rjct",
-            status_reason_code=exc.reason,
             status_reason_message=f"{exc.field}: {exc.message}",
         )
     return signed_response(
