@@ -203,15 +203,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def ibr_for_kit(database_dir: Path, *, policy: str = "optional") -> Iterator[tuple[str, str, str]]:
+def ibr_for_kit(
+    database_dir: Path, *, callback_port: int, policy: str = "optional"
+) -> Iterator[tuple[str, str, str]]:
     """Our IBR in production mode (strict signatures), with the kit's sender registered under
-    `policy`; yields (base URL, bearer token, receiver_id)."""
+    `policy` and its callback receiver's port as callback target; yields (base URL, bearer
+    token, receiver_id)."""
     from ibr_service.cli.sandbox import sandbox
     from ibr_service.settings import Settings
 
     settings = Settings(database_url=f"sqlite:///{database_dir}/ibr.db")
     assert settings.strict_signatures
-    with sandbox(settings, sender_id=KIT_SENDER_ID, signature_policy=policy) as box:
+    with sandbox(
+        settings,
+        sender_id=KIT_SENDER_ID,
+        signature_policy=policy,
+        allowed_callback_hosts=(f"127.0.0.1:{callback_port}",),
+    ) as box:
         yield f"{box.url}{settings.base_path}", box.spmis.token(), settings.receiver_id
 
 
@@ -219,9 +227,18 @@ def run_kit_registry_profile(
     kit_dir: Path, *, spec: Path, policy: str = "optional", database_dir: Path
 ) -> SuiteRun:
     """The kit's `sr-registry` profile (28 scenarios) against our IBR."""
-    with ibr_for_kit(database_dir, policy=policy) as (url, token, receiver_id):
+    callback_port = free_port()
+    with ibr_for_kit(database_dir, callback_port=callback_port, policy=policy) as (
+        url,
+        token,
+        receiver_id,
+    ):
         env = kit_env(
-            base_url=url, token=token, receiver_id=receiver_id, spec=spec, callback_port=free_port()
+            base_url=url,
+            token=token,
+            receiver_id=receiver_id,
+            spec=spec,
+            callback_port=callback_port,
         )
         return run_cucumber(kit_dir, ["--tags", "@profile=sr-registry"], env)
 

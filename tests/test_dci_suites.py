@@ -59,13 +59,18 @@ def test_optional_policy_still_refuses_the_kit_s_invalid_signature(
 ) -> None:
     """With DCI_SIGNATURE_VALIDATION_ENABLED the kit sends a real-looking but invalid
     signature: refused (401 err.signature.invalid) although the client's policy is optional."""
-    with dci_suites.ibr_for_kit(tmp_path, policy="optional") as (url, token, receiver_id):
+    callback_port = dci_suites.free_port()
+    with dci_suites.ibr_for_kit(tmp_path, callback_port=callback_port, policy="optional") as (
+        url,
+        token,
+        receiver_id,
+    ):
         env = dci_suites.kit_env(
             base_url=url,
             token=token,
             receiver_id=receiver_id,
             spec=dci_suites.BUNDLED_SPEC,
-            callback_port=dci_suites.free_port(),
+            callback_port=callback_port,
         )
         env["DCI_SIGNATURE_VALIDATION_ENABLED"] = "true"
         run = dci_suites.run_cucumber(kit, ["--tags", "@profile=sr-registry and @signature"], env)
