@@ -39,6 +39,9 @@ class RealIbr:
     """sender_id -> client secret."""
     callback_port: int
     """Where the suite's callback receiver must listen (its token URL is registered)."""
+    proxy_port: int
+    """Where a proxy in front of this IBR must listen to see its callbacks (also registered as a
+    callback target: targets are host and port)."""
 
     def receiver_settings(self) -> dict[str, object]:
         """The run settings that let the receiver issue the tokens the IBR asks for."""
@@ -86,10 +89,12 @@ def real_ibr(
     key_file = workdir / "suite.pub.jwk"
     key_file.write_text(json.dumps(public_jwk(suite_key)))
     subprocess.run([_ibr(), "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
-    callback_port = free_port()
+    callback_port, proxy_port = free_port(), free_port()
     loopback = (
         "--callback-host",
         f"127.0.0.1:{callback_port}",  # the suite's receiver (callbacks and its token URL)
+        "--callback-host",
+        f"127.0.0.1:{proxy_port}",  # a mutating proxy in front of the IBR (self-validation)
         "--allow-private-callbacks",
         "--callback-token-url",
         f"http://127.0.0.1:{callback_port}/oauth2/client/token",
@@ -124,7 +129,7 @@ def real_ibr(
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"ibr serve did not start; see {workdir / 'serve.log'}")
-        yield RealIbr(url=url, secrets=secrets, callback_port=callback_port)
+        yield RealIbr(url=url, secrets=secrets, callback_port=callback_port, proxy_port=proxy_port)
     finally:
         proc.terminate()
         try:

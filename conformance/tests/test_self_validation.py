@@ -78,7 +78,7 @@ def test_rules_needing_extra_clients_run_with_zero_failures(
 
 @contextmanager
 def _proxied(ibr: RealIbr, suite_key: dict[str, Any], mutant: Mutant) -> Iterator[str]:
-    port = free_port()
+    port = ibr.proxy_port  # a registered callback target: the proxy sees the IBR's callbacks
     state = ProxyState(upstream=ibr.url, suite_key=suite_key)
     app = build_proxy(state, mutant, lambda: f"http://127.0.0.1:{port}")
     with serve(app, port=port) as url:
