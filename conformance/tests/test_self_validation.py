@@ -16,7 +16,7 @@ from ibr_conformance.results import Outcome
 from .conftest import RunSuite
 from .mutants import CATALOGUE, Mutant, ProxyState, build_proxy
 from .real_ibr import RealIbr
-from .servers import free_port, serve
+from .servers import serve
 
 
 def _failed_requirements(final: RunFinished) -> set[str]:
