@@ -4,12 +4,14 @@ raw keep-alive HTTP/1.1 load generator cheap enough not to steal the server's CP
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.types import Receive, Scope, Send
 
 from ibr_protocol import generate_signing_key, public_jwk
 from ibr_protocol.clock import utc_now
@@ -220,3 +223,56 @@ def run_load(port: int, requests: list[bytes], concurrency: int) -> LoadResult:
     asyncio.run(all_connections())
     seconds = time.perf_counter() - started
     return LoadResult(latencies, seconds, statuses, errors, answers)
+
+
+class CallbackReceiver:
+    """The SP-MIS callback endpoint (answers 200 ACK): arrival time and item statuses of each
+    callback by correlation id."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, list[tuple[float, Any]]] = {}
+        self.unreadable = 0
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (event := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body, more = b"", True
+        while more:
+            event = await receive()
+            body += event.get("body", b"")
+            more = event.get("more_body", False)
+        arrived = time.perf_counter()
+        try:
+            message = json.loads(body)["message"]
+            correlation_id = str(message["correlation_id"])
+            statuses = [item.get("status") for item in message.get("search_response", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            with self._lock:
+                self.unreadable += 1
+        else:
+            with self._lock:
+                self.arrivals.setdefault(correlation_id, []).append((arrived, statuses))
+        payload = b'{"message":{"ack_status":"ACK"}}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    def received(self, correlation_ids: set[str]) -> int:
+        with self._lock:
+            return sum(1 for cid in correlation_ids if cid in self.arrivals)
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(times) for times in self.arrivals.values())

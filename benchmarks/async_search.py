@@ -22,16 +22,14 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
-
-from starlette.types import Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _pg import fresh_database
 from _served_ibr import (
+    CallbackReceiver,
     bearer_token,
     drop_database,
     free_port,
@@ -49,52 +47,6 @@ from ibr_service.cli.spmis import search_message
 
 DATABASE = "ibr_perf_async_search"
 GOALS = {"ack_p95_ms": 100, "callback_p95_ms": 1000, "lost": 0, "duplicated": 0}
-
-
-class Receiver:
-    """Records the arrival time of every callback by correlation id (answers 200 ACK)."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, list[float]] = {}
-        self.unreadable = 0
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (event := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body, more = b"", True
-        while more:
-            event = await receive()
-            body += event.get("body", b"")
-            more = event.get("more_body", False)
-        arrived = time.perf_counter()
-        try:
-            correlation_id = str(json.loads(body)["message"]["correlation_id"])
-        except (ValueError, KeyError, TypeError):
-            with self._lock:
-                self.unreadable += 1
-        else:
-            with self._lock:
-                self.arrivals.setdefault(correlation_id, []).append(arrived)
-        payload = b'{"message":{"ack_status":"ACK"}}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-    def count(self) -> int:
-        with self._lock:
-            return sum(len(times) for times in self.arrivals.values())
 
 
 def cuts(samples: list[float]) -> dict[str, float]:
@@ -117,7 +69,7 @@ def main() -> None:
     load_population(url, args.population)
     rng = random.Random(11)
     values = [f"{rng.randrange(args.population):09d}" for _ in range(args.searches)]
-    receiver = Receiver()
+    receiver = CallbackReceiver()
 
     with serve_in_thread(receiver) as receiver_url:
         spmis = register_spmis(url, callback_targets=[receiver_url.removeprefix("http://")])
@@ -165,7 +117,7 @@ def main() -> None:
 
     arrivals = receiver.arrivals
     delivery = [
-        (arrivals[cid][0] - sent) * 1000 for cid, sent in sent_at.items() if cid in arrivals
+        (arrivals[cid][0][0] - sent) * 1000 for cid, sent in sent_at.items() if cid in arrivals
     ]
     lost = sum(1 for cid in sent_at if cid not in arrivals)
     duplicated = sum(1 for times in arrivals.values() if len(times) > 1)

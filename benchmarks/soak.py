@@ -33,7 +33,6 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 import uuid
@@ -42,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.types import Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _pg import fresh_database
 from _served_ibr import (
+    CallbackReceiver,
     bearer_token,
     drop_database,
     free_port,
@@ -85,54 +84,6 @@ from ibr_service.cli import app
 app()
 """
 MAX_REASONS = 5
-
-
-class Receiver:
-    """The SP-MIS callback endpoint: arrival time and status of each callback by correlation id."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, list[tuple[float, Any]]] = {}
-        self.unreadable = 0
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (event := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body, more = b"", True
-        while more:
-            event = await receive()
-            body += event.get("body", b"")
-            more = event.get("more_body", False)
-        arrived = time.perf_counter()
-        try:
-            message = json.loads(body)["message"]
-            correlation_id = str(message["correlation_id"])
-            statuses = [item.get("status") for item in message.get("search_response", [])]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            with self._lock:
-                self.unreadable += 1
-        else:
-            with self._lock:
-                self.arrivals.setdefault(correlation_id, []).append((arrived, statuses))
-        payload = b'{"message":{"ack_status":"ACK"}}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-    def received(self, correlation_ids: set[str]) -> int:
-        with self._lock:
-            return sum(1 for cid in correlation_ids if cid in self.arrivals)
 
 
 def process_tree_rss_kb(root: int) -> int:
@@ -306,7 +257,7 @@ def main() -> None:
 
     database = f"ibr_soak_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     url = fresh_database(database)
-    receiver = Receiver()
+    receiver = CallbackReceiver()
     duration = args.minutes * 60
     window = min(60.0, duration / 3)
     rss: list[tuple[float, int]] = []
