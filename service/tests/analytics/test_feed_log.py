@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from ibr_service.analytics.feed_log import feed_log_from_database, feed_log_from_engine
+from ibr_service.analytics.feed_log import (
+    feed_log_from_database,
+    feed_log_from_engine,
+    feed_log_of_caller,
+)
 from ibr_service.analytics.quality import feed_quality
 from ibr_service.analytics.sql_source import frames_from_engine
 from ibr_service.core import Caller, CoreSettings, IbrCore
@@ -72,4 +76,6 @@ def test_rejections_and_their_reasons_are_counted_per_sender(
 
     only_b = feed_log_from_engine(store.engine, senders={"SP-B"})
     assert set(only_b.answers["sender_id"]) == {"SP-B"}
+    seen_by_b = feed_log_of_caller(store.engine, sp_b)  # what the API shows SP-B
+    assert seen_by_b.answers.equals(only_b.answers)
     assert feed_log_from_database(url).answers.equals(log.answers)

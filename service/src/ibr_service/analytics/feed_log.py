@@ -13,12 +13,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ibr_service.core.caller import Caller
+
 __all__ = [
     "ANSWER_COLUMNS",
     "CASE_COLUMNS",
     "FeedLog",
     "feed_log_from_database",
     "feed_log_from_engine",
+    "feed_log_of_caller",
 ]
 
 ANSWER_COLUMNS = ("sender_id", "status", "reason", "items")
@@ -71,6 +74,14 @@ def _items(response: Any) -> list[dict[str, Any]]:
         response = json.loads(response)
     items = response.get("enrolled_response") if isinstance(response, dict) else None
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def feed_log_of_caller(engine: Engine, caller: Caller) -> FeedLog:
+    """What a client may see of the log: its own answers (other senders' answers are theirs)
+    and the identity cases of the programmes it may read."""
+    programmes = caller.read.programmes
+    scope = set(programmes) if programmes is not None else None
+    return feed_log_from_engine(engine, {caller.sender_id}, scope)
 
 
 def feed_log_from_database(url: str) -> FeedLog:

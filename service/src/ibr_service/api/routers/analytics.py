@@ -116,13 +116,11 @@ def transitions(
 def quality(store: StoreDep, caller: CallerDep, as_of: AsOf = None) -> dict[str, Any]:
     """Completeness, identifier validity and staleness per SP-MIS feed; the client's own
     rejection rates and reasons (other senders' answers are theirs)."""
-    from ibr_service.analytics.feed_log import feed_log_from_engine
+    from ibr_service.analytics.feed_log import feed_log_of_caller
     from ibr_service.analytics.reports import quality_report
 
     def build() -> Any:
-        programmes = caller.read.programmes
-        scope = set(programmes) if programmes is not None else None
-        log = feed_log_from_engine(store.engine, {caller.sender_id}, scope)  # type: ignore[attr-defined]
+        log = feed_log_of_caller(store.engine, caller)  # type: ignore[attr-defined]
         return quality_report(_frames(store, caller), as_of=as_of, log=log)
 
     return _answer(build)
