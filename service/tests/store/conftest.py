@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from sqlalchemy import text
 from ibr_service.store_sql import SqlStore, upgrade
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "ibr_test_core"
+PG_DB = f"ibr_test_core_{uuid.uuid4().hex[:10]}"
+"""Unique per session (several checkouts share the server); dropped at the end."""
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
 
 
@@ -41,15 +43,17 @@ def _postgres_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def pg_migrated() -> str:
-    """The PostgreSQL test database, recreated and migrated once per session."""
+def pg_migrated() -> Iterator[str]:
+    """The PostgreSQL test database, created and migrated once per session, then dropped."""
     if not _postgres_available():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{PG_DB}"')
     upgrade(PG_URL)
-    return PG_URL
+    yield PG_URL
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
 
 
 def _empty_pg(url: str) -> SqlStore:

@@ -26,6 +26,7 @@ from ibr_service.core.records import (
 )
 from ibr_service.core.store import TxnStatus
 from ibr_service.store_sql import process_rows, rows
+from ibr_service.store_sql.migrate import upgrade
 from ibr_service.store_sql.registry import RegistryMethods
 from ibr_service.store_sql.tables import (
     audit_log,
@@ -72,7 +73,12 @@ class SqlStore:
             raise StoreError(f"the database refused the write: {exc.orig}"[:500]) from exc
 
     def create_all(self) -> None:
-        """Create the tables directly (tests of other parts); production uses `upgrade(url)`."""
+        """Create the tables directly (tests of other parts); production uses `upgrade(url)`.
+
+        On PostgreSQL through the migrations, which also partition the registry tables."""
+        if self.is_postgresql:
+            upgrade(self.engine.url.render_as_string(hide_password=False))
+            return
         metadata.create_all(self.engine)
 
 

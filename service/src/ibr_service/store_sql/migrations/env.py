@@ -5,10 +5,16 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from ibr_service.store_sql.partitioning import is_partition
 from ibr_service.store_sql.tables import metadata
 
 config = context.config
 url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+
+
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Autogenerate compares tables, not the hash partitions of the registry tables."""
+    return not (type_ == "table" and name is not None and is_partition(name))
 
 
 def run_migrations_online() -> None:
@@ -22,6 +28,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()
