@@ -42,6 +42,7 @@ from ibr_service.core.query import (
     SortKey,
     flatten_and,
 )
+from ibr_service.store_sql.key_lookup import SubjectKeyIn
 from ibr_service.store_sql.tables import (
     benefits,
     enrolment_status_history,
@@ -205,7 +206,10 @@ def _exists_in(source: FromClause, conditions: list[ColumnElement[bool]]) -> Col
     once per subject (quadratic; 20,000 subjects took minutes); PostgreSQL plans both as a
     semi-join and starts from the selective side (an identifier, a programme).
     """
-    return subjects.c.subject_key.in_(select(source.c.subject_key).where(*conditions))
+    keys = select(source.c.subject_key).where(*conditions)
+    if source is identifiers:
+        return SubjectKeyIn(keys)  # see key_lookup: partitions of `subjects` probed by key
+    return subjects.c.subject_key.in_(keys)
 
 
 def _correlated_exists(
