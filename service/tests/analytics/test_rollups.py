@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+import json
 import os
 import random
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner, Result
 
 from ibr_mock_data import small_population
 from ibr_service.analytics.coverage import enrolment_snapshot
@@ -33,6 +35,7 @@ from ibr_service.analytics.rollups import (
     rebuild_rollups,
 )
 from ibr_service.analytics.sql_source import frames_from_engine
+from ibr_service.cli import app
 from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.samples import enrollment_message
 from ibr_service.store_sql import SqlStore, upgrade
@@ -286,4 +289,41 @@ def test_any_sequence_of_batches_keeps_rollups_equal_to_a_rebuild(
     advance_rollups(store.engine, clock.now.date(), clock.now)
     assert_rollups_equal_ad_hoc(store, clock.now.date())
     assert_incremental_equals_rebuild(store, clock)
+    store.engine.dispose()
+
+
+def test_the_commands_rebuild_refresh_and_read_the_rollups(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ibr.db'}"
+    upgrade(url)
+    clock = Clock()
+    clock.now = datetime.now(UTC)
+    store, core = registry(url, clock)
+    send(core, small_population(seed=14, people=600).beneficiaries)
+    env = {"IBR_DATABASE_URL": url, "COLUMNS": "200"}
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(app, ["report", *args], env=env)
+
+    refused = run("refresh-rollups")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == (
+        "error: there are no coverage rollups yet: run `ibr report rebuild-rollups`"
+    )
+    assert json.loads(run("snapshot", "--k", "1").stdout)["summary"]["source"] == "ad hoc"
+    built = run("rebuild-rollups")
+    assert built.exit_code == 0, built.stderr
+    assert "contributions at area level 4 of 4" in built.stderr
+    answer = json.loads(run("snapshot", "--k", "1", "--level", "2").stdout)
+    assert answer["summary"]["source"] == "rollups"
+    fast = read_rollups(store.engine, 2, clock.now.date())
+    assert fast is not None
+    cells = [r for r in answer["tables"]["snapshot"] if "Total" not in r.values()]
+    assert sum(r["beneficiaries"] for r in cells) == fast["beneficiaries"].sum()
+    later_day = (clock.now.date() + dt.timedelta(days=40)).isoformat()
+    assert run("refresh-rollups", "--as-of", later_day).exit_code == 0
+    moved = json.loads(run("snapshot", "--as-of", later_day).stdout)
+    assert moved["summary"]["source"] == "rollups"
+    bad = run("rebuild-rollups", "--as-of", "yesterday")
+    assert bad.exit_code == 2
+    assert "\n" not in bad.stderr.strip()
     store.engine.dispose()
