@@ -133,7 +133,7 @@ def rebuild_rollups(
         connection.execute(sa.text("DELETE FROM coverage_rollups"))
         for level in LEVELS:
             say(f"contributions at area level {level} of {len(LEVELS)}")
-            query = atoms_query(level, band, scoped=False)
+            query = atoms_query((level,), band, scoped=False)
             connection.execute(
                 sa.text(f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"),
                 params,
@@ -202,16 +202,16 @@ def _recompute(connection: Connection, subjects: set[str], on: dt.date) -> None:
     )
     for step in SCOPE_STEPS:
         connection.execute(sa.text(step))
+    if dialect == "postgresql":  # a temporary table has no statistics: plans would loop over it
+        connection.execute(sa.text("ANALYZE coverage_scope"))
     delta = f"INSERT INTO coverage_delta ({CELL}, b, h) "
     connection.execute(sa.text(delta + _SCOPED_CONTRIBUTIONS.format(cell=CELL, sign=-1)))
     connection.execute(sa.text(_DROP_SCOPED))
     band, params = _band_case(on)
-    for level in LEVELS:
-        query = atoms_query(level, band, scoped=True)
-        connection.execute(
-            sa.text(f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"),
-            params,
-        )
+    query = atoms_query(LEVELS, band, scoped=True)
+    connection.execute(
+        sa.text(f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"), params
+    )
     connection.execute(sa.text(delta + _SCOPED_CONTRIBUTIONS.format(cell=CELL, sign=1)))
     connection.execute(sa.text(_APPLY_DELTA))
     connection.execute(sa.text("DELETE FROM coverage_scope"))

@@ -39,29 +39,33 @@ WITH household_of AS (
   JOIN memberships m ON m.subject_key = e.subject_key
   LEFT JOIN subjects p ON p.subject_key = m.member_key
   WHERE e.enrolment_status = '1' {groups_of_enrolments}
+), levels AS (
+  {levels}
 ), cells AS (
-  SELECT programme, person_key, household_key,
-         COALESCE(a{level}, '{unknown}') AS area, COALESCE(sex, '{unknown}') AS sex,
-         {band} AS age_band
-  FROM reach
+  SELECT programme, person_key, household_key, area_level,
+         COALESCE(CASE area_level WHEN 1 THEN a1 WHEN 2 THEN a2 WHEN 3 THEN a3 ELSE a4 END,
+                  '{unknown}') AS area,
+         COALESCE(sex, '{unknown}') AS sex, {band} AS age_band
+  FROM reach CROSS JOIN levels
 )
 """
 
 ATOMS = """
-SELECT DISTINCT 'person' AS unit, person_key AS owner_key, programme, {level} AS area_level,
+SELECT DISTINCT 'person' AS unit, person_key AS owner_key, programme, area_level,
        area, sex, age_band
 FROM cells {only_people}
 UNION
-SELECT DISTINCT 'household', household_key, programme, {level}, area, sex, age_band
+SELECT DISTINCT 'household', household_key, programme, area_level, area, sex, age_band
 FROM cells WHERE household_key IS NOT NULL {only_households}
 """
 
 _IN_SCOPE = "{column} IN (SELECT key FROM coverage_scope WHERE kind = '{kind}')"
 
 
-def atoms_query(level: int, band: str, *, scoped: bool) -> str:
-    """The contribution rows at one area level (``band``: the age band CASE over birth_date);
-    ``scoped``: only those of the people (P) and households (K) in ``coverage_scope``."""
+def atoms_query(levels: tuple[int, ...], band: str, *, scoped: bool) -> str:
+    """The contribution rows at the area ``levels`` (``band``: the age band CASE over
+    birth_date); ``scoped``: only those of the people (P) and households (K) in
+    ``coverage_scope``."""
 
     def where(column: str, kind: str, glue: str) -> str:
         return f"{glue} {_IN_SCOPE.format(column=column, kind=kind)}" if scoped else ""
@@ -70,12 +74,11 @@ def atoms_query(level: int, band: str, *, scoped: bool) -> str:
         people_of_memberships=where("member_key", "R", "WHERE"),
         people_of_enrolments=where("e.subject_key", "R", "AND"),
         groups_of_enrolments=where("e.subject_key", "K", "AND"),
-        level=level,
+        levels=" UNION ALL ".join(f"SELECT {int(level)} AS area_level" for level in levels),
         band=band,
         unknown=UNKNOWN,
     )
     atoms = ATOMS.format(
-        level=level,
         only_people=where("person_key", "P", "WHERE"),
         only_households=where("household_key", "K", "AND"),
     )
