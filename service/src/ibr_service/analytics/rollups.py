@@ -58,17 +58,12 @@ _DELTA_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS coverage_delta (programme VARCHAR(200), area_level "
     "SMALLINT, area VARCHAR(100), sex VARCHAR(20), age_band VARCHAR(10), b INTEGER, h INTEGER)"
 )
-_SCOPED_CONTRIBUTIONS = (
-    "SELECT {cell}, CASE WHEN unit = 'person' THEN {sign} ELSE 0 END, "
-    "CASE WHEN unit = 'household' THEN {sign} ELSE 0 END FROM coverage_contributions c "
-    "WHERE (unit = 'person' AND owner_key IN (SELECT key FROM coverage_scope WHERE kind = 'P')) "
-    "OR (unit = 'household' AND owner_key IN (SELECT key FROM coverage_scope WHERE kind = 'K'))"
-)
-_DROP_SCOPED = (
-    "DELETE FROM coverage_contributions WHERE (unit = 'person' AND owner_key IN "
-    "(SELECT key FROM coverage_scope WHERE kind = 'P')) OR (unit = 'household' AND owner_key IN "
-    "(SELECT key FROM coverage_scope WHERE kind = 'K'))"
-)
+# One statement per unit (no OR): each can then probe the primary key (unit, owner_key, ...)
+# by the keys in scope instead of scanning every contribution.
+_UNITS = (("person", "P"), ("household", "K"))
+_OWNED = "unit = '{unit}' AND owner_key IN (SELECT key FROM coverage_scope WHERE kind = '{kind}')"
+_SCOPED_CONTRIBUTIONS = "SELECT {cell}, {b}, {h} FROM coverage_contributions WHERE " + _OWNED  # noqa: S608
+_DROP_SCOPED = "DELETE FROM coverage_contributions WHERE " + _OWNED  # noqa: S608
 # ``WHERE true``: SQLite needs it to read ON CONFLICT after INSERT ... SELECT. Cells in a fixed
 # order, so that concurrent batches lock the rows they share in the same order.
 _APPLY_DELTA = (  # SQL from constants (column names) only, as every statement here
@@ -204,18 +199,28 @@ def _recompute(connection: Connection, subjects: set[str], on: dt.date) -> None:
         connection.execute(sa.text(step))
     if dialect == "postgresql":  # a temporary table has no statistics: plans would loop over it
         connection.execute(sa.text("ANALYZE coverage_scope"))
-    delta = f"INSERT INTO coverage_delta ({CELL}, b, h) "
-    connection.execute(sa.text(delta + _SCOPED_CONTRIBUTIONS.format(cell=CELL, sign=-1)))
-    connection.execute(sa.text(_DROP_SCOPED))
+    _delta(connection, -1)
+    for unit, kind in _UNITS:
+        connection.execute(sa.text(_DROP_SCOPED.format(unit=unit, kind=kind)))
     band, params = _band_case(on)
     query = atoms_query(LEVELS, band, scoped=True)
     connection.execute(
         sa.text(f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"), params
     )
-    connection.execute(sa.text(delta + _SCOPED_CONTRIBUTIONS.format(cell=CELL, sign=1)))
+    _delta(connection, 1)
     connection.execute(sa.text(_APPLY_DELTA))
     connection.execute(sa.text("DELETE FROM coverage_scope"))
     connection.execute(sa.text("DELETE FROM coverage_delta"))
+
+
+def _delta(connection: Connection, sign: int) -> None:
+    """Note the cells of the contributions in scope, counted ``sign`` (-1: old, +1: new)."""
+    for unit, kind in _UNITS:
+        person = sign if unit == "person" else 0
+        select = _SCOPED_CONTRIBUTIONS.format(
+            cell=CELL, b=person, h=sign - person, unit=unit, kind=kind
+        )
+        connection.execute(sa.text(f"INSERT INTO coverage_delta ({CELL}, b, h) {select}"))
 
 
 def advance_rollups(engine: Engine, as_of: dt.date, now: datetime) -> bool:
@@ -235,6 +240,8 @@ class RollupUpdate:
     ) -> list[Conflict]:
         if not isinstance(tx, SqlTransaction):
             raise TypeError("the coverage rollups need the SQL store")  # a host wiring mistake
+        if rollup_state(tx.connection) is None:
+            return []  # none built yet: nothing to keep, nothing to read
         touched = where_in(tx.connection, "enrolments", "enrolment_key", set(enrolment_keys))
         update_rollups(tx.connection, set(touched["subject_key"]), now, now.date())
         return []
