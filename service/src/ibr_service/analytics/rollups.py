@@ -254,10 +254,10 @@ def read_rollups(
     are absent or not fresh for ``as_of``."""
     if level not in LEVELS:
         raise AnalyticsError(f"area level must be 1 to 4, got {level}")
+    state = rollup_state(engine)  # None also where the database has no rollup tables
+    if state is None or state["as_of"] != as_of:
+        return None
     with engine.connect() as connection:
-        state = rollup_state(connection)
-        if state is None or state["as_of"] != as_of:
-            return None
         seen, latest = state["enrolments_seen"], _latest_enrolment(connection)
         if latest is not None and (not isinstance(seen, datetime) or _aware(latest) > _aware(seen)):
             return None
@@ -283,4 +283,8 @@ def coverage_snapshot(
     fast = read_rollups(engine, level, on)
     if fast is not None:
         return fast, "rollups"
-    return snapshot_in_database(engine, level, on), "ad hoc"
+    try:
+        return snapshot_in_database(engine, level, on), "ad hoc"
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+        reason = getattr(error, "orig", error)
+        raise AnalyticsError(f"cannot read the database: {reason} (run `ibr db upgrade`)") from None

@@ -105,13 +105,14 @@ def coverage(
 
     def build() -> Report:
         population = load_reference_population(reference) if reference else None
+        frames = _frames(jsonl)  # first: a database without the registry is one line here
         snapshot, source = None, "ad hoc"
         if jsonl is None:
             from ibr_service.analytics.rollups import coverage_snapshot
 
             snapshot, source = coverage_snapshot(_sql_store().engine, level, _date(as_of))
         report = coverage_report(
-            _frames(jsonl), level=level, period=period, as_of=_date(as_of), k=k,
+            frames, level=level, period=period, as_of=_date(as_of), k=k,
             reference=population, snapshot=snapshot,
         )  # fmt: skip
         report.summary["snapshot_source"] = source

@@ -82,13 +82,13 @@ def coverage(
     from ibr_service.analytics.rollups import coverage_snapshot as counted
 
     def build() -> Any:
+        frames = _frames(store, caller)  # first: a store without SQL is refused here (501)
         snapshot, source = None, "ad hoc"
         if caller.read.unrestricted:
             snapshot, source = counted(store.engine, level, as_of)  # type: ignore[attr-defined]
         report = coverage_report(
-            _frames(store, caller), level=level, period=period, as_of=as_of, k=k,
-            snapshot=snapshot,
-        )  # fmt: skip
+            frames, level=level, period=period, as_of=as_of, k=k, snapshot=snapshot
+        )
         report.summary["snapshot_source"] = source
         return report
 
@@ -111,6 +111,8 @@ def coverage_snapshot(
 
     def build() -> Any:
         day = as_of or dt.date.today()
+        if getattr(store, "engine", None) is None:
+            raise HTTPException(status_code=501, detail="analytics need the SQL store")
         if caller.read.unrestricted:
             table, source = counted(store.engine, level, day)  # type: ignore[attr-defined]
         else:  # a read scope narrows the registry itself (households included): count it
