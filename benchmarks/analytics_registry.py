@@ -11,6 +11,10 @@ JSON object; every figure is measured in this run:
 - coverage_adhoc_s: active beneficiaries by programme x region x sex x age band from the frames
   already read, coverage_in_database_s: the same counted by the database with households
   (``snapshot_in_database``), and coverage_sql_s: the person counts as one SQL query (baseline);
+- coverage rollups: rollup_rebuild_s (``ibr report rebuild-rollups``), coverage_rollups_ms: the
+  same snapshot read from the rollups (region and level 4; checked equal to the ad hoc count), and
+  rollup_batch_ms: the incremental recompute of --batch subjects' contributions (what every
+  ingested batch adds, in one transaction);
 - the overlaps found must equal the planted ones times --copies (checked, not timed).
 
     .venv/bin/python benchmarks/analytics_registry.py --people 20000 --copies 10
@@ -42,6 +46,7 @@ from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
+from ibr_service.analytics.rollups import read_rollups, rebuild_rollups, update_rollups
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.scoring import truth_pairs
 from ibr_service.analytics.sql_source import frames_for_subjects, frames_from_engine
@@ -133,17 +138,43 @@ GROUP BY 1, 2, 3, 4
 """
 
 
+def coverage_rollups(
+    store: SqlStore, on: dt.date, keys: list[str], ad_hoc: pd.DataFrame
+) -> dict[str, float]:
+    """Rebuild the rollups, read the snapshot from them, recompute a batch's subjects."""
+    now = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
+    rebuild_s, cells = timed(lambda: rebuild_rollups(store.engine, on, now))
+    read_s, fast = timed(lambda: read_rollups(store.engine, 1, on))
+    pd.testing.assert_frame_equal(fast, ad_hoc)  # the rollups equal the ad hoc count
+    read4_s, _ = timed(lambda: read_rollups(store.engine, 4, on))
+
+    def batch() -> None:
+        with store.engine.begin() as connection:
+            update_rollups(connection, keys, now, on)
+
+    batch_s, _ = timed(batch)
+    pd.testing.assert_frame_equal(read_rollups(store.engine, 1, on), ad_hoc)
+    return {
+        "rollup_cells": cells,
+        "rollup_rebuild_s": round(rebuild_s, 2),
+        "coverage_rollups_ms": round(read_s * 1000, 1),
+        "coverage_rollups_level4_ms": round(read4_s * 1000, 1),
+        "rollup_batch_ms": round(batch_s * 1000, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--database", default="ibr_bench_analytics", help="dropped and created")
     args = parser.parse_args()
 
     pop = small_population(seed=1, people=args.people, country="KE")
     frames = frames_from_records(pop.beneficiaries)
     rows = copies(frames, args.copies)
-    store = SqlStore.from_url(fresh_database("ibr_bench_analytics"))
+    store = SqlStore.from_url(fresh_database(args.database))
     load_s, _ = timed(lambda: load(store, rows))
     rules = load_rules()
 
@@ -166,6 +197,7 @@ def main() -> None:
     assert in_db_coverage["beneficiaries"].sum() == on_frames["beneficiaries"].sum()
     with store.engine.connect() as connection:
         sql_s, _ = timed(lambda: connection.execute(text(COVERAGE_SQL), {"on": on}).all())
+    rollups = coverage_rollups(store, on, keys, in_db_coverage)
     store.engine.dispose()
     overlap_full_s = read_s + detect_s
     print(
@@ -189,6 +221,8 @@ def main() -> None:
                 "coverage_adhoc_vs_sql": round(coverage_s / sql_s, 2),
                 "coverage_in_database_s": round(in_db_coverage_s, 3),
                 "coverage_in_database_vs_sql": round(in_db_coverage_s / sql_s, 2),
+                **rollups,
+                "coverage_rollups_vs_sql": round(rollups["coverage_rollups_ms"] / 1000 / sql_s, 4),
             },
             indent=2,
         )

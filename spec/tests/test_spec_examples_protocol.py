@@ -25,6 +25,8 @@ DCI_SAMPLES = (
     / "shared/reference/dci/spdci-standards/release/sample-jsons/assets/example_files/ibr"
 )
 SCHEMAS_WITHOUT_MODEL = {
+    "api/analytics_report",  # tables of the analytics extension: pandas frames, no model
+    "api/analytics_snapshot_report",
     "api/jwks",
     "api/oauth2_token_request",
     "api/oauth2_token_response",

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         description="Check every ingested batch for new cross-programme overlaps: cases opened, "
         "items noted succ.overlap.detected, never refused (IBR-REG-015; SQL store)",
     )
+    coverage_rollups: bool = Field(
+        default=True,
+        description="Keep the coverage rollups (built by `ibr report rebuild-rollups`) up to "
+        "date with every ingested batch (SQL store); off, they go stale and reports count ad hoc",
+    )
     programme_rules_file: str | None = Field(
         default=None,
         description="YAML programme compatibility matrix for the overlap check; unset = the "
@@ -138,17 +143,22 @@ class Settings(BaseSettings):
 
     def batch_checks(self) -> list[BatchCheck]:
         """The checks of every ingested batch; raises ValueError naming a bad rules file."""
-        if not self.overlap_check:
-            return []
-        from ibr_service.analytics.cases import OverlapCheck
-        from ibr_service.analytics.errors import AnalyticsError
-        from ibr_service.analytics.rules import load_rules
+        checks: list[BatchCheck] = []
+        if self.overlap_check:
+            from ibr_service.analytics.cases import OverlapCheck
+            from ibr_service.analytics.errors import AnalyticsError
+            from ibr_service.analytics.rules import load_rules
 
-        path = Path(self.programme_rules_file) if self.programme_rules_file else None
-        try:
-            return [OverlapCheck(load_rules(path))]
-        except AnalyticsError as exc:
-            raise ValueError(f"IBR_PROGRAMME_RULES_FILE: {exc}") from None
+            path = Path(self.programme_rules_file) if self.programme_rules_file else None
+            try:
+                checks.append(OverlapCheck(load_rules(path)))
+            except AnalyticsError as exc:
+                raise ValueError(f"IBR_PROGRAMME_RULES_FILE: {exc}") from None
+        if self.coverage_rollups:
+            from ibr_service.analytics.rollups import RollupUpdate
+
+            checks.append(RollupUpdate())
+        return checks
 
     @field_validator("base_path")
     @classmethod

@@ -107,7 +107,7 @@ def test_bad_input_is_one_line(files: dict[str, Path], args: list[str], message:
     assert err.count("\n") == 1, err
 
 
-@pytest.mark.parametrize("command", ["coverage", "overlaps"])
+@pytest.mark.parametrize("command", ["coverage", "overlaps", "snapshot"])
 def test_a_database_without_the_registry_tables_is_one_line(
     command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

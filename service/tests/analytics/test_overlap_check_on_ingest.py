@@ -127,8 +127,13 @@ def test_a_programme_outside_the_read_scope_is_not_named(
 def test_the_host_runs_the_check_unless_it_is_turned_off(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'host.db'}"
     upgrade(url)
-    assert build_host(Settings(database_url=url)).core.batch_checks
-    assert not build_host(Settings(database_url=url, overlap_check=False)).core.batch_checks
+
+    def overlap_checks(settings: Settings) -> list[object]:
+        checks = build_host(settings).core.batch_checks
+        return [c for c in checks if isinstance(c, OverlapCheck)]
+
+    assert overlap_checks(Settings(database_url=url))
+    assert not overlap_checks(Settings(database_url=url, overlap_check=False))
     bad = tmp_path / "rules.yaml"
     bad.write_text("rules: [{programmes: [A]}]\n", encoding="utf-8")
     with pytest.raises(ValueError, match="IBR_PROGRAMME_RULES_FILE") as caught:

@@ -34,6 +34,7 @@ __all__ = [
     "overlaps_report",
     "overlaps_report_of",
     "quality_report",
+    "snapshot_report",
     "transitions_report",
 ]
 
@@ -68,8 +69,11 @@ def coverage_report(
     as_of: dt.date | None = None,
     k: int = disclosure.DEFAULT_K,
     reference: pd.DataFrame | None = None,
+    snapshot: pd.DataFrame | None = None,
 ) -> Report:
-    snapshot = coverage.enrolment_snapshot(frames, level, as_of)
+    """``snapshot``: the enrolment snapshot already counted (e.g. from the rollups)."""
+    if snapshot is None:
+        snapshot = coverage.enrolment_snapshot(frames, level, as_of)
     cube = coverage.benefit_cube(frames, level, period)
     rows = ["programme", "area", "sex"]
     tables = {
@@ -123,6 +127,31 @@ def coverage_report(
         "people_reached": int(people["person_key"].nunique()),
     }
     return Report("coverage", tables, summary)
+
+
+def snapshot_report(
+    snapshot: pd.DataFrame,
+    *,
+    source: str,
+    level: int,
+    as_of: dt.date,
+    k: int = disclosure.DEFAULT_K,
+) -> Report:
+    """The coverage snapshot alone (what the rollups answer fast): active beneficiaries and
+    households by programme x area x sex x age band, and by programme x area; ``source`` says
+    whether it came from the rollups or was counted ad hoc."""
+    rows = ["programme", "area", "sex"]
+    tables = {
+        "snapshot": disclosure.protect_long(
+            snapshot, rows, "age_band", "beneficiaries", k, also_mask=("households",)
+        )
+    }
+    by_area = snapshot.pivot_table(
+        index="programme", columns="area", values="beneficiaries", aggfunc="sum", fill_value=0
+    )
+    tables["by_area"] = _published(disclosure.protect_table(by_area, k), "programme")
+    summary = {"as_of": as_of.isoformat(), "area_level": level, "k": k, "source": source}
+    return Report("snapshot", tables, summary)
 
 
 def overlaps_report(frames: RegistryFrames, rules: ProgrammeRules) -> Report:

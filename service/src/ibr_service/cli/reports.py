@@ -105,12 +105,88 @@ def coverage(
 
     def build() -> Report:
         population = load_reference_population(reference) if reference else None
-        return coverage_report(
-            _frames(jsonl), level=level, period=period, as_of=_date(as_of), k=k,
-            reference=population,
+        frames = _frames(jsonl)  # first: a database without the registry is one line here
+        snapshot, source = None, "ad hoc"
+        if jsonl is None:
+            from ibr_service.analytics.rollups import coverage_snapshot
+
+            snapshot, source = coverage_snapshot(_sql_store().engine, level, _date(as_of))
+        report = coverage_report(
+            frames, level=level, period=period, as_of=_date(as_of), k=k,
+            reference=population, snapshot=snapshot,
         )  # fmt: skip
+        report.summary["snapshot_source"] = source
+        return report
 
     _run(build, fmt, out)
+
+
+@report_app.command("snapshot")
+def snapshot(
+    level: Annotated[int, typer.Option(help="Area level 1 (region) to 4")] = 1,
+    as_of: AsOf = None,
+    k: K = 10,
+    fmt: Format = "json",
+    out: Out = None,
+) -> None:
+    """Active beneficiaries and households by programme, area, sex and age band: from the
+    coverage rollups when they are fresh (summary.source), else counted ad hoc."""
+    from ibr_service.analytics.reports import snapshot_report
+    from ibr_service.analytics.rollups import coverage_snapshot
+
+    def build() -> Report:
+        day = _date(as_of) or dt.date.today()
+        table, source = coverage_snapshot(_sql_store().engine, level, day)
+        return snapshot_report(table, source=source, level=level, as_of=day, k=k)
+
+    _run(build, fmt, out)
+
+
+@report_app.command("rebuild-rollups")
+def rebuild_rollups(as_of: AsOf = None) -> None:
+    """Compute the coverage rollups from scratch (after a bulk load, or to start keeping them);
+    every later batch keeps them up to date. Progress on stderr."""
+    from ibr_protocol.clock import utc_now
+    from ibr_service.analytics import rollups
+
+    now = utc_now()
+    day = _date(as_of) or now.date()
+    _rollup_command(
+        lambda: rollups.rebuild_rollups(
+            _sql_store().engine, day, now, progress=lambda step: typer.echo(step, err=True)
+        )
+    )
+
+
+@report_app.command("refresh-rollups")
+def refresh_rollups(as_of: AsOf = None) -> None:
+    """Move the rollups' age bands to a day (default today; e.g. daily, for days without
+    ingest): only the people whose band changed are recomputed."""
+    from ibr_protocol.clock import utc_now
+    from ibr_service.analytics import rollups
+
+    now = utc_now()
+    day = _date(as_of) or now.date()
+
+    def refresh() -> None:
+        if not rollups.advance_rollups(_sql_store().engine, day, now):
+            _fail("there are no coverage rollups yet: run `ibr report rebuild-rollups`")
+        typer.echo(f"coverage rollups as of {day.isoformat()}", err=True)
+
+    _rollup_command(refresh)
+
+
+def _rollup_command(work: Callable[[], object]) -> None:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from ibr_service.analytics.errors import AnalyticsError
+
+    try:
+        work()
+    except AnalyticsError as error:
+        _fail(str(error))
+    except (OperationalError, ProgrammingError) as error:
+        _fail(f"cannot keep the rollups: {getattr(error, 'orig', error)} (run `ibr db upgrade`)")
 
 
 @report_app.command("overlaps")

@@ -174,6 +174,7 @@ enrolments = Table(
     Index("ix_enrolments_programme_status", "programme_identifier", "enrolment_status"),
     Index("ix_enrolments_enrolment_key", "enrolment_key"),
     Index("ix_enrolments_programme_record", "programme_identifier", "beneficiary_programme_id"),
+    Index("ix_enrolments_updated_at", "updated_at"),  # coverage rollups' freshness (0007)
 )
 
 enrolment_status_history = Table(

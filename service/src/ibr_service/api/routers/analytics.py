@@ -79,12 +79,47 @@ def coverage(
 ) -> dict[str, Any]:
     """Beneficiaries, households and benefit value by programme, area, sex, age and period."""
     from ibr_service.analytics.reports import coverage_report
+    from ibr_service.analytics.rollups import coverage_snapshot as counted
 
-    return _answer(
-        lambda: coverage_report(
-            _frames(store, caller), level=level, period=period, as_of=as_of, k=k
+    def build() -> Any:
+        frames = _frames(store, caller)  # first: a store without SQL is refused here (501)
+        snapshot, source = None, "ad hoc"
+        if caller.read.unrestricted:
+            snapshot, source = counted(store.engine, level, as_of)  # type: ignore[attr-defined]
+        report = coverage_report(
+            frames, level=level, period=period, as_of=as_of, k=k, snapshot=snapshot
         )
-    )
+        report.summary["snapshot_source"] = source
+        return report
+
+    return _answer(build)
+
+
+@router.get("/coverage/snapshot", operation_id="get_analytics_coverage_snapshot")
+def coverage_snapshot(
+    store: StoreDep,
+    caller: CallerDep,
+    level: Annotated[int, Query(ge=1, le=4)] = 1,
+    as_of: AsOf = None,
+    k: K = 10,
+) -> dict[str, Any]:
+    """Active beneficiaries and households by programme, area, sex and age band: from the
+    coverage rollups when fresh and the client may read everything, else counted ad hoc."""
+    from ibr_service.analytics.coverage import enrolment_snapshot
+    from ibr_service.analytics.reports import snapshot_report
+    from ibr_service.analytics.rollups import coverage_snapshot as counted
+
+    def build() -> Any:
+        day = as_of or dt.date.today()
+        if getattr(store, "engine", None) is None:
+            raise HTTPException(status_code=501, detail="analytics need the SQL store")
+        if caller.read.unrestricted:
+            table, source = counted(store.engine, level, day)  # type: ignore[attr-defined]
+        else:  # a read scope narrows the registry itself (households included): count it
+            table, source = enrolment_snapshot(_frames(store, caller), level, day), "ad hoc"
+        return snapshot_report(table, source=source, level=level, as_of=day, k=k)
+
+    return _answer(build)
 
 
 @router.get("/overlaps", operation_id="get_analytics_overlaps")
