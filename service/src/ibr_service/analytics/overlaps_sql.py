@@ -29,51 +29,71 @@ _FIELDS += "e.enrolment_status, e.enrolment_date"
 OPEN_ONLY = "AND e.enrolment_status IN ({})".format(
     ", ".join(f"'{code}'" for code in sorted(OPEN_STATUSES))
 )
+# The identities holding both programmes (``candidate``), then their enrolments of the two,
+# read by key; the pairs are formed from those few rows (a self-join planned on a misestimated
+# candidate count degrades into a nested loop).
 _PERSON = """
 WITH candidate AS (
   SELECT e.subject_key AS identity_key FROM enrolments e
   WHERE e.programme_identifier IN (:a, :b) {statuses}
   GROUP BY e.subject_key HAVING COUNT(DISTINCT e.programme_identifier) = 2
-), unit AS (
-  SELECT {fields}, e.subject_key AS identity_key
-  FROM candidate c JOIN enrolments e ON e.subject_key = c.identity_key
-  JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
-  WHERE e.programme_identifier IN (:a, :b) {statuses}
 )
+SELECT {fields}, e.subject_key AS identity_key
+FROM candidate c JOIN enrolments e ON e.subject_key = c.identity_key
+JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
+WHERE e.programme_identifier IN (:a, :b) {statuses}
 """
+# Candidates are counted without the subjects' kinds (a person's own enrolments may make one
+# that the kinds then drop): the kinds are read for the candidates' rows only.
 _HOUSEHOLD = """
 WITH held AS (
-  SELECT {fields}, e.subject_key AS identity_key
-  FROM enrolments e JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'group'
+  SELECT e.subject_key AS identity_key, e.programme_identifier FROM enrolments e
   WHERE e.programme_identifier IN (:a, :b) {statuses}
   UNION ALL
-  SELECT {fields}, m.subject_key AS identity_key
-  FROM enrolments e JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
-  JOIN memberships m ON m.member_key = e.subject_key
+  SELECT m.subject_key, e.programme_identifier
+  FROM enrolments e JOIN memberships m ON m.member_key = e.subject_key
   WHERE e.programme_identifier IN (:a, :b) {statuses}
 ), candidate AS (
   SELECT identity_key FROM held
   GROUP BY identity_key HAVING COUNT(DISTINCT programme_identifier) = 2
-), unit AS (
-  SELECT held.* FROM held JOIN candidate c ON c.identity_key = held.identity_key
 )
+SELECT {fields}, e.subject_key AS identity_key
+FROM candidate c JOIN enrolments e ON e.subject_key = c.identity_key
+JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'group'
+WHERE e.programme_identifier IN (:a, :b) {statuses}
+UNION ALL
+SELECT {fields}, m.subject_key AS identity_key
+FROM candidate c JOIN memberships m ON m.subject_key = c.identity_key
+JOIN enrolments e ON e.subject_key = m.member_key
+JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
+WHERE e.programme_identifier IN (:a, :b) {statuses}
 """
 PAIR_FIELDS = """ua.identity_key,
        ua.enrolment_key AS enrolment_key_a, ub.enrolment_key AS enrolment_key_b,
        ua.beneficiary_programme_id AS record_a, ub.beneficiary_programme_id AS record_b,
        ua.enrolment_status AS status_a, ub.enrolment_status AS status_b,
        ua.enrolment_date AS enrolment_date_a, ub.enrolment_date AS enrolment_date_b"""
-_PAIRS = """
-SELECT {pair_fields}
-FROM unit ua JOIN unit ub ON ua.identity_key = ub.identity_key
-WHERE ua.programme_identifier = :a AND ub.programme_identifier = :b
-"""
+_UNIT = ["enrolment_key", "beneficiary_programme_id", "enrolment_status", "enrolment_date"]
+_PAIR_NAMES = {
+    "beneficiary_programme_id_a": "record_a",
+    "beneficiary_programme_id_b": "record_b",
+    "enrolment_status_a": "status_a",
+    "enrolment_status_b": "status_b",
+}
 
 
 def _query(rule: CompatibilityRule, open_only: bool) -> sa.TextClause:
     template = _PERSON if rule.unit == "person" else _HOUSEHOLD
-    unit = template.format(fields=_FIELDS, statuses=OPEN_ONLY if open_only else "")
-    return sa.text(unit + _PAIRS.format(pair_fields=PAIR_FIELDS))
+    return sa.text(template.format(fields=_FIELDS, statuses=OPEN_ONLY if open_only else ""))
+
+
+def _pairs(rows: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Each enrolment in ``a`` with each in ``b`` of the same identity."""
+    columns = ["identity_key", *_UNIT]
+    left = rows.loc[rows["programme_identifier"] == a, columns]
+    right = rows.loc[rows["programme_identifier"] == b, columns]
+    pairs = left.merge(right, on="identity_key", suffixes=("_a", "_b"))
+    return pairs.rename(columns=_PAIR_NAMES)
 
 
 def detect_overlaps_in_database(
@@ -92,9 +112,10 @@ def detect_overlaps_in_database(
         found = []
         for rule in rules.excluded_pairs(programmes or []):
             a, b = rule.programmes
-            pairs = pd.read_sql(
+            rows = pd.read_sql(
                 _query(rule, rules.statuses == "open"), connection, params={"a": a, "b": b}
             )
+            pairs = _pairs(rows, a, b)
             if not pairs.empty:
                 found.append(
                     pairs.assign(unit=rule.unit, programme_a=a, programme_b=b, reason=rule.reason)

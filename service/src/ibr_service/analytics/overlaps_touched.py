@@ -34,6 +34,12 @@ _TOUCHED: dict[Touched, str] = {
     "enrolments": "SELECT DISTINCT e.subject_key FROM enrolments e "
     "WHERE e.enrolment_key IN (SELECT k FROM batch)",
 }
+# Membership in a CTE's keys. On PostgreSQL an array of them: the planner then looks each key up
+# by index instead of guessing the CTE's size from a UNION and scanning whole tables.
+_IN = {
+    "postgresql": "= ANY(ARRAY(SELECT subject_key FROM {cte}))",
+    "sqlite": "IN (SELECT subject_key FROM {cte})",
+}
 _COLUMNS = "enrolment_key, programme_identifier, beneficiary_programme_id, "
 _COLUMNS += "enrolment_status, enrolment_date"
 # Filled with module constants only; values (keys, rule pairs) are bound parameters.
@@ -41,22 +47,23 @@ _QUERY = """
 WITH batch AS ({keys}),
 touched AS ({touched}),
 grp AS (
-  SELECT m.subject_key FROM memberships m
-  WHERE m.member_key IN (SELECT subject_key FROM touched)
+  SELECT m.subject_key FROM memberships m WHERE m.member_key {in_touched}
   UNION
-  SELECT m.subject_key FROM memberships m
-  WHERE m.subject_key IN (SELECT subject_key FROM touched)
+  SELECT m.subject_key FROM memberships m WHERE m.subject_key {in_touched}
+),
+housing AS (
+  SELECT m.subject_key, m.member_key FROM memberships m WHERE m.subject_key {in_grp}
 ),
 everyone AS (
   SELECT subject_key FROM touched
   UNION SELECT subject_key FROM grp
-  UNION SELECT m.member_key FROM memberships m WHERE m.subject_key IN (SELECT subject_key FROM grp)
+  UNION SELECT member_key FROM housing
 ),
 enrolled AS (
   SELECT e.enrolment_key, e.programme_identifier, e.beneficiary_programme_id,
          e.enrolment_status, e.enrolment_date, e.subject_key, s.kind
   FROM enrolments e JOIN subjects s ON s.subject_key = e.subject_key
-  WHERE e.subject_key IN (SELECT subject_key FROM everyone) {statuses}
+  WHERE e.subject_key {in_everyone} {statuses}
 ),
 unit AS (
   SELECT 'person' AS unit, {columns}, subject_key AS identity_key
@@ -66,8 +73,8 @@ unit AS (
   FROM enrolled WHERE kind = 'group'
   UNION ALL
   SELECT 'household' AS unit, {columns_of_e}, m.subject_key AS identity_key
-  FROM enrolled e JOIN memberships m ON m.member_key = e.subject_key
-  WHERE e.kind = 'person' AND m.subject_key IN (SELECT subject_key FROM grp)
+  FROM enrolled e JOIN housing m ON m.member_key = e.subject_key
+  WHERE e.kind = 'person'
 )
 SELECT ua.unit, ua.programme_identifier AS programme_a, ub.programme_identifier AS programme_b,
        {pair_fields}
@@ -86,6 +93,7 @@ def _statement(dialect: str, touched: Touched, open_only: bool) -> sa.TextClause
         keys=_KEYS[dialect],
         touched=_TOUCHED[touched],
         statuses=OPEN_ONLY if open_only else "",
+        **{f"in_{cte}": _IN[dialect].format(cte=cte) for cte in ("touched", "grp", "everyone")},
         columns=_COLUMNS,
         columns_of_e=", ".join(f"e.{c.strip()}" for c in _COLUMNS.split(",")),
         pair_fields=PAIR_FIELDS,
