@@ -6,8 +6,8 @@ identity being the subject (``unit: person``) or the household (the group enroll
 group of the enrolled member). The result has the same rows and columns (tested equal).
 
 Each query first finds the identities holding both programmes with the same GROUP BY a plain
-count would use, and only then reads those identities' enrolments (by key) to pair them: the
-subjects table is joined for the few candidates, not for every enrolment of both programmes.
+count would use, and only then reads those identities' enrolments (by key); they are paired
+here. The subjects table is joined for the few candidates, not for every enrolment.
 """
 
 from __future__ import annotations
