@@ -7,7 +7,9 @@ JSON object; every figure is measured in this run:
 - overlap_full_s: read the registry and detect every overlap on frames, and
   overlap_in_database_s: the same recompute joined in PostgreSQL (what `recompute_overlaps`
   runs), each beside raw_group_by_s: one SQL GROUP BY per excluded pair (the baseline);
-- batch_check_ms: the incremental check of --batch subject keys (read by key, then detected);
+- batch_check_ms: the incremental check of --batch subject keys in one query
+  (``overlaps_of_touched``, what every ingested batch runs), beside batch_check_frames_ms: the
+  same subjects read by key into frames and detected with pandas (the earlier way; checked equal);
 - coverage_adhoc_s: active beneficiaries by programme x region x sex x age band from the frames
   already read, coverage_in_database_s: the same counted by the database with households
   (``snapshot_in_database``), and coverage_sql_s: the person counts as one SQL query (baseline);
@@ -46,6 +48,7 @@ from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
+from ibr_service.analytics.overlaps_touched import overlaps_of_touched
 from ibr_service.analytics.rollups import read_rollups, rebuild_rollups, update_rollups
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.scoring import truth_pairs
@@ -188,9 +191,12 @@ def main() -> None:
     assert len(in_db) == expected, (len(in_db), expected)
 
     keys = random.Random(1).sample(sorted(set(rows["enrolments"].subject_key)), args.batch)
-    batch_s, _ = timed(
+    frames_batch_s, on_frames_batch = timed(
         lambda: detect_overlaps(frames_for_subjects(store.engine, keys), rules, subject_keys=keys)
     )
+    with store.engine.connect() as connection:
+        batch_s, in_one_query = timed(lambda: overlaps_of_touched(connection, rules, keys))
+    assert [r["case_id"] for r in in_one_query] == list(on_frames_batch["case_id"])
     on = dt.date(2025, 6, 30)
     coverage_s, on_frames = timed(lambda: enrolment_snapshot(registry, 1, on))
     in_db_coverage_s, in_db_coverage = timed(lambda: snapshot_in_database(store.engine, 1, on))
@@ -216,6 +222,8 @@ def main() -> None:
                 "overlap_in_database_vs_raw_group_by": round(in_db_s / raw_s, 2),
                 "batch_subjects": args.batch,
                 "batch_check_ms": round(batch_s * 1000, 1),
+                "batch_check_frames_ms": round(frames_batch_s * 1000, 1),
+                "batch_overlaps": len(in_one_query),
                 "coverage_adhoc_s": round(coverage_s, 3),
                 "coverage_sql_s": round(sql_s, 3),
                 "coverage_adhoc_vs_sql": round(coverage_s / sql_s, 2),

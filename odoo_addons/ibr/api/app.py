@@ -43,12 +43,20 @@ def build_ibr_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(OperationsAtTheRoot)
     throttles = Throttles.from_settings(settings)
+    # The service's checks of every ingested batch (the overlap check: IBR_OVERLAP_CHECK,
+    # IBR_PROGRAMME_RULES_FILE), run on the OdooStore's transaction like the rest of the batch.
+    batch_checks = settings.batch_checks()
 
     def store(env: Annotated[Any, Depends(odoo_env)]) -> OdooStore:
         return OdooStore(env)
 
     def core(store: deps.StoreDep) -> IbrCore:
-        return IbrCore(store, clock=clock, settings=CoreSettings(receiver_id=settings.receiver_id))
+        return IbrCore(
+            store,
+            clock=clock,
+            settings=CoreSettings(receiver_id=settings.receiver_id),
+            batch_checks=batch_checks,
+        )
 
     def keys(store: deps.StoreDep) -> IbrKeys:
         return load_or_create_keys(store, now=clock())

@@ -16,6 +16,17 @@ def person_in(national_id, region, district, **options):
     return beneficiary
 
 
+def in_programmes(national_id, region, *programmes):
+    """A person enrolled (active) in each of `programmes`."""
+    person = person_in(national_id, region, f"{region}-D1")
+    enrolment = {k: v for k, v in person["programme_identifier"][0].items() if k != "benefits"}
+    person["programme_identifier"] = [
+        {**enrolment, "programme": {"programme_identifier": code, "programme_name": code}}
+        for code in programmes
+    ]
+    return person
+
+
 def publish(env, *beneficiaries, sender_id="SP-Test"):
     """Enrolment updates through the core, as the API would make them; returns the items."""
     core = IbrCore(OdooStore(env), clock=utc_now, settings=CoreSettings(receiver_id="IBR"))

@@ -16,7 +16,7 @@ from ibr_protocol.envelope import build_request
 from ibr_protocol.signing import generate_signing_key, public_jwk
 from ibr_service.security.clients import register_client
 
-from .common import person_in
+from .common import in_programmes, person_in
 
 SENDER = "SP-Odoo-Test"
 
@@ -59,6 +59,24 @@ class TestDciApiOverHttp(HttpCase):
         # What the API wrote is in Odoo's transaction: the officers' views see it.
         seen = self.env["ibr.subject"].search([("identifier_text", "=", "NID 6101")])
         self.assertEqual(seen.area_level_1, "R1")
+
+    def test_an_overlap_made_through_the_api_is_noted_and_opened_as_a_case(self):
+        # The shipped rules: a social pension (OAP) excludes a disability grant (DSG).
+        with self.allow_requests(all_requests=True), IbrClient(self.config) as sp_mis:
+            (first,) = sp_mis.publish([in_programmes("6201", "R1", "OAP")])
+            (second,) = sp_mis.publish([in_programmes("6201", "R1", "DSG")])
+        (before,) = first.model_dump(mode="json")["enrolled_response"]
+        (item,) = second.model_dump(mode="json")["enrolled_response"]
+        self.assertEqual(before["status"], "succ", before)
+        self.assertNotEqual(before.get("status_reason_code"), "succ.overlap.detected")
+        self.assertEqual(item["status"], "succ", item)  # noted, never refused
+        self.assertEqual(item["status_reason_code"], "succ.overlap.detected", item)
+        person = self.env["ibr.subject"].search([("identifier_text", "=", "NID 6201")])
+        case = self.env["ibr.overlap.case"].search([("subject_id", "=", person.id)])
+        self.assertEqual(len(case), 1)
+        self.assertEqual({case.programme_a, case.programme_b}, {"OAP", "DSG"})
+        self.assertIn(case.case_id, item["status_reason_message"])
+        self.assertEqual(case.status, "open")
 
     def test_the_host_fills_every_dependency_the_routers_declare(self):
         """If this fails, the service added a host dependency the Odoo host does not provide."""

@@ -3,18 +3,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from .common import person_in, publish
-
-
-def in_programmes(national_id, region, *programmes):
-    """A person enrolled (active) in each of `programmes`."""
-    person = person_in(national_id, region, f"{region}-D1")
-    enrolment = {k: v for k, v in person["programme_identifier"][0].items() if k != "benefits"}
-    person["programme_identifier"] = [
-        {**enrolment, "programme": {"programme_identifier": code, "programme_name": code}}
-        for code in programmes
-    ]
-    return person
+from .common import in_programmes, publish
 
 
 @tagged("post_install", "-at_install")

@@ -17,7 +17,13 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from ibr_service.analytics.cases import check_batch, decide_case, list_cases, recompute_overlaps
+from ibr_service.analytics.cases import (
+    check_batch,
+    decide_case,
+    list_cases,
+    overlap_rows,
+    recompute_overlaps,
+)
 from ibr_service.analytics.coverage import enrolment_snapshot
 from ibr_service.analytics.coverage_sql import snapshot_in_database
 from ibr_service.analytics.errors import AnalyticsError
@@ -25,6 +31,7 @@ from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.overlaps import detect_overlaps, overlap_pairs
 from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
+from ibr_service.analytics.overlaps_touched import overlaps_of_touched
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.scoring import truth_pairs
 from ibr_service.analytics.sql_source import frames_for_subjects, frames_from_engine
@@ -227,3 +234,53 @@ def test_the_snapshot_counted_in_the_database_equals_the_one_on_frames(
     counted = snapshot_in_database(store.engine, level, on)
     assert len(counted) > 20
     pd.testing.assert_frame_equal(counted, expected, check_dtype=False)
+
+
+RULE_VARIANTS = {
+    "shipped": ("version: 1", "version: 1"),
+    "open only": ("statuses: any", "statuses: open"),
+    "exclude by default": ("default: combine", "default: exclude"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(RULE_VARIANTS))
+def test_the_one_query_batch_check_finds_what_frames_find(
+    store: SqlStore, variant: str, tmp_path: Path
+) -> None:
+    text_ = load_rules_text(RULE_VARIANTS[variant])
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(text_)
+    rules = load_rules(rules_file)
+    frames = frames_from_engine(store.engine)
+    full = detect_overlaps_in_database(store.engine, rules)
+    keys = sorted(set(frames.enrolments["subject_key"]))
+    seen: set[str] = set()
+    with store.engine.connect() as connection:
+        for start in range(0, len(keys), 400):
+            batch = keys[start : start + 400]
+            on_frames = overlap_rows(
+                detect_overlaps(frames_for_subjects(connection, batch), rules, subject_keys=batch)
+            )
+            in_one_query = overlaps_of_touched(connection, rules, batch)
+            assert in_one_query == on_frames
+            seen |= {row["case_id"] for row in in_one_query}
+    assert seen == set(full["case_id"])
+    assert len(seen) > 0
+
+
+def test_the_batch_check_of_enrolment_keys_checks_their_subjects(store: SqlStore) -> None:
+    rules = load_rules()
+    frames = frames_from_engine(store.engine)
+    one = detect_overlaps(frames, rules).iloc[0]
+    with store.engine.connect() as connection:
+        found = overlaps_of_touched(connection, rules, [one["enrolment_key_b"]], "enrolments")
+        assert one["case_id"] in {row["case_id"] for row in found}
+        assert overlaps_of_touched(connection, rules, ["no-such-enrolment"], "enrolments") == []
+
+
+def load_rules_text(change: tuple[str, str]) -> str:
+    from ibr_service.analytics.rules import DEFAULT_RULES_FILE
+
+    text_ = DEFAULT_RULES_FILE.read_text()
+    assert change[0] in text_
+    return text_.replace(*change)

@@ -19,8 +19,8 @@ from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
+from ibr_service.analytics.overlaps_touched import overlaps_of_touched
 from ibr_service.analytics.rules import ProgrammeRules
-from ibr_service.analytics.sql_source import frames_for_subjects, where_in
 from ibr_service.core.audit import append_audit
 from ibr_service.core.batch_checks import Conflict
 from ibr_service.core.store import StoreTransaction
@@ -34,6 +34,7 @@ __all__ = [
     "check_batch",
     "decide_case",
     "list_cases",
+    "overlap_rows",
     "recompute_overlaps",
     "record_overlaps",
 ]
@@ -41,32 +42,41 @@ __all__ = [
 DECISIONS = ("confirmed", "false_positive", "exempted")
 _EVIDENCE = ("record_a", "record_b", "status_a", "status_b", "concurrent", "reason")
 _EVIDENCE_DATES = ("enrolment_date_a", "enrolment_date_b")
+_CASE_KEYS = (
+    "case_id", "unit", "identity_key", "programme_a", "programme_b", "enrolment_key_a",
+    "enrolment_key_b",
+)  # fmt: skip
 
 
-def _evidence(row: pd.Series) -> dict[str, Any]:
-    out: dict[str, Any] = {key: row[key] for key in _EVIDENCE}
-    out["concurrent"] = bool(out["concurrent"])
-    for key in _EVIDENCE_DATES:
-        out[key] = None if pd.isna(row[key]) else pd.Timestamp(row[key]).date().isoformat()
-    return out
+def overlap_rows(overlaps: pd.DataFrame) -> list[dict[str, Any]]:
+    """Overlaps found on frames or by a recompute as the plain rows ``_record`` stores (dates
+    as ISO text), the form the one-query batch check gives."""
+    rows: list[dict[str, Any]] = overlaps.to_dict("records")
+    for row in rows:
+        row["concurrent"] = bool(row["concurrent"])
+        for key in _EVIDENCE_DATES:
+            row[key] = None if pd.isna(row[key]) else pd.Timestamp(row[key]).date().isoformat()
+    return rows
 
 
 def record_overlaps(store: SqlStore, overlaps: pd.DataFrame, now: datetime) -> list[str]:
     """Store the overlaps found; the ids of those that were not known before (new conflicts)."""
     with store.transaction() as tx:
-        fresh = _record(tx.connection, overlaps, now)
-    return list(fresh["case_id"])
+        fresh = _record(tx.connection, overlap_rows(overlaps), now)
+    return [row["case_id"] for row in fresh]
 
 
-def _record(connection: sa.Connection, overlaps: pd.DataFrame, now: datetime) -> pd.DataFrame:
+def _record(
+    connection: sa.Connection, overlaps: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
     """Insert the overlaps not known yet, touch the others; the new ones."""
-    ids = list(overlaps["case_id"])
+    ids = [row["case_id"] for row in overlaps]
     known: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         query = sa.select(overlap_cases.c.case_id).where(overlap_cases.c.case_id.in_(chunk))
         known |= set(connection.execute(query).scalars())
-    fresh = overlaps[~overlaps["case_id"].isin(known)]
+    fresh = [row for row in overlaps if row["case_id"] not in known]
     if known:
         connection.execute(
             overlap_cases.update()
@@ -76,19 +86,13 @@ def _record(connection: sa.Connection, overlaps: pd.DataFrame, now: datetime) ->
         )
     rows = [
         {
-            "case_id": row["case_id"],
-            "unit": row["unit"],
-            "identity_key": row["identity_key"],
-            "programme_a": row["programme_a"],
-            "programme_b": row["programme_b"],
-            "enrolment_key_a": row["enrolment_key_a"],
-            "enrolment_key_b": row["enrolment_key_b"],
-            "evidence": _evidence(row),
+            **{key: row[key] for key in _CASE_KEYS},
+            "evidence": {key: row[key] for key in _EVIDENCE + _EVIDENCE_DATES},
             "status": "open",
             "detected_at": now,
             "last_seen_at": now,
         }
-        for _, row in fresh.iterrows()
+        for row in fresh
     ]
     if rows:
         connection.execute(overlap_cases.insert(), rows)
@@ -107,15 +111,20 @@ def check_batch(
     now: datetime,
     frames: RegistryFrames | None = None,
 ) -> list[str]:
-    """Incremental check of the subjects an ingested batch touched; the new cases' ids."""
+    """Incremental check of the subjects an ingested batch touched (one query, or on
+    ``frames`` when given); the new cases' ids."""
     keys = set(subject_keys)
-    frames = frames if frames is not None else frames_for_subjects(store.engine, keys)
-    return record_overlaps(store, detect_overlaps(frames, rules, subject_keys=keys), now)
+    if frames is not None:
+        return record_overlaps(store, detect_overlaps(frames, rules, subject_keys=keys), now)
+    with store.transaction() as tx:
+        found = overlaps_of_touched(tx.connection, rules, keys)
+        return [row["case_id"] for row in _record(tx.connection, found, now)]
 
 
 class OverlapCheck:
     """The incremental overlap check as a batch check of the core (`IbrCore(batch_checks=...)`):
-    run in the batch's own transaction, it records the new cases with the batch."""
+    run in the batch's own transaction (one query over the enrolments it wrote), it records
+    the new cases with the batch."""
 
     def __init__(self, rules: ProgrammeRules) -> None:
         self.rules = rules
@@ -125,18 +134,14 @@ class OverlapCheck:
     ) -> list[Conflict]:
         if not isinstance(tx, SqlTransaction):
             raise TypeError("the overlap check needs the SQL store")  # a host wiring mistake
-        touched = where_in(tx.connection, "enrolments", "enrolment_key", set(enrolment_keys))
-        subjects = set(touched["subject_key"])
-        frames = frames_for_subjects(tx.connection, subjects)
-        found = detect_overlaps(frames, self.rules, subject_keys=subjects)
-        fresh = _record(tx.connection, found, now)
+        found = overlaps_of_touched(tx.connection, self.rules, enrolment_keys, "enrolments")
         return [
             Conflict(
                 case_id=str(row["case_id"]),
                 enrolment_keys=frozenset((row["enrolment_key_a"], row["enrolment_key_b"])),
                 programmes=frozenset((row["programme_a"], row["programme_b"])),
             )
-            for _, row in fresh.iterrows()
+            for row in _record(tx.connection, found, now)
         ]
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ibr_service.analytics.frames import OPEN_STATUSES, RegistryFrames
 from ibr_service.analytics.rules import ProgrammeRules
 
-__all__ = ["OVERLAP_COLUMNS", "detect_overlaps", "finish_overlaps", "overlap_pairs"]
+__all__ = ["OVERLAP_COLUMNS", "case_id_of", "detect_overlaps", "finish_overlaps", "overlap_pairs"]
 
 OVERLAP_COLUMNS = (
     "case_id", "unit", "identity_key", "programme_a", "programme_b", "enrolment_key_a",
@@ -51,7 +51,7 @@ def _touched_enrolments(frames: RegistryFrames, subject_keys: set[str]) -> pd.Da
     return frames.enrolments[frames.enrolments["subject_key"].isin(keys)]
 
 
-def _case_id(unit: str, identity: str, enrolment_a: str, enrolment_b: str) -> str:
+def case_id_of(unit: str, identity: str, enrolment_a: str, enrolment_b: str) -> str:
     digest = hashlib.sha256(f"{unit}|{identity}|{enrolment_a}|{enrolment_b}".encode())
     return f"OV-{digest.hexdigest()[:20]}"
 
@@ -118,7 +118,7 @@ def finish_overlaps(pairs: pd.DataFrame) -> pd.DataFrame:
         out["enrolment_key_b"],
         strict=True,
     )
-    out.insert(0, "case_id", [_case_id(*key) for key in keys])
+    out.insert(0, "case_id", [case_id_of(*key) for key in keys])
     return out.sort_values("case_id", ignore_index=True)[list(OVERLAP_COLUMNS)]
 
 

@@ -4,6 +4,10 @@ The same join as ``overlaps.detect_overlaps``, written as SQL so that only the o
 the database instead of every enrolment: one query per excluded pair of programmes, the
 identity being the subject (``unit: person``) or the household (the group enrolled, or the
 group of the enrolled member). The result has the same rows and columns (tested equal).
+
+Each query first finds the identities holding both programmes with the same GROUP BY a plain
+count would use, and only then reads those identities' enrolments (by key); they are paired
+here. The subjects table is joined for the few candidates, not for every enrolment.
 """
 
 from __future__ import annotations
@@ -17,46 +21,79 @@ from ibr_service.analytics.frames import OPEN_STATUSES
 from ibr_service.analytics.overlaps import OVERLAP_COLUMNS, finish_overlaps
 from ibr_service.analytics.rules import CompatibilityRule, ProgrammeRules
 
-__all__ = ["detect_overlaps_in_database"]
+__all__ = ["OPEN_ONLY", "PAIR_FIELDS", "detect_overlaps_in_database"]
 
 _FIELDS = "e.enrolment_key, e.programme_identifier, e.beneficiary_programme_id, "
 _FIELDS += "e.enrolment_status, e.enrolment_date"
 # Filled with module constants only (fields, statuses); values are bound parameters (:a, :b).
+OPEN_ONLY = "AND e.enrolment_status IN ({})".format(
+    ", ".join(f"'{code}'" for code in sorted(OPEN_STATUSES))
+)
+# The identities holding both programmes (``candidate``), then their enrolments of the two,
+# read by key; the pairs are formed from those few rows (a self-join planned on a misestimated
+# candidate count degrades into a nested loop).
 _PERSON = """
+WITH candidate AS (
+  SELECT e.subject_key AS identity_key FROM enrolments e
+  WHERE e.programme_identifier IN (:a, :b) {statuses}
+  GROUP BY e.subject_key HAVING COUNT(DISTINCT e.programme_identifier) = 2
+)
 SELECT {fields}, e.subject_key AS identity_key
-FROM enrolments e JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
+FROM candidate c JOIN enrolments e ON e.subject_key = c.identity_key
+JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
 WHERE e.programme_identifier IN (:a, :b) {statuses}
 """
+# Candidates are counted without the subjects' kinds (a person's own enrolments may make one
+# that the kinds then drop): the kinds are read for the candidates' rows only.
 _HOUSEHOLD = """
+WITH held AS (
+  SELECT e.subject_key AS identity_key, e.programme_identifier FROM enrolments e
+  WHERE e.programme_identifier IN (:a, :b) {statuses}
+  UNION ALL
+  SELECT m.subject_key, e.programme_identifier
+  FROM enrolments e JOIN memberships m ON m.member_key = e.subject_key
+  WHERE e.programme_identifier IN (:a, :b) {statuses}
+), candidate AS (
+  SELECT identity_key FROM held
+  GROUP BY identity_key HAVING COUNT(DISTINCT programme_identifier) = 2
+)
 SELECT {fields}, e.subject_key AS identity_key
-FROM enrolments e JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'group'
+FROM candidate c JOIN enrolments e ON e.subject_key = c.identity_key
+JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'group'
 WHERE e.programme_identifier IN (:a, :b) {statuses}
 UNION ALL
 SELECT {fields}, m.subject_key AS identity_key
-FROM enrolments e JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
-JOIN memberships m ON m.member_key = e.subject_key
+FROM candidate c JOIN memberships m ON m.subject_key = c.identity_key
+JOIN enrolments e ON e.subject_key = m.member_key
+JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
 WHERE e.programme_identifier IN (:a, :b) {statuses}
 """
-_PAIRS = """
-WITH unit AS ({unit})
-SELECT ua.identity_key,
+PAIR_FIELDS = """ua.identity_key,
        ua.enrolment_key AS enrolment_key_a, ub.enrolment_key AS enrolment_key_b,
        ua.beneficiary_programme_id AS record_a, ub.beneficiary_programme_id AS record_b,
        ua.enrolment_status AS status_a, ub.enrolment_status AS status_b,
-       ua.enrolment_date AS enrolment_date_a, ub.enrolment_date AS enrolment_date_b
-FROM unit ua JOIN unit ub ON ua.identity_key = ub.identity_key
-WHERE ua.programme_identifier = :a AND ub.programme_identifier = :b
-"""
+       ua.enrolment_date AS enrolment_date_a, ub.enrolment_date AS enrolment_date_b"""
+_UNIT = ["enrolment_key", "beneficiary_programme_id", "enrolment_status", "enrolment_date"]
+_PAIR_NAMES = {
+    "beneficiary_programme_id_a": "record_a",
+    "beneficiary_programme_id_b": "record_b",
+    "enrolment_status_a": "status_a",
+    "enrolment_status_b": "status_b",
+}
 
 
 def _query(rule: CompatibilityRule, open_only: bool) -> sa.TextClause:
-    statuses = ""
-    if open_only:
-        codes = ", ".join(f"'{code}'" for code in sorted(OPEN_STATUSES))  # constants, not input
-        statuses = f"AND e.enrolment_status IN ({codes})"
     template = _PERSON if rule.unit == "person" else _HOUSEHOLD
-    unit = template.format(fields=_FIELDS, statuses=statuses)
-    return sa.text(_PAIRS.format(unit=unit))
+    return sa.text(template.format(fields=_FIELDS, statuses=OPEN_ONLY if open_only else ""))
+
+
+def _pairs(rows: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Each enrolment in ``a`` with each in ``b`` of the same identity."""
+    columns = ["identity_key", *_UNIT]
+    left = rows.loc[rows["programme_identifier"] == a, columns]
+    right = rows.loc[rows["programme_identifier"] == b, columns]
+    pairs = left.merge(right, on="identity_key", suffixes=("_a", "_b"))
+    return pairs.rename(columns=_PAIR_NAMES)
 
 
 def detect_overlaps_in_database(
@@ -69,15 +106,16 @@ def detect_overlaps_in_database(
         if not inspector.has_table(table):
             raise AnalyticsError(f"the database has no {table} table: run `ibr db upgrade`")
     with engine.connect() as connection:
-        if programmes is None:
+        if programmes is None and rules.default == "exclude":  # else no scan is needed
             query = sa.text("SELECT DISTINCT programme_identifier FROM enrolments")
             programmes = sorted(connection.execute(query).scalars())
         found = []
-        for rule in rules.excluded_pairs(programmes):
+        for rule in rules.excluded_pairs(programmes or []):
             a, b = rule.programmes
-            pairs = pd.read_sql(
+            rows = pd.read_sql(
                 _query(rule, rules.statuses == "open"), connection, params={"a": a, "b": b}
             )
+            pairs = _pairs(rows, a, b)
             if not pairs.empty:
                 found.append(
                     pairs.assign(unit=rule.unit, programme_a=a, programme_b=b, reason=rule.reason)
