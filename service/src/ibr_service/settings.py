@@ -58,7 +58,12 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=0.5, gt=0, description="Pause between two outbox polls when nothing is due"
     )
-    outbox_batch_size: int = Field(default=20, ge=1, description="Jobs claimed per poll")
+    outbox_batch_size: int = Field(
+        default=100, ge=1, description="Accepted async requests processed and jobs claimed per poll"
+    )
+    outbox_concurrency: int = Field(
+        default=32, ge=1, description="Callbacks one dispatcher sends at once (its connection pool)"
+    )
     outbox_max_attempts: int = Field(
         default=10, ge=1, description="Delivery attempts before a job is marked dead"
     )

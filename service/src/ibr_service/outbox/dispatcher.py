@@ -97,7 +97,12 @@ class OutboxDispatcher:
                         await asyncio.wait_for(stop.wait(), self._settings.outbox_poll_seconds)
 
     async def run_once(self, http: httpx.AsyncClient | None = None) -> DispatchReport:
-        """Process pending transactions, then claim and deliver the jobs that are due."""
+        """Process pending transactions, then claim and deliver the jobs that are due.
+
+        The claimed jobs are sent concurrently (at most ``outbox_concurrency`` at once, over
+        the client's keep-alive connections); their targets are checked once per client and
+        URL, and their outcomes are recorded together, in one unit of work, once all answered.
+        """
         report = DispatchReport()
         report.processed_transactions = await asyncio.to_thread(
             self._core.run_pending, self._settings.outbox_batch_size
@@ -105,18 +110,26 @@ class OutboxDispatcher:
         jobs = await asyncio.to_thread(self._claim)
         if not jobs:
             return report
-        if http is None:
-            async with self._client() as own:
-                await asyncio.gather(*(self._deliver(own, job, report) for job in jobs))
-        else:
-            await asyncio.gather(*(self._deliver(http, job, report) for job in jobs))
+        checked = await asyncio.to_thread(self._check_targets, jobs)
+        async with self._client(http) as client:
+            gate = asyncio.Semaphore(self._settings.outbox_concurrency)
+            outcomes = await asyncio.gather(
+                *(self._attempt(client, gate, job, *checked[job.job_id]) for job in jobs)
+            )
+        await asyncio.to_thread(self._record, outcomes, report)
         return report
 
-    def _client(self) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        if self._http is not None:
-            return _Borrowed(self._http)
+    def _client(
+        self, http: httpx.AsyncClient | None = None
+    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        borrowed = http or self._http
+        if borrowed is not None:
+            return _Borrowed(borrowed)
+        concurrency = self._settings.outbox_concurrency
         return httpx.AsyncClient(
-            timeout=self._settings.callback_timeout_seconds, follow_redirects=False
+            timeout=self._settings.callback_timeout_seconds,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
 
     def _claim(self) -> list[OutboxJob]:
@@ -127,25 +140,50 @@ class OutboxDispatcher:
                 now=now, limit=self._settings.outbox_batch_size, lease_until=lease
             )
 
-    async def _deliver(
-        self, http: httpx.AsyncClient, job: OutboxJob, report: DispatchReport
-    ) -> None:
-        client, refusal = await asyncio.to_thread(self._check_target, job)
+    async def _attempt(
+        self,
+        http: httpx.AsyncClient,
+        gate: asyncio.Semaphore,
+        job: OutboxJob,
+        client: ClientRecord | None,
+        refusal: str | None,
+    ) -> _Outcome:
         if client is None or refusal is not None:
-            await asyncio.to_thread(self._mark_failed, job, refusal or "", permanent=True)
-            report.dead.append(job.job_id)
-            OUTBOX_DELIVERIES.labels(kind=job.kind, outcome="refused_target").inc()
-            return
-        with OUTBOX_SECONDS.labels(kind=job.kind).time():
-            error = await self._send(http, job, client)
-        if error is None:
-            await asyncio.to_thread(self._mark_delivered, job)
-            report.delivered.append(job.job_id)
-            OUTBOX_DELIVERIES.labels(kind=job.kind, outcome="delivered").inc()
-            return
-        dead = await asyncio.to_thread(self._mark_failed, job, error, permanent=False)
-        (report.dead if dead else report.retried).append(job.job_id)
-        OUTBOX_DELIVERIES.labels(kind=job.kind, outcome="dead" if dead else "retry").inc()
+            return _Outcome(job, refusal or "", permanent=True)
+        async with gate:
+            with OUTBOX_SECONDS.labels(kind=job.kind).time():
+                error = await self._send(http, job, client)
+        return _Outcome(job, error)
+
+    def _record(self, outcomes: list[_Outcome], report: DispatchReport) -> None:
+        """Write every attempt's outcome in one unit of work (delivered, retry or dead)."""
+        marks: list[tuple[_Outcome, datetime | None]] = []
+        for outcome in outcomes:
+            if outcome.error is None:
+                marks.append((outcome, None))
+            else:
+                marks.append((outcome, self._next_attempt(outcome)))
+        with self._store.transaction() as tx:
+            for outcome, next_attempt in marks:
+                job = outcome.job
+                if outcome.error is None:
+                    tx.mark_outbox_delivered(job.job_id, at=self._clock())
+                else:
+                    tx.mark_outbox_failed(
+                        job.job_id, error=outcome.error[:500], next_attempt_at=next_attempt
+                    )
+        for outcome, next_attempt in marks:
+            job = outcome.job
+            if outcome.error is None:
+                report.delivered.append(job.job_id)
+                label = "delivered"
+            elif next_attempt is not None:
+                report.retried.append(job.job_id)
+                label = "retry"
+            else:
+                report.dead.append(job.job_id)
+                label = "refused_target" if outcome.permanent else "dead"
+            OUTBOX_DELIVERIES.labels(kind=job.kind, outcome=label).inc()
 
     async def _send(
         self, http: httpx.AsyncClient, job: OutboxJob, client: ClientRecord
@@ -182,11 +220,26 @@ class OutboxDispatcher:
         }
         return {**payload, "header": header}
 
-    def _check_target(self, job: OutboxJob) -> tuple[ClientRecord | None, str | None]:
-        """The job's client, and why the job must not be sent (None: it may be)."""
-        # Checked again at send time: the client's hosts may have changed, and DNS too.
+    def _check_targets(
+        self, jobs: list[OutboxJob]
+    ) -> dict[str, tuple[ClientRecord | None, str | None]]:
+        """Each job's client, and why the job must not be sent (None: it may be).
+
+        Checked again at send time: the client's hosts may have changed, and DNS too. Each
+        client is read and each of its URLs checked (resolved) once for the whole batch.
+        """
         with self._store.transaction() as tx:
-            client = tx.get_client(job.sender_id)
+            clients = {sender: tx.get_client(sender) for sender in {j.sender_id for j in jobs}}
+        verdicts: dict[tuple[str, str], tuple[ClientRecord | None, str | None]] = {}
+        for job in jobs:
+            key = (job.sender_id, job.target_url)
+            if key not in verdicts:
+                verdicts[key] = self._check_target(clients[job.sender_id], job)
+        return {job.job_id: verdicts[(job.sender_id, job.target_url)] for job in jobs}
+
+    def _check_target(
+        self, client: ClientRecord | None, job: OutboxJob
+    ) -> tuple[ClientRecord | None, str | None]:
         if client is None or not client.active:
             return None, f"client {job.sender_id!r} is unknown or disabled"
         urls = [("callback URL", job.target_url)]
@@ -204,27 +257,35 @@ class OutboxDispatcher:
                 return client, f"{what}: {exc.message}"
         return client, None
 
-    def _mark_delivered(self, job: OutboxJob) -> None:
-        with self._store.transaction() as tx:
-            tx.mark_outbox_delivered(job.job_id, at=self._clock())
-
-    def _mark_failed(self, job: OutboxJob, error: str, *, permanent: bool) -> bool:
-        attempts = job.attempts + 1
-        if permanent or attempts >= self._settings.outbox_max_attempts:
-            next_attempt: datetime | None = None
-            _log.warning("callback %s is dead after %d attempt(s): %s", job.job_id, attempts, error)
-        else:
-            delay = retry_delay(
+    def _next_attempt(self, outcome: _Outcome) -> datetime | None:
+        """When to try again after a failed attempt; None when the job is dead."""
+        attempts = outcome.job.attempts + 1
+        if outcome.permanent or attempts >= self._settings.outbox_max_attempts:
+            _log.warning(
+                "callback %s is dead after %d attempt(s): %s",
+                outcome.job.job_id,
                 attempts,
-                base_seconds=self._settings.outbox_backoff_base_seconds,
-                cap_seconds=self._settings.outbox_backoff_cap_seconds,
-                rng=self._rng,
+                outcome.error,
             )
-            next_attempt = self._clock() + timedelta(seconds=delay)
-            _log.info("callback %s failed (%s); retry in %.1fs", job.job_id, error, delay)
-        with self._store.transaction() as tx:
-            tx.mark_outbox_failed(job.job_id, error=error[:500], next_attempt_at=next_attempt)
-        return next_attempt is None
+            return None
+        delay = retry_delay(
+            attempts,
+            base_seconds=self._settings.outbox_backoff_base_seconds,
+            cap_seconds=self._settings.outbox_backoff_cap_seconds,
+            rng=self._rng,
+        )
+        job_id, error = outcome.job.job_id, outcome.error
+        _log.info("callback %s failed (%s); retry in %.1fs", job_id, error, delay)
+        return self._clock() + timedelta(seconds=delay)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One delivery attempt: ``error`` None when the receiver answered 2xx."""
+
+    job: OutboxJob
+    error: str | None
+    permanent: bool = False
 
 
 class _Borrowed:
