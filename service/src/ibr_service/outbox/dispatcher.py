@@ -20,8 +20,8 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,29 +84,67 @@ class OutboxDispatcher:
         self._tokens = CallbackTokens(default_client_id=settings.receiver_id)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set; sleeps ``outbox_poll_seconds`` only when nothing was due."""
+        """Run until ``stop`` is set: two loops side by side, one turning accepted requests
+        into callback jobs, one delivering the jobs that are due.
+
+        The delivery loop wakes as soon as the other has committed new jobs, so a callback
+        goes out while the next requests are being processed. Each loop pauses only when it
+        found nothing to do: briefly at first, doubling up to ``outbox_poll_seconds``.
+        """
+        produced = asyncio.Event()
         async with self._client() as http:
-            while not stop.is_set():
-                try:
-                    report = await self.run_once(http)
-                except Exception:  # the worker must outlive one bad pass (a database blip)
-                    _log.exception("outbox pass failed; retrying after the poll interval")
-                    report = DispatchReport()
-                if report.idle:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self._settings.outbox_poll_seconds)
+            await asyncio.gather(
+                self._loop(stop, self._process_pending, wake=None, signal=produced),
+                self._loop(stop, lambda: self._deliver_due(http), wake=produced, signal=None),
+            )
+
+    async def _loop(
+        self,
+        stop: asyncio.Event,
+        step: Callable[[], Awaitable[DispatchReport]],
+        *,
+        wake: asyncio.Event | None,
+        signal: asyncio.Event | None,
+    ) -> None:
+        pause = _FIRST_PAUSE
+        while not stop.is_set():
+            if wake is not None:
+                wake.clear()  # before looking: work committed from now on wakes the pause
+            try:
+                report = await step()
+            except Exception:  # the worker must outlive one bad pass (a database blip)
+                _log.exception("outbox pass failed; retrying after the poll interval")
+                report, pause = DispatchReport(), self._settings.outbox_poll_seconds
+            if not report.idle:
+                pause = _FIRST_PAUSE
+                if signal is not None and report.processed_transactions:
+                    signal.set()
+                continue
+            await _first_of(stop, wake, timeout=pause)
+            pause = min(pause * 2, self._settings.outbox_poll_seconds)
 
     async def run_once(self, http: httpx.AsyncClient | None = None) -> DispatchReport:
-        """Process pending transactions, then claim and deliver the jobs that are due.
+        """Process pending transactions, then claim and deliver the jobs that are due."""
+        report = await self._process_pending()
+        delivered = await self._deliver_due(http)
+        report.delivered, report.retried, report.dead = (
+            delivered.delivered,
+            delivered.retried,
+            delivered.dead,
+        )
+        return report
 
-        The claimed jobs are sent concurrently (at most ``outbox_concurrency`` at once, over
-        the client's keep-alive connections); their targets are checked once per client and
-        URL, and their outcomes are recorded together, in one unit of work, once all answered.
-        """
-        report = DispatchReport()
-        report.processed_transactions = await asyncio.to_thread(
+    async def _process_pending(self) -> DispatchReport:
+        processed = await asyncio.to_thread(
             self._core.run_pending, self._settings.outbox_batch_size
         )
+        return DispatchReport(processed_transactions=processed)
+
+    async def _deliver_due(self, http: httpx.AsyncClient | None) -> DispatchReport:
+        """Claim the due jobs and send them concurrently (at most ``outbox_concurrency`` at
+        once, over the client's keep-alive connections); their targets are checked once per
+        client and URL, and their outcomes recorded together, in one unit of work."""
+        report = DispatchReport()
         jobs = await asyncio.to_thread(self._claim)
         if not jobs:
             return report
@@ -286,6 +324,20 @@ class _Outcome:
     job: OutboxJob
     error: str | None
     permanent: bool = False
+
+
+_FIRST_PAUSE = 0.02
+"""Seconds a loop first pauses after finding nothing (doubling up to outbox_poll_seconds)."""
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event | None, *, timeout: float) -> None:
+    """Wait until ``stop`` or ``wake`` is set, or ``timeout`` seconds have passed."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in (stop, wake) if event is not None]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 class _Borrowed:
