@@ -1,10 +1,14 @@
 """Claims due outbox jobs from the store, signs each callback with the IBR key and POSTs it.
 
-The same loop also turns accepted async transactions into callbacks (``IbrCore.run_pending``),
-so one worker drives the whole asynchronous path. It runs as a background task of the server
-and as ``ibr outbox run``; several workers may run at once, because claiming a job leases it.
+The dispatcher also turns accepted async transactions into callbacks (``IbrCore.run_pending``),
+so one worker drives the whole asynchronous path: ``run_once`` does one pass of each (the Odoo
+cron and ``ibr outbox run --once``), ``run_forever`` runs them as two loops side by side, so
+that callbacks go out while the next requests are processed. It runs as a background task of
+the server and as ``ibr outbox run``; several workers may run at once, because claiming a
+transaction or a job locks or leases it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
 
-Delivery semantics: a job is marked delivered right after a 2xx answer and never sent again
+Delivery semantics: a job is marked delivered once its pass's sends have all answered (one unit
+of work for the pass, at most ``callback_timeout_seconds`` after its 2xx) and never sent again
 after that (the store's ``dedupe_key`` keeps a second job for the same correlation id and kind
 from existing). A worker that dies between the receiver's 2xx and the mark re-sends the job
 once its lease expires; the callback carries the same ``correlation_id``, which receivers use
@@ -174,9 +178,15 @@ class OutboxDispatcher:
         now = self._clock()
         lease = now + timedelta(seconds=self._settings.outbox_lease_seconds)
         with self._store.transaction() as tx:
-            return tx.claim_outbox_jobs(
-                now=now, limit=self._settings.outbox_batch_size, lease_until=lease
-            )
+            return tx.claim_outbox_jobs(now=now, limit=self._claim_limit(), lease_until=lease)
+
+    def _claim_limit(self) -> int:
+        """At most the jobs this pass can send (each rounds of ``outbox_concurrency`` lasting up
+        to ``callback_timeout_seconds``) before their lease runs out and another dispatcher may
+        claim them again."""
+        settings = self._settings
+        rounds = int(settings.outbox_lease_seconds // (2 * settings.callback_timeout_seconds))
+        return min(settings.outbox_batch_size, max(1, rounds) * settings.outbox_concurrency)
 
     async def _attempt(
         self,

@@ -89,6 +89,8 @@ class SqlTransaction(RegistryMethods):
         self._dialect = connection.dialect.name
         # SQLite caps bound parameters per statement; PostgreSQL takes large IN lists well.
         self._chunk = 20_000 if self._dialect == "postgresql" else 500
+        self._audit_head: AuditEntry | None = None
+        """The entry this transaction appended last: the chain's head while it holds the lock."""
 
     # --- subscriptions --------------------------------------------------------------------
 
@@ -386,6 +388,10 @@ class SqlTransaction(RegistryMethods):
     # --- audit ----------------------------------------------------------------------------
 
     def last_audit_entry(self) -> AuditEntry | None:
+        if self._audit_head is not None:
+            # This transaction appended it and still holds the lock (PostgreSQL) or the write
+            # lock (SQLite's BEGIN IMMEDIATE): no one else can have appended since.
+            return self._audit_head
         query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
         if self._dialect == "postgresql":
             # Serialise appenders: the lock is taken before reading the chain's head.
@@ -395,6 +401,7 @@ class SqlTransaction(RegistryMethods):
 
     def append_audit(self, entry: AuditEntry) -> None:
         self.connection.execute(audit_log.insert(), [process_rows.audit_row(entry)])
+        self._audit_head = entry
 
     def iter_audit(self, *, after_seq: int = 0, batch: int = 1000) -> Iterator[AuditEntry]:
         last = after_seq
