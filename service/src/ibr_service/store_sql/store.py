@@ -324,19 +324,15 @@ class SqlTransaction(RegistryMethods):
     def remember_message(self, sender_id: str, message_id: str, expires_at: datetime) -> bool:
         s = seen_messages.c
         now = datetime.now(UTC)
-        # An expired entry is forgotten first, so the pair counts as new again.
-        self.connection.execute(
-            seen_messages.delete().where(
-                s.sender_id == sender_id, s.message_id == message_id, s.expires_at <= now
-            )
-        )
         row = {"sender_id": sender_id, "message_id": message_id, "expires_at": rows.utc(expires_at)}
-        stmt = (
-            self._insert(seen_messages)
-            .values(row)
-            .on_conflict_do_nothing()
-            .returning(seen_messages.c.message_id)
-        )
+        # One statement on every request: a new pair is inserted, an expired one is renewed
+        # (it counts as new again), a live one is left alone and returns no row (a replay).
+        stmt = self._insert(seen_messages).values(row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sender_id", "message_id"],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=s.expires_at <= now,
+        ).returning(s.message_id)
         return self.connection.execute(stmt).first() is not None
 
     def forget_expired_messages(self, now: datetime) -> int:
