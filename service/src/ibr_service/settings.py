@@ -56,7 +56,9 @@ class Settings(BaseSettings):
         default=True, description="Run the outbox dispatcher as a background task of the server"
     )
     outbox_poll_seconds: float = Field(
-        default=0.5, gt=0, description="Pause between two outbox polls when nothing is due"
+        default=0.5,
+        gt=0,
+        description="Longest pause between outbox polls while nothing is due (from 20 ms, doubling)",
     )
     outbox_batch_size: int = Field(
         default=100, ge=1, description="Accepted async requests processed and jobs claimed per poll"
