@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=0.5,
         gt=0,
-        description="Longest pause between outbox polls while nothing is due (from 20 ms, doubling)",
+        description="Longest pause between outbox polls while idle (from 20 ms, doubling)",
     )
     outbox_batch_size: int = Field(
         default=100, ge=1, description="Accepted async requests processed and jobs claimed per poll"
