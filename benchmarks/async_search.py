@@ -63,9 +63,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="ibr serve --workers")
     parser.add_argument("--wait", type=float, default=120.0, help="most seconds for callbacks")
+    parser.add_argument("--database", default=DATABASE, help="PostgreSQL database to (re)create")
     args = parser.parse_args()
 
-    url = fresh_database(DATABASE)
+    url = fresh_database(args.database)
     load_population(url, args.population)
     rng = random.Random(11)
     values = [f"{rng.randrange(args.population):09d}" for _ in range(args.searches)]
@@ -84,12 +85,6 @@ def main() -> None:
             )[0]
             for value in values
         ]
-        sync_bodies = signed_bodies(
-            spmis.private_jwk,
-            spmis.sender_id,
-            "search",
-            [search_message("NID", value) for value in values],
-        )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         command = serve_command(port, args.workers)
@@ -109,6 +104,12 @@ def main() -> None:
             while receiver.count() < len(sent_at) and time.monotonic() < deadline:
                 time.sleep(0.2)
             time.sleep(2.0)  # late duplicates
+            sync_bodies = signed_bodies(  # signed now: a long run outlives the ±300 s window
+                spmis.private_jwk,
+                spmis.sender_id,
+                "search",
+                [search_message("NID", value) for value in values],
+            )
             sync = run_load(
                 port,
                 [http_request("/registry/sync/search", body, token) for body in sync_bodies],
@@ -119,6 +120,8 @@ def main() -> None:
     delivery = [
         (arrivals[cid][0][0] - sent) * 1000 for cid, sent in sent_at.items() if cid in arrivals
     ]
+    first_arrivals = [arrivals[cid][0][0] for cid in sent_at if cid in arrivals]
+    span = max(first_arrivals) - min(sent_at.values()) if first_arrivals else float("nan")
     lost = sum(1 for cid in sent_at if cid not in arrivals)
     duplicated = sum(1 for times in arrivals.values() if len(times) > 1)
     unexpected = sum(1 for cid in arrivals if cid not in sent_at)
@@ -136,7 +139,12 @@ def main() -> None:
                 "concurrency": args.concurrency,
                 "ack": acks.summary(),
                 "not_acked": not_acked,
-                "callback_delivery": {**delivery_cuts, "delivered": len(delivery)},
+                "callback_delivery": {
+                    **delivery_cuts,
+                    "delivered": len(delivery),
+                    "first_request_to_last_callback_s": round(span, 1),
+                    "callbacks_per_s": round(len(delivery) / span, 1),
+                },
                 "lost": lost,
                 "duplicated": duplicated,
                 "unexpected_correlation_ids": unexpected,
@@ -151,7 +159,7 @@ def main() -> None:
             indent=2,
         )
     )
-    drop_database(DATABASE)
+    drop_database(args.database)
 
 
 if __name__ == "__main__":

@@ -56,9 +56,16 @@ class Settings(BaseSettings):
         default=True, description="Run the outbox dispatcher as a background task of the server"
     )
     outbox_poll_seconds: float = Field(
-        default=0.5, gt=0, description="Pause between two outbox polls when nothing is due"
+        default=0.5,
+        gt=0,
+        description="Longest pause between outbox polls while idle (from 20 ms, doubling)",
     )
-    outbox_batch_size: int = Field(default=20, ge=1, description="Jobs claimed per poll")
+    outbox_batch_size: int = Field(
+        default=100, ge=1, description="Accepted async requests processed and jobs claimed per poll"
+    )
+    outbox_concurrency: int = Field(
+        default=32, ge=1, description="Callbacks one dispatcher sends at once (its connection pool)"
+    )
     outbox_max_attempts: int = Field(
         default=10, ge=1, description="Delivery attempts before a job is marked dead"
     )

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ibr_protocol import Jwks, build_callback, verify_envelope
-from ibr_service.core import CoreSettings, IbrCore
+from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.records import OutboxJob
 from ibr_service.outbox import OutboxDispatcher
 from ibr_service.security.clients import register_client
@@ -52,19 +52,24 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     sql.engine.dispose()
 
 
-def _enqueue(store: SqlStore, url: str = "https://spmis.example.org/registry/on-search") -> str:
+def _enqueue(
+    store: SqlStore,
+    url: str = "https://spmis.example.org/registry/on-search",
+    correlation_id: str = "c1",
+    job_id: str = "job-1",
+) -> str:
     payload = build_callback(
         action="on-search",
-        message={"transaction_id": "t1", "correlation_id": "c1", "search_response": []},
+        message={"transaction_id": "t1", "correlation_id": correlation_id, "search_response": []},
         status="succ",
         sender_id="IBR",
         receiver_id="sp",
         now=START,
     )
     job = OutboxJob(
-        job_id="job-1",
-        dedupe_key="c1:on-search",
-        correlation_id="c1",
+        job_id=job_id,
+        dedupe_key=f"{correlation_id}:on-search",
+        correlation_id=correlation_id,
         kind="on-search",
         sender_id="sp",
         target_url=url,
@@ -205,3 +210,80 @@ def test_a_stored_bare_host_is_checked_with_its_port_before_delivery(
     assert sent == []
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "ibr clients callback-targets SENDER_ID --callback-host spmis.example.org:PORT" in logged
+
+
+def test_one_pass_sends_its_jobs_concurrently_within_the_bound(store: SqlStore) -> None:
+    """If this fails, a pass sends its callbacks one after another (throughput bound by one
+    round trip), opens more connections than `outbox_concurrency`, or records an outcome on
+    the wrong job."""
+    job_ids = [_enqueue(store, correlation_id=f"c{i}", job_id=f"job-{i}") for i in range(12)]
+    in_flight, most = 0, 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        correlation_id = json.loads(request.content)["message"]["correlation_id"]
+        return httpx.Response(503 if correlation_id == "c3" else 200)
+
+    dispatcher, http = _dispatcher(
+        store, Clock(), httpx.MockTransport(handler), outbox_concurrency=4
+    )
+    report = asyncio.run(dispatcher.run_once(http))
+    assert most == 4
+    assert sorted(report.delivered) == sorted(set(job_ids) - {"job-3"})
+    assert report.retried == ["job-3"]
+    assert _job(store, "job-3").status == "pending"
+    assert {_job(store, j).status for j in job_ids if j != "job-3"} == {"delivered"}
+
+
+def test_a_pass_claims_no_more_than_it_can_send_within_the_lease(store: SqlStore) -> None:
+    """If this fails, a pass claims jobs it cannot send before their lease ends (slow receivers
+    at the timeout), so a second dispatcher may claim and send them again meanwhile."""
+    for i in range(10):
+        _enqueue(store, correlation_id=f"c{i}", job_id=f"job-{i}")
+    ok = httpx.MockTransport(lambda request: httpx.Response(200))
+    dispatcher, http = _dispatcher(
+        store,
+        Clock(),
+        ok,
+        outbox_concurrency=3,
+        outbox_lease_seconds=30,
+        callback_timeout_seconds=10,
+    )
+    assert len(asyncio.run(dispatcher.run_once(http)).delivered) == 3  # one round of 3 fits
+    assert len(asyncio.run(dispatcher.run_once(http)).delivered) == 3
+
+
+def test_run_forever_processes_and_delivers_until_stopped(store: SqlStore) -> None:
+    """If this fails, the worker loop of the server and of `ibr outbox run` leaves accepted
+    requests without their callback, or sends one twice."""
+    core = IbrCore(store, clock=lambda: START, settings=CoreSettings())
+    header = {"message_id": "m", "action": "search", "sender_uri": "https://spmis.example.org/cb"}
+    message = {"transaction_id": "t", "search_request": [{"reference_id": "r"}]}
+    ids = [
+        core.accept_async(
+            "search",
+            {"header": {**header, "message_id": f"m-{i}"}, "message": message},
+            caller=Caller("sp"),
+        )
+        for i in range(6)
+    ]
+    received: list[str] = []
+    stop = asyncio.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(json.loads(request.content)["message"]["correlation_id"])
+        if len(received) == len(ids):
+            stop.set()
+        return httpx.Response(200)
+
+    dispatcher, _ = _dispatcher(store, Clock(), httpx.MockTransport(handler))
+
+    async def run() -> None:
+        await asyncio.wait_for(dispatcher.run_forever(stop), timeout=60)
+
+    asyncio.run(run())
+    assert sorted(received) == sorted(ids)

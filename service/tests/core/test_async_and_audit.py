@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from ibr_protocol import format_timestamp
 from ibr_service.core import IbrCore, NotFoundError, audit_verify
 from ibr_service.core.samples import enrollment_message, person_beneficiary, search_message
 from ibr_service.store_sql.tables import audit_log
@@ -203,3 +204,58 @@ def test_audit_chain_verifies_and_detects_an_edited_entry(core: IbrCore) -> None
     broken = audit_verify(core.store)
     assert not broken.ok
     assert broken.first_bad_seq == 2
+
+
+def test_a_chunk_that_fails_is_rolled_back_and_done_one_at_a_time(
+    core: IbrCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, run_pending's shared unit of work loses (or doubles) the callbacks of the
+    requests processed beside one that failed: they must all roll back to `rcvd`, then each
+    be processed once."""
+    core.enrollment_updates(enrollment_message([person_beneficiary("1")]), caller=SP)
+    message = search_message("idtype-value", {"type": "NID", "value": "1"})
+    ids = [
+        core.accept_async("search", _envelope("search", message, f"m-{i}"), caller=SP)
+        for i in range(5)
+    ]
+    real_process = core._process
+    failures = []
+
+    def fail_the_third_once(tx: Any, txn: Any) -> None:
+        if txn.correlation_id == ids[2] and not failures:
+            failures.append(txn.correlation_id)
+            raise RuntimeError("database blip")
+        real_process(tx, txn)
+
+    monkeypatch.setattr(core, "_process", fail_the_third_once)
+    assert core.run_pending(10, chunk=5) == 5
+    assert failures == [ids[2]]
+    with core.store.transaction() as tx:
+        jobs = {cid: tx.outbox_jobs_for(cid) for cid in ids}
+        statuses = {cid: tx.get_transaction(cid).status for cid in ids}  # type: ignore[union-attr]
+    assert {cid: len(found) for cid, found in jobs.items()} == dict.fromkeys(ids, 1)
+    assert set(statuses.values()) == {"succ"}
+    assert audit_verify(core.store).ok
+
+
+def test_the_acceptance_is_audited_when_processed_not_at_the_ack(core: IbrCore) -> None:
+    """If this fails, the ACK of an async request waits for the audit chain's lock again, or
+    an accepted request leaves no audit entry of its acceptance once processed."""
+    core.enrollment_updates(enrollment_message([person_beneficiary("1")]), caller=SP)
+    message = search_message("idtype-value", {"type": "NID", "value": "1"})
+    with core.store.transaction() as tx:
+        head = tx.last_audit_entry()
+    correlation_id = core.accept_async("search", _envelope("search", message, "m-a"), caller=SP)
+    with core.store.transaction() as tx:
+        assert tx.last_audit_entry() == head
+        accepted = tx.get_transaction(correlation_id)
+    assert accepted is not None
+    core.run_pending(1)
+    with core.store.transaction() as tx:
+        entries = [e for e in tx.iter_audit() if e.subject == correlation_id]
+    assert [e.action for e in entries] == ["async.search.accepted", "search.read"]
+    assert entries[0].detail == {
+        "message_id": "m-a",
+        "accepted_at": format_timestamp(accepted.created_at),
+    }
+    assert audit_verify(core.store).ok

@@ -43,6 +43,11 @@ from ibr_service.core.subscriptions import (
 
 __all__ = ["ASYNC_ACTIONS", "IbrCore", "utc_now"]
 
+PENDING_CHUNK = 10
+"""Accepted async transactions processed per unit of work by `run_pending`: one commit for
+several, while the audit chain's lock (taken by the first read's audit entry) is held only for
+the few milliseconds the chunk takes, so that ACKs waiting to append theirs are not delayed."""
+
 ASYNC_ACTIONS: Mapping[str, str] = {
     "search": "on-search",
     "subscribe": "on-subscribe",
@@ -452,7 +457,7 @@ class IbrCore:
         """Persist an async request (transaction `rcvd`) and return its correlation id.
 
         The record is committed before this returns, so an ACK sent afterwards survives a
-        restart; `run_pending` produces the callback.
+        restart; `run_pending` produces the callback and the audit entry of the acceptance.
         """
         if action not in ASYNC_ACTIONS:
             raise RequestError(
@@ -489,34 +494,53 @@ class IbrCore:
             reference_ids=_reference_ids(message),
         )
         with self.store.transaction() as tx:
+            # No audit entry here: the stored request is the durable record of the acceptance,
+            # and its entry is appended when it is processed (`_process`). The ACK then never
+            # waits for the audit chain's lock, which the read paths hold while they answer.
             tx.add_transaction(txn)
-            append_audit(
-                tx,
-                at=now,
-                actor=caller.sender_id,
-                action=f"async.{action}.accepted",
-                subject=correlation_id,
-                detail={"message_id": txn.message_id},
-            )
         return correlation_id
 
-    def run_pending(self, limit: int = 50) -> int:
-        """Process up to `limit` accepted async transactions; each with its callback job."""
+    def run_pending(self, limit: int = 50, *, chunk: int = PENDING_CHUNK) -> int:
+        """Process up to `limit` accepted async transactions; each with its callback job.
+
+        Up to `chunk` of them share one unit of work (one claim query, one commit): a crash
+        rolls the whole chunk back to `rcvd`, so nothing is lost. A chunk that fails is done
+        again one transaction at a time, so one bad request cannot hold the others back.
+        """
         done = 0
         while done < limit:
-            with self.store.transaction() as tx:
-                claimed = tx.claim_pending_transactions(1)
-                if not claimed:
-                    break
-                self._process(tx, claimed[0])
-            done += 1
+            size = min(chunk, limit - done)
+            try:
+                processed = self._process_chunk(size)
+            except Exception:
+                if size == 1:
+                    raise
+                processed = sum(self._process_chunk(1) for _ in range(size))
+            done += processed
+            if processed < size:
+                break
         return done
+
+    def _process_chunk(self, size: int) -> int:
+        with self.store.transaction() as tx:
+            claimed = tx.claim_pending_transactions(size)
+            for txn in claimed:
+                self._process(tx, txn)
+        return len(claimed)
 
     def _process(self, tx: StoreTransaction, txn: TransactionRecord) -> None:
         now = self.clock()
         now_text = format_timestamp(now)
         header, message = txn.request["header"], txn.request["message"]
         caller = _caller_from_doc(txn.request.get("caller"), txn.sender_id)
+        append_audit(
+            tx,
+            at=now,
+            actor=txn.sender_id,
+            action=f"async.{txn.action}.accepted",
+            subject=txn.correlation_id,
+            detail={"message_id": txn.message_id, "accepted_at": format_timestamp(txn.created_at)},
+        )
         status: TxnStatus = "succ"
         reason_code: str | None = None
         reason_message: str | None = None

@@ -95,6 +95,8 @@ class SqlTransaction(RegistryMethods):
         self._dialect = connection.dialect.name
         # SQLite caps bound parameters per statement; PostgreSQL takes large IN lists well.
         self._chunk = 20_000 if self._dialect == "postgresql" else 500
+        self._audit_head: AuditEntry | None = None
+        """The entry this transaction appended last: the chain's head while it holds the lock."""
 
     # --- subscriptions --------------------------------------------------------------------
 
@@ -186,30 +188,54 @@ class SqlTransaction(RegistryMethods):
         )
 
     def claim_pending_transactions(self, limit: int) -> list[TransactionRecord]:
-        query = (
-            select(transactions)
-            .where(transactions.c.status == "rcvd")
-            .order_by(transactions.c.created_at, transactions.c.correlation_id)
+        t = transactions.c
+        oldest = (
+            select(t.correlation_id)
+            .where(t.status == "rcvd")
+            .order_by(t.created_at, t.correlation_id)
             .limit(limit)
         )
         if self._dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            # One statement: lock the oldest unlocked rows (skipping those another processor
+            # holds) and mark them, instead of a query and an UPDATE per transaction.
+            locked = oldest.with_for_update(skip_locked=True).cte("claimable")
+            claimed_rows = list(
+                self.connection.execute(
+                    update(transactions)
+                    .where(t.correlation_id == locked.c.correlation_id)
+                    .values(status="pdng")
+                    .returning(*transactions.c)
+                )
+            )
+            claimed_rows.sort(key=lambda r: (r.created_at, r.correlation_id))
+            return self._transactions([r._mapping for r in claimed_rows])
         claimed = []
-        for r in list(self.connection.execute(query)):
+        for correlation_id in list(self.connection.execute(oldest).scalars()):
             # Conditional update: on SQLite (no row locks) the loser of a race updates 0 rows.
             result = self.connection.execute(
                 update(transactions)
-                .where(
-                    transactions.c.correlation_id == r.correlation_id,
-                    transactions.c.status == "rcvd",
-                )
+                .where(t.correlation_id == correlation_id, t.status == "rcvd")
                 .values(status="pdng")
-            )
-            if result.rowcount == 1:
-                txn = self._transaction(r._mapping)
-                txn.status = "pdng"
-                claimed.append(txn)
-        return claimed
+                .returning(*transactions.c)
+            ).first()
+            if result is not None:
+                claimed.append(result._mapping)
+        return self._transactions(claimed)
+
+    def _transactions(self, mappings: list[Any]) -> list[TransactionRecord]:
+        """Records of `mappings` (transaction rows), their reference ids read in one query."""
+        if not mappings:
+            return []
+        refs = transaction_references.c
+        by_id: dict[str, list[str]] = {m["correlation_id"]: [] for m in mappings}
+        query = (
+            select(refs.correlation_id, refs.reference_id)
+            .where(refs.correlation_id.in_(list(by_id)))
+            .order_by(refs.correlation_id, refs.reference_id)
+        )
+        for correlation_id, reference_id in self.connection.execute(query):
+            by_id[correlation_id].append(reference_id)
+        return [process_rows.transaction(m, tuple(by_id[m["correlation_id"]])) for m in mappings]
 
     # --- outbox ---------------------------------------------------------------------------
 
@@ -234,7 +260,24 @@ class SqlTransaction(RegistryMethods):
         )
         query = select(outbox).where(due).order_by(o.next_attempt_at, o.job_id).limit(limit)
         if self._dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            locked = (
+                select(o.job_id)
+                .where(due)
+                .order_by(o.next_attempt_at, o.job_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .cte("claimable")
+            )
+            leased = list(
+                self.connection.execute(
+                    update(outbox)
+                    .where(o.job_id == locked.c.job_id)
+                    .values(lease_until=lease_until)
+                    .returning(*outbox.c)
+                )
+            )
+            leased.sort(key=lambda r: (r.next_attempt_at, r.job_id))
+            return [process_rows.outbox_job(r._mapping) for r in leased]
         claimed = []
         for r in list(self.connection.execute(query)):
             result = self.connection.execute(
@@ -287,19 +330,15 @@ class SqlTransaction(RegistryMethods):
     def remember_message(self, sender_id: str, message_id: str, expires_at: datetime) -> bool:
         s = seen_messages.c
         now = datetime.now(UTC)
-        # An expired entry is forgotten first, so the pair counts as new again.
-        self.connection.execute(
-            seen_messages.delete().where(
-                s.sender_id == sender_id, s.message_id == message_id, s.expires_at <= now
-            )
-        )
         row = {"sender_id": sender_id, "message_id": message_id, "expires_at": rows.utc(expires_at)}
-        stmt = (
-            self._insert(seen_messages)
-            .values(row)
-            .on_conflict_do_nothing()
-            .returning(seen_messages.c.message_id)
-        )
+        # One statement on every request: a new pair is inserted, an expired one is renewed
+        # (it counts as new again), a live one is left alone and returns no row (a replay).
+        stmt = self._insert(seen_messages).values(row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sender_id", "message_id"],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=s.expires_at <= now,
+        ).returning(s.message_id)
         return self.connection.execute(stmt).first() is not None
 
     def forget_expired_messages(self, now: datetime) -> int:
@@ -351,6 +390,10 @@ class SqlTransaction(RegistryMethods):
     # --- audit ----------------------------------------------------------------------------
 
     def last_audit_entry(self) -> AuditEntry | None:
+        if self._audit_head is not None:
+            # This transaction appended it and still holds the lock (PostgreSQL) or the write
+            # lock (SQLite's BEGIN IMMEDIATE): no one else can have appended since.
+            return self._audit_head
         query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
         if self._dialect == "postgresql":
             # Serialise appenders: the lock is taken before reading the chain's head.
@@ -360,6 +403,7 @@ class SqlTransaction(RegistryMethods):
 
     def append_audit(self, entry: AuditEntry) -> None:
         self.connection.execute(audit_log.insert(), [process_rows.audit_row(entry)])
+        self._audit_head = entry
 
     def iter_audit(self, *, after_seq: int = 0, batch: int = 1000) -> Iterator[AuditEntry]:
         last = after_seq
