@@ -77,7 +77,7 @@ def build_host(
     from ibr_service.store_sql import SqlStore
 
     if store is None:
-        store = SqlStore.from_url(settings.database_url)
+        store = SqlStore.from_url(settings.database_url, **settings.engine_options())
     checks = settings.batch_checks() if isinstance(store, SqlStore) else []
     core = IbrCore(
         store,
