@@ -279,21 +279,20 @@ class SqlTransaction(RegistryMethods):
     # --- replay memory --------------------------------------------------------------------
 
     def remember_message(self, sender_id: str, message_id: str, expires_at: datetime) -> bool:
-        s = seen_messages.c
         now = datetime.now(UTC)
-        # An expired entry is forgotten first, so the pair counts as new again.
-        self.connection.execute(
-            seen_messages.delete().where(
-                s.sender_id == sender_id, s.message_id == message_id, s.expires_at <= now
-            )
-        )
+        if self._dialect == "postgresql":
+            # No WAL flush of its own: the commit that ends the request's work (the read's audit
+            # batch, the write) flushes the WAL up to a later point, this record included, before
+            # the answer leaves. See docs/security.md, "Replay".
+            self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         row = {"sender_id": sender_id, "message_id": message_id, "expires_at": rows.utc(expires_at)}
-        stmt = (
-            self._insert(seen_messages)
-            .values(row)
-            .on_conflict_do_nothing()
-            .returning(seen_messages.c.message_id)
-        )
+        stmt = self._insert(seen_messages).values(row)
+        # One statement: new, or an expired entry taken over (the pair counts as new again).
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sender_id", "message_id"],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=seen_messages.c.expires_at <= now,
+        ).returning(seen_messages.c.message_id)
         return self.connection.execute(stmt).first() is not None
 
     def forget_expired_messages(self, now: datetime) -> int:
