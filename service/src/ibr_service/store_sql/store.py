@@ -283,7 +283,7 @@ class SqlTransaction(RegistryMethods):
         if self._dialect == "postgresql":
             # No WAL flush of its own: the commit that ends the request's work (the read's audit
             # batch, the write) flushes the WAL up to a later point, this record included, before
-            # the answer leaves. See docs/security.md, "Replay".
+            # the answer leaves (docs/deploying-the-ibr.md, 5.3).
             self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         row = {"sender_id": sender_id, "message_id": message_id, "expires_at": rows.utc(expires_at)}
         stmt = self._insert(seen_messages).values(row)
