@@ -131,9 +131,14 @@ def test_reads_that_arrive_during_an_append_share_the_next_one(sql_store: SqlSto
     followers = [threading.Thread(target=record, args=(i,)) for i in range(1, 9)]
     for t in followers:
         t.start()
-    while len(batcher._queue) < 8:  # every follower waits behind the held append
-        threading.Event().wait(0.01)
-    gated.gate.set()
+    try:
+        for _ in range(6000):  # until every follower waits behind the held append
+            if len(batcher._queue) == 8:
+                break
+            threading.Event().wait(0.01)
+        assert len(batcher._queue) == 8, "the followers did not queue behind the leader's append"
+    finally:
+        gated.gate.set()
     for t in [leader, *followers]:
         t.join()
 
