@@ -21,7 +21,11 @@ import asyncio
 import json
 import os
 import random
+import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -166,16 +170,40 @@ def signed_bodies(
     return bodies
 
 
+@contextmanager
+def profiled(pid: int, path: str | None) -> Iterator[None]:
+    """py-spy sampling every thread of `pid` and its worker processes while the block runs."""
+    if path is None:
+        yield
+        return
+    spy_bin = Path(sys.executable).parent / "py-spy"
+    command = [str(spy_bin) if spy_bin.exists() else "py-spy", "record", "--pid", str(pid)]
+    command += ["--subprocesses", "--threads"]
+    command += ["--idle", "--format", "raw", "--rate", "200", "--output", path]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--population", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=1000, help="per endpoint and level")
     parser.add_argument("--concurrency", default="1,4,16", help="comma-separated levels")
     parser.add_argument("--workers", type=int, default=1, help="ibr serve --workers")
+    parser.add_argument("--database", default=DATABASE, help="a name unique to this run")
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="record the IBR server (all its processes) with py-spy into PATH (collapsed stacks)",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
 
-    url = fresh_database(DATABASE)
+    url = fresh_database(args.database)
     load_population(url, args.population)
     spmis = register_spmis(url)
     rng = random.Random(7)
@@ -197,8 +225,11 @@ def main() -> None:
     results: dict[str, Any] = {}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with running(
-        serve_command(port, args.workers), serve_env(url), f"{base}/health", "bench-ibr-serve"
+    with (
+        running(
+            serve_command(port, args.workers), serve_env(url), f"{base}/health", "bench-ibr-serve"
+        ) as server,
+        profiled(server.pid, args.profile),
     ):
         token = bearer_token(base, spmis)
         for level, bodies in plans.items():
@@ -241,7 +272,7 @@ def main() -> None:
             indent=2,
         )
     )
-    drop_database(DATABASE)
+    drop_database(args.database)
 
 
 if __name__ == "__main__":

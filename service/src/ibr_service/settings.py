@@ -27,6 +27,18 @@ class Settings(BaseSettings):
         default="sqlite:///./data/ibr.db",
         description="SQLAlchemy URL (SQLite file by default; postgresql+psycopg://... in prod)",
     )
+    db_pool_size: int = Field(
+        default=16,
+        ge=1,
+        description="PostgreSQL connections each server process keeps open (about the requests "
+        "it serves at once; times --workers, plus the outbox, must stay under max_connections)",
+    )
+    db_max_overflow: int = Field(
+        default=24,
+        ge=0,
+        description="Extra PostgreSQL connections a process may open above db_pool_size at peaks "
+        "(closed again when returned)",
+    )
     base_path: str = Field(
         default="",
         description="Prefix under which every route is mounted, e.g. '/dci' ('' = at the root)",
@@ -134,6 +146,12 @@ class Settings(BaseSettings):
         description="YAML programme compatibility matrix for the overlap check; unset = the "
         "shipped rules (analytics/programme_rules.yaml)",
     )
+
+    def engine_options(self) -> dict[str, int]:
+        """SQLAlchemy engine options of the server's store (pool sizing on PostgreSQL)."""
+        if not self.database_url.startswith("postgresql"):
+            return {}
+        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow}
 
     def core_settings(self) -> CoreSettings:
         """The core's settings; raises ValueError naming a bad identifier types file."""

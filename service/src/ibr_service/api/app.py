@@ -77,9 +77,15 @@ def build_host(
     from ibr_service.store_sql import SqlStore
 
     if store is None:
-        store = SqlStore.from_url(settings.database_url)
+        store = SqlStore.from_url(settings.database_url, **settings.engine_options())
     checks = settings.batch_checks() if isinstance(store, SqlStore) else []
-    core = IbrCore(store, clock=clock, settings=settings.core_settings(), batch_checks=checks)
+    core = IbrCore(
+        store,
+        clock=clock,
+        settings=settings.core_settings(),
+        batch_checks=checks,
+        batch_read_audits=isinstance(store, SqlStore),
+    )
     keys = load_or_create_keys(store, now=clock())
     tokens = TokenService(
         private_jwk=keys.token_key,
@@ -152,15 +158,14 @@ def create_app(host: Host, *, callback_http: httpx.AsyncClient | None = None) ->
     include_ibr_routers(app, base_path=settings.base_path)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
-    app.dependency_overrides.update(
-        {
-            deps.get_settings: lambda: settings,
-            deps.get_store: lambda: host.store,
-            deps.get_core: lambda: host.core,
-            deps.get_keys: lambda: host.keys,
-            deps.get_tokens: lambda: host.tokens,
-            deps.get_clock: lambda: host.clock,
-            deps.get_throttles: lambda: host.throttles,
-        }
+    deps.provide(
+        app,
+        settings=settings,
+        store=host.store,
+        core=host.core,
+        keys=host.keys,
+        tokens=host.tokens,
+        clock=host.clock,
+        throttles=host.throttles,
     )
     return app

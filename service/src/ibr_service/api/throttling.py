@@ -15,6 +15,9 @@ def source_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_address_rate(request: Request, throttles: ThrottlesDep) -> None:
-    """429 + Retry-After when this address sent more than its rate (before the body is read)."""
+async def check_address_rate(request: Request, throttles: ThrottlesDep) -> None:
+    """429 + Retry-After when this address sent more than its rate (before the body is read).
+
+    A coroutine although it does not wait: a plain function would cost every request a hand-off
+    to the thread pool."""
     throttles.per_address.hit(f"addr:{source_address(request)}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ibr_protocol import build_callback, format_timestamp
 from ibr_service.core.audit import append_audit
+from ibr_service.core.audit_batch import AuditBatcher, AuditRecord
 from ibr_service.core.batch_checks import REASON_OVERLAP_DETECTED, BatchCheck
 from ibr_service.core.caller import Caller, ReadScope
 from ibr_service.core.errors import NotFoundError, RequestError, StoreError, TxnNotFoundError
@@ -76,11 +77,16 @@ class IbrCore:
         clock: Callable[[], datetime] = utc_now,
         settings: CoreSettings | None = None,
         batch_checks: Sequence[BatchCheck] = (),
+        batch_read_audits: bool = False,
     ) -> None:
+        """`batch_read_audits`: the audit entries of sync reads are appended in group commits
+        (`AuditBatcher`) after the read instead of one by one inside it; a host whose store
+        opens independent units of work from several threads (SQL) turns it on."""
         self.store = store
         self.clock = clock
         self.settings = settings or CoreSettings()
         self.batch_checks = tuple(batch_checks)
+        self.read_audits = AuditBatcher(store) if batch_read_audits else None
 
     # --- sync/enrollment/updates --------------------------------------------------------
 
@@ -301,8 +307,7 @@ class IbrCore:
                 )
                 for i, raw in enumerate(batch)
             ]
-            append_audit(
-                tx,
+            audit = AuditRecord(
                 at=now,
                 actor=caller.sender_id,
                 action="enrolled.check",
@@ -313,6 +318,8 @@ class IbrCore:
                     "yes": sum(1 for a in answers if a.get("enrolled_status") == "yes"),
                 },
             )
+            self._audit_read(tx, audit)
+        self._audit_read_committed(audit)
         return {
             "transaction_id": str(message.get("transaction_id", "")),
             "correlation_id": correlation_id,
@@ -327,7 +334,27 @@ class IbrCore:
         """Answer a SearchRequest at once with Beneficiary records, one page per item."""
         correlation_id = str(uuid.uuid4())
         with self.store.transaction() as tx:
-            return self._search(tx, message, caller, header, correlation_id)
+            answer, audit = self._search_answer(tx, message, caller, header, correlation_id)
+            self._audit_read(tx, audit)
+        self._audit_read_committed(audit)
+        return answer
+
+    def _audit_read(self, tx: StoreTransaction, audit: AuditRecord) -> None:
+        """Append a read's entry inside the read, unless reads are audited in group commits."""
+        if self.read_audits is None:
+            append_audit(
+                tx,
+                at=audit.at,
+                actor=audit.actor,
+                action=audit.action,
+                subject=audit.subject,
+                detail=audit.detail,
+            )
+
+    def _audit_read_committed(self, audit: AuditRecord) -> None:
+        """With group commits: return only once the read's entry is committed."""
+        if self.read_audits is not None:
+            self.read_audits.record(audit)
 
     def _search(
         self,
@@ -337,6 +364,26 @@ class IbrCore:
         header: Mapping[str, Any] | None,
         correlation_id: str,
     ) -> JsonDict:
+        """Answer a search and append its audit entry within `tx` (the async path)."""
+        answer, audit = self._search_answer(tx, message, caller, header, correlation_id)
+        append_audit(
+            tx,
+            at=audit.at,
+            actor=audit.actor,
+            action=audit.action,
+            subject=audit.subject,
+            detail=audit.detail,
+        )
+        return answer
+
+    def _search_answer(
+        self,
+        tx: StoreTransaction,
+        message: Mapping[str, Any],
+        caller: Caller,
+        header: Mapping[str, Any] | None,
+        correlation_id: str,
+    ) -> tuple[JsonDict, AuditRecord]:
         now = self.clock()
         requests = message.get("search_request")
         if not isinstance(requests, list) or not requests:
@@ -360,8 +407,7 @@ class IbrCore:
             for o in outcomes
             if o.item.get("status") == "rjct"
         ]
-        append_audit(
-            tx,
+        audit = AuditRecord(
             at=now,
             actor=caller.sender_id,
             action="search.read",
@@ -372,11 +418,12 @@ class IbrCore:
                 "refused": [r.split(":", 1)[0] for r in refused],
             },
         )
-        return {
+        answer: JsonDict = {
             "transaction_id": str(message.get("transaction_id", "")),
             "correlation_id": correlation_id,
             "search_response": [o.item for o in outcomes],
         }
+        return answer, audit
 
     # --- txn/status ---------------------------------------------------------------------
 

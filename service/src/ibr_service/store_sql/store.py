@@ -7,7 +7,7 @@ the COPY + set-wise merge path of `bulk.py`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -328,8 +328,8 @@ class SqlTransaction(RegistryMethods):
     # --- replay memory --------------------------------------------------------------------
 
     def remember_message(self, sender_id: str, message_id: str, expires_at: datetime) -> bool:
-        s = seen_messages.c
         now = datetime.now(UTC)
+        s = seen_messages.c
         row = {"sender_id": sender_id, "message_id": message_id, "expires_at": rows.utc(expires_at)}
         # One statement on every request: a new pair is inserted, an expired one is renewed
         # (it counts as new again), a live one is left alone and returns no row (a replay).
@@ -404,6 +404,13 @@ class SqlTransaction(RegistryMethods):
     def append_audit(self, entry: AuditEntry) -> None:
         self.connection.execute(audit_log.insert(), [process_rows.audit_row(entry)])
         self._audit_head = entry
+
+    def append_audit_entries(self, entries: Sequence[AuditEntry]) -> None:
+        """Several entries in one statement (the read audits' group commit)."""
+        if entries:
+            rows_ = [process_rows.audit_row(e) for e in entries]
+            self.connection.execute(audit_log.insert(), rows_)
+            self._audit_head = entries[-1]
 
     def iter_audit(self, *, after_seq: int = 0, batch: int = 1000) -> Iterator[AuditEntry]:
         last = after_seq
