@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,7 +15,8 @@ from sqlalchemy import text
 from ibr_service.store_sql import SqlStore, upgrade
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "ibr_test_core"
+PG_DB = os.environ.get("IBR_TEST_PG_PREFIX", "ibr_test") + "_core"
+"""`IBR_TEST_PG_PREFIX` keeps the test databases of concurrent checkouts apart."""
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
 
 
