@@ -6,6 +6,9 @@ generator writes them) in signed batches of --batch (spec maximum 1000). Prints 
 
 - api_records_per_s, api_mb_per_s: end to end over HTTP (client signing excluded: envelopes are
   signed and serialised before timing; MB are the records' JSON bytes);
+- api_cpu_ms_per_record: CPU time of this process (the server; the client only POSTs ready
+  bytes) per record during the API run: PostgreSQL's own CPU is not in it, and it moves far
+  less than the wall figures when other work shares the cores;
 - raw_copy_*: the baseline the issue names, in the same run: the registry rows the API run
   stored (the same normalised rows, read back from its tables) written again by a plain
   `COPY ... FROM STDIN` per table into a second fresh, migrated database (indexes and
@@ -65,8 +68,9 @@ def mock_records(count: int) -> list[dict[str, Any]]:
     return records[:count]
 
 
-def api_run(records: list[dict[str, Any]], batch: int, database: str) -> tuple[float, int]:
-    """Seconds to POST every batch, and how many items came back `succ`."""
+def api_run(records: list[dict[str, Any]], batch: int, database: str) -> tuple[float, float, int]:
+    """Seconds to POST every batch, CPU seconds of this process meanwhile (the server's work,
+    the client's is a few POSTs of ready bytes), and how many items came back `succ`."""
     settings = Settings(
         database_url=fresh_database(database),
         max_body_bytes=64 * 1024 * 1024,
@@ -85,6 +89,7 @@ def api_run(records: list[dict[str, Any]], batch: int, database: str) -> tuple[f
         headers = {"Authorization": f"Bearer {spmis.token()}", "Content-Type": "application/json"}
         url = f"{spmis.base_url}/registry/sync/enrollment/updates"
         accepted = 0
+        cpu_started = time.process_time()
         started = time.perf_counter()
         for body in bodies:
             reply = spmis.http.post(url, content=body, headers=headers)
@@ -92,8 +97,9 @@ def api_run(records: list[dict[str, Any]], batch: int, database: str) -> tuple[f
             items = reply.json()["message"]["enrolled_response"]
             accepted += sum(1 for item in items if item["status"] == "succ")
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         spmis.http.close()
-    return seconds, accepted
+    return seconds, cpu_seconds, accepted
 
 
 def _dsn(database: str) -> str:
@@ -159,7 +165,7 @@ def main() -> None:
     records = mock_records(args.records)
     record_bytes = sum(len(json.dumps(r).encode()) for r in records)
     try:
-        api_seconds, accepted = api_run(records, args.batch, names["api"])
+        api_seconds, api_cpu_seconds, accepted = api_run(records, args.batch, names["api"])
         dumps = stored_rows(names["api"])
         copy_seconds = raw_copy_run(dumps, names["copy"])
         core_seconds = None if args.skip_core else core_run(records, args.batch, names["core"])
@@ -179,6 +185,7 @@ def main() -> None:
         "api_seconds": round(api_seconds, 3),
         "api_records_per_s": round(len(records) / api_seconds),
         "api_mb_per_s": round(record_bytes / api_seconds / 1e6, 2),
+        "api_cpu_ms_per_record": round(api_cpu_seconds / len(records) * 1000, 3),
         "raw_copy_rows": rows,
         "raw_copy_rows_by_table": {t: c for t, (c, _) in dumps.items() if c},
         "raw_copy_seconds": round(copy_seconds, 3),
