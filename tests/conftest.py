@@ -10,6 +10,7 @@ validated, signed and authenticated exactly as in production.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from ibr_service.security.clients import register_client
 from ibr_service.settings import Settings
 from ibr_service.store_sql import upgrade
 
-PG_DATABASE = "ibr_test_xpkg"
+PG_DATABASE = os.environ.get("IBR_TEST_PG_PREFIX", "ibr_test") + "_xpkg"
 SENDER_ID = "xpkg.spmis"
 
 

@@ -49,8 +49,8 @@ def test_the_spec_examples_are_there() -> None:
 def test_spec_examples_are_byte_identical(path: Path) -> None:
     document = json.loads(path.read_text(encoding="utf-8"))
     assert canonical_json(document) == rfc8785.dumps(document)
-    # The examples are the common case: they must take the fast path (floats aside).
-    assert _orjson_writes_jcs(document) is not has_float(document)
+    # The examples are the common case: they must take the fast path, floats included.
+    assert _orjson_writes_jcs(document)
 
 
 def test_rfc8785_key_ordering_example() -> None:
@@ -100,6 +100,19 @@ def test_what_jcs_refuses_is_refused(value: Any) -> None:
         rfc8785.dumps(value)
     with pytest.raises(rfc8785.CanonicalizationError):
         canonical_json(value)
+
+
+def test_floats_take_the_fast_path_with_the_reference_spelling() -> None:
+    """Integral, signed-zero, tiny and huge floats inside a document: orjson writes the rest."""
+    floats = [34.0, 0.0, -0.0, 1e21, 1e20, 1e-7, 1e-6, 5e-324, 0.1, 123.456, -2.5]
+    value = {"amounts": floats, "benefit": {"amount": 800.0, "currency": "KES"}, "n": 3}
+    before = json.dumps(value)
+    assert _orjson_writes_jcs(value)
+    assert has_float(value)
+    assert canonical_json(value) == rfc8785.dumps(value)
+    assert json.dumps(value) == before  # the value itself is left unchanged
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        assert not _orjson_writes_jcs({"x": [bad]})
 
 
 def test_escapes_and_controls() -> None:

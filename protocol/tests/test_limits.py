@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ibr_protocol.limits import (
     RequestRefusedError,
@@ -154,3 +158,51 @@ def test_parsing_stops_at_the_object_budget() -> None:
     with pytest.raises(RequestRefusedError) as refused:
         parse_json_limited(body, max_depth=4, max_objects=1999)
     assert (refused.value.reason, refused.value.field) == ("err.request.too_many_items", "body")
+
+
+_texts = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+)
+"""Text a body may hold (NUL and lone surrogates are refused, tested above)."""
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    _texts,
+    st.sampled_from(["2020000000000536", "KE-0103", "1e400", "9" * 20, "\U0001f600"]),
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=5), st.dictionaries(_texts, children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json_values, st.booleans())
+def test_the_fast_parse_gives_the_stdlib_values(value: Any, spaced: bool) -> None:
+    """If this fails, the orjson path reads a body otherwise than the stdlib parser (a number
+    of another type or value, a different string)."""
+    text = json.dumps(value, ensure_ascii=spaced, indent=1 if spaced else None)
+    parsed = parse_json_limited(text.encode(), max_depth=40)
+    expected = json.loads(text)
+    assert parsed == expected
+    assert _types(parsed) == _types(expected)
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _types(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_types(item) for item in value]
+    return type(value).__name__
+
+
+def test_numbers_orjson_would_misread_still_take_the_checked_path() -> None:
+    """If this fails, an integer past 64 bits becomes a float instead of being refused."""
+    for body in (b"[18446744073709551616]", b'{"a":\n 18446744073709551616}', b"-9" + b"9" * 20):
+        with pytest.raises(RequestRefusedError):
+            parse_json_limited(body, max_depth=4)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ibr_protocol import SchemaValidationError, SpecError, load_schema, schema_names, validate
+from ibr_protocol.validation import is_valid, validator_for
 
 
 def test_every_schema_file_loads_and_is_registered() -> None:
@@ -55,3 +56,30 @@ def test_unknown_schema_names_the_known_ones() -> None:
     """A typo in a schema name should say what exists."""
     with pytest.raises(SpecError, match="data/beneficiary"):
         validate({}, "data/beneficary")
+
+
+FORMAT_CASES = {
+    "data/date": [
+        "2024-02-29",
+        "2023-02-29",
+        "2024-02-30",
+        "2024-13-01",
+        "2024-1-01",
+        "2024-01-01T00:00",
+        "\u0662\u0660\u0662\u0664-01-01",
+        "0000-01-01",
+        "9999-12-31",
+        " 2024-01-01",
+        "",
+        "x",
+    ],
+}
+
+
+@pytest.mark.parametrize("value", FORMAT_CASES["data/date"])
+def test_the_fast_validator_gives_the_format_verdicts_of_jsonschema(value: str) -> None:
+    """If this fails, the compiled validator accepts a date `jsonschema` refuses (or the
+    reverse): a batch item would then be stored, or rejected, depending on which one ran."""
+    verdict = validator_for("data/date").is_valid(value)
+    assert is_valid(value, "data/date") is verdict
+    assert is_valid(value, "data/date") is verdict  # the remembered verdict too

@@ -12,11 +12,11 @@ instance it rejects is validated again by `jsonschema`, to word the errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import cache, partial
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -110,9 +110,7 @@ def _fast_validator_for(root: Path, name: str) -> Any:
     # The same format rules as the jsonschema path: its checker decides every format the spec
     # uses (a format it does not know, such as `uri` without rfc3987, is not checked by either).
     used = {fmt for contents in schemas.values() for fmt in _formats_in(contents)}
-    formats: dict[str, Callable[[str], bool]] = {
-        fmt: partial(_conforms, checker.conforms, fmt) for fmt in used
-    }
+    formats: dict[str, Callable[[str], bool]] = {fmt: _format_rule(checker, fmt) for fmt in used}
     registry = jsonschema_rs.Registry(_resources(schemas))
     return jsonschema_rs.validator_for(
         {"$ref": schema_uri(name)}, registry=registry, validate_formats=True, formats=formats
@@ -123,8 +121,27 @@ def _resources(schemas: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, 
     return [(str(contents["$id"]), contents) for contents in schemas.values()]
 
 
-def _conforms(conforms: Callable[[object, str], bool], fmt: str, value: str) -> bool:
-    return conforms(value, fmt)
+def _format_rule(checker: FormatChecker, fmt: str) -> Callable[[str], bool]:
+    """`checker.conforms(value, fmt)` as one cached call: the checker's own function for the
+    format, its listed exceptions meaning "does not conform", exactly as `FormatChecker.check`
+    treats them. A verdict depends on the string alone, so recent ones are kept (a batch
+    repeats the same dates thousands of times)."""
+    if fmt not in checker.checkers:
+        return _any_value
+    func, raises = checker.checkers[fmt]
+
+    @lru_cache(maxsize=8192)
+    def conforms(value: str) -> bool:
+        try:
+            return bool(func(value))
+        except raises:
+            return False
+
+    return conforms
+
+
+def _any_value(value: str) -> bool:
+    return True
 
 
 def is_valid(instance: Any, schema: str) -> bool:

@@ -88,7 +88,7 @@ def test_plain_copy_meeting_a_stored_key_falls_back_to_the_merge(
     """If this fails, a row written between the probe and the plain COPY (a concurrent batch)
     breaks the write or leaves another result than the upsert: here the probe always answers
     "nothing stored", so every write that updates a row meets a stored key."""
-    monkeypatch.setattr(bulk, "_any_stored", lambda *_: False)
+    monkeypatch.setattr(bulk, "_stored", lambda *_: set())
     check(copy_store)
 
 
@@ -121,3 +121,44 @@ def test_a_first_load_is_copied_without_staging(
     assert {"subjects", "enrolments", "benefits"} <= set(merged)
     assert "enrolment_status_history" not in merged
     assert stored[(e.enrolment_key, "b")].amount == Decimal("6")
+
+
+def test_only_the_rows_of_stored_keys_are_merged(
+    copy_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, one stored subject in a large write sends every row of its tables through
+    the staging table and the merge, instead of only the rows whose keys are stored."""
+    merged: list[tuple[str, str]] = []
+    original = bulk.merge_table
+
+    def counted(connection: Any, table: Any, table_rows: Any, **kw: Any) -> None:
+        merged.extend((table.name, row[bulk._leading_key(table)]) for row in table_rows)
+        original(connection, table, table_rows, **kw)
+
+    monkeypatch.setattr(bulk, "merge_table", counted)
+    old = registry_enrolment("p:NID:7", "P1")
+    with copy_store.transaction() as tx:
+        tx.write_registry(
+            registry_write_of(
+                registry_subject("p:NID:7"),
+                enrolments=(old,),
+                benefits=[registry_benefit(old, "b", "5")],
+            )
+        )
+    assert merged == []
+    new = registry_enrolment("p:NID:6", "P1")
+    write = registry_write_of(
+        registry_subject("p:NID:7"),
+        registry_subject("p:NID:6"),
+        enrolments=(old, new),
+        benefits=[registry_benefit(old, "b", "7"), registry_benefit(new, "b", "8")],
+    )
+    with copy_store.transaction() as tx:
+        tx.write_registry(write)
+        stored = tx.load_benefits([(old.enrolment_key, "b"), (new.enrolment_key, "b")])
+        counts = tx.count_rows()
+    assert {key for _, key in merged if key.startswith("p:")} == {"p:NID:7"}
+    assert {"subjects", "enrolments", "benefits"} <= {name for name, _ in merged}
+    assert stored[(old.enrolment_key, "b")].amount == Decimal("7")
+    assert stored[(new.enrolment_key, "b")].amount == Decimal("8")
+    assert (counts["subjects"], counts["enrolments"], counts["benefits"]) == (2, 2, 2)

@@ -36,7 +36,7 @@ from ibr_service.core.settings import CoreSettings
 from ibr_service.core.store import StoreTransaction
 from ibr_service.core.survivorship import MEMBER_LIST_MARK, consolidate
 
-__all__ = ["BatchResult", "apply_batch"]
+__all__ = ["BatchResult", "apply_batch", "no_collection_pauses"]
 
 _REVERSING = {"4": "cancelled", "5": "reversed"}
 """codes/payment_status that undo a benefit: Cancelled, Returned.
@@ -68,13 +68,13 @@ def apply_batch(
     now: datetime,
 ) -> BatchResult:
     """Link, order, validate and consolidate `items`, then write them in one `RegistryWrite`."""
-    with _no_collection_pauses():
+    with no_collection_pauses():
         return _apply_batch(tx, items, fields=fields, settings=settings, now=now)
 
 
 @contextmanager
-def _no_collection_pauses() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is applied.
+def no_collection_pauses() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is checked and applied.
 
     Every object a batch makes (records, rows, documents) lives until the batch ends, so the
     collections the allocations trigger find nothing to free and re-scan the whole batch every

@@ -30,7 +30,7 @@ from ibr_service.core.records import (
     OutboxJob,
     TransactionRecord,
 )
-from ibr_service.core.registry import BatchResult, apply_batch
+from ibr_service.core.registry import BatchResult, apply_batch, no_collection_pauses
 from ibr_service.core.search import enrolled_item, search_item
 from ibr_service.core.settings import CoreSettings
 from ibr_service.core.store import Store, StoreTransaction, TxnStatus
@@ -94,6 +94,13 @@ class IbrCore:
         self, message: Mapping[str, Any], *, caller: Caller, header: Mapping[str, Any] | None = None
     ) -> JsonDict:
         """Upsert a batch of Beneficiary records; per-item `succ`/`rjct`, idempotent on re-send."""
+        # The records built per item live until the batch is written (see no_collection_pauses).
+        with no_collection_pauses():
+            return self._enrollment_updates(message, caller=caller, header=header)
+
+    def _enrollment_updates(
+        self, message: Mapping[str, Any], *, caller: Caller, header: Mapping[str, Any] | None
+    ) -> JsonDict:
         now = self.clock()
         now_text = format_timestamp(now)
         beneficiaries = _beneficiaries(message)

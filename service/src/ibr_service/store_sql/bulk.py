@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, String, bindparam, func, literal, select
+from sqlalchemy import JSON, Connection, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.schema import Table
 
@@ -35,51 +35,58 @@ table, without a staging table and a merge."""
 def merge_with_copy(connection: Connection, batch: RegistryRows) -> None:
     """Write `batch` with COPY + set-wise merge on the connection's open transaction.
 
-    A table none of whose keys is stored yet (one indexed probe tells) takes its rows by a plain
-    COPY, as histories always do: the staging table and the merge cost about as much again as
-    the COPY, and a first load (the large writes) finds nothing stored. The plain COPYs run in a
+    A row whose leading key is not stored yet (one indexed probe per table tells which are)
+    is written by a plain COPY, as history rows always are: the staging table and the merge
+    cost about as much again as the COPY, and most rows of a large write are new. Only the rows
+    whose key is stored go through the staging table and the merge. The plain COPYs run in a
     savepoint: should a row with one of those keys be written meanwhile (a concurrent batch),
-    the savepoint is rolled back and every table is merged, so the result is the upsert's.
+    the savepoint is rolled back and every row is merged, so the result is the upsert's.
     """
     # A subject and its source record carry the same document object: serialise it once.
     json_text: dict[int, str] = {}
     tables = [(metadata.tables[name], rows_) for name, rows_ in batch.by_table() if rows_]
-    direct = {table.name for table, _ in tables if table.name in APPEND_ONLY}
     # Rows keyed by subject are stored with their subject: one probe of `subjects` answers for
     # every such table (were a row stored without its subject, the savepoint catches it).
-    by_subject = [
-        (table, table_rows)
+    subject_keys = {
+        row["subject_key"]
         for table, table_rows in tables
-        if table.name not in direct and _leading_key(table) == "subject_key"
-    ]
-    subject_keys = {row["subject_key"] for _, table_rows in by_subject for row in table_rows}
-    if by_subject and not _any_stored(connection, metadata.tables["subjects"], subject_keys):
-        direct.update(table.name for table, _ in by_subject)
-    direct.update(
-        table.name
-        for table, table_rows in tables
-        if table.name not in direct
-        and _leading_key(table) != "subject_key"
-        and not _any_stored(connection, table, {row[_leading_key(table)] for row in table_rows})
+        if table.name not in APPEND_ONLY and _leading_key(table) == "subject_key"
+        for row in table_rows
+    }
+    stored_subjects = (
+        _stored(connection, metadata.tables["subjects"], subject_keys) if subject_keys else set()
     )
-    if not direct:
+    split: list[tuple[Table, list[Row], list[Row]]] = []
+    for table, table_rows in tables:
+        if table.name in APPEND_ONLY:
+            split.append((table, list(table_rows), []))
+            continue
+        key = _leading_key(table)
+        stored = (
+            stored_subjects
+            if key == "subject_key"
+            else _stored(connection, table, {row[key] for row in table_rows})
+        )
+        new = [row for row in table_rows if row[key] not in stored]
+        split.append((table, new, [row for row in table_rows if row[key] in stored]))
+    if not any(new for _, new, _ in split):
         _merge_all(connection, tables, json_text)
         return
     savepoint = connection.begin_nested()
     try:
-        for table, table_rows in tables:
-            if table.name in direct:
+        for table, new, old in split:
+            if new:
                 columns = [c.name for c in table.columns]
                 copy_rows(
                     connection,
                     table.name,
                     columns,
-                    table_rows,
+                    new,
                     json_columns=_json_columns(table),
                     json_text=json_text,
                 )
-            else:
-                merge_table(connection, table, table_rows, json_text=json_text)
+            if old:
+                merge_table(connection, table, old, json_text=json_text)
     except Exception as exc:
         savepoint.rollback()
         if not _unique_violation(exc):
@@ -100,16 +107,15 @@ def _leading_key(table: Table) -> str:
     return str(next(iter(table.primary_key.columns)).name)
 
 
-def _any_stored(connection: Connection, table: Table, values: set[Any]) -> bool:
-    """Whether `table` holds a row whose leading key column is among `values`."""
+def _stored(connection: Connection, table: Table, values: set[Any]) -> set[Any]:
+    """Those of `values` that `table` holds in its leading key column."""
     column = table.c[_leading_key(table)]
     probe = (
-        select(literal(1))
-        .select_from(table)
+        select(column)
+        .distinct()
         .where(column == func.any(bindparam(None, sorted(map(str, values)), type_=ARRAY(String))))
-        .limit(1)
     )
-    return connection.execute(probe).first() is not None
+    return set(connection.execute(probe).scalars())
 
 
 def _unique_violation(exc: BaseException) -> bool:
