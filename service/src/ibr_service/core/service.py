@@ -349,14 +349,7 @@ class IbrCore:
     def _audit_read(self, tx: StoreTransaction, audit: AuditRecord) -> None:
         """Append a read's entry inside the read, unless reads are audited in group commits."""
         if self.read_audits is None:
-            append_audit(
-                tx,
-                at=audit.at,
-                actor=audit.actor,
-                action=audit.action,
-                subject=audit.subject,
-                detail=audit.detail,
-            )
+            _append_record(tx, audit)
 
     def _audit_read_committed(self, audit: AuditRecord) -> None:
         """With group commits: return only once the read's entry is committed."""
@@ -373,14 +366,7 @@ class IbrCore:
     ) -> JsonDict:
         """Answer a search and append its audit entry within `tx` (the async path)."""
         answer, audit = self._search_answer(tx, message, caller, header, correlation_id)
-        append_audit(
-            tx,
-            at=audit.at,
-            actor=audit.actor,
-            action=audit.action,
-            subject=audit.subject,
-            detail=audit.detail,
-        )
+        _append_record(tx, audit)
         return answer
 
     def _search_answer(
@@ -919,4 +905,16 @@ def _callback_reason(action: str, exc: Exception) -> str:
         "rjct.search_criteria.invalid"
         if isinstance(exc, RequestError)
         else "rjct.reference_id.invalid"
+    )
+
+
+def _append_record(tx: StoreTransaction, audit: AuditRecord) -> None:
+    """Append a read's audit record to the chain inside `tx`."""
+    append_audit(
+        tx,
+        at=audit.at,
+        actor=audit.actor,
+        action=audit.action,
+        subject=audit.subject,
+        detail=audit.detail,
     )
