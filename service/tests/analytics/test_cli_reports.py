@@ -39,10 +39,14 @@ def test_overlaps_as_json_on_stdout(files: dict[str, Path], mock: Population) ->
     assert report["summary"]["overlaps"] == len(found)
 
 
-def test_duplicates_with_truth_print_precision_recall_and_f1(files: dict[str, Path]) -> None:
+def test_duplicates_with_truth_print_precision_recall_and_f1(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    model = tmp_path / "model.json"
     code, out, err = run(
-        "duplicates", "--jsonl", str(files["records"]), "--truth", str(files["truth"])
-    )
+        "duplicates", "--jsonl", str(files["records"]), "--truth", str(files["truth"]),
+        "--save-model", str(model),
+    )  # fmt: skip
     assert code == 0, err
     lines = [line for line in err.splitlines() if "precision" in line]
     assert [line.split(":")[0] for line in lines] == ["duplicate_in_programme", "fuzzy_duplicate"]
@@ -50,6 +54,16 @@ def test_duplicates_with_truth_print_precision_recall_and_f1(files: dict[str, Pa
     assert scores["duplicate_in_programme"]["f1"] == 1.0
     assert scores["fuzzy_duplicate"]["precision"] >= 0.9
     assert scores["fuzzy_duplicate"]["recall"] >= 0.9
+
+    code, again, err = run("duplicates", "--jsonl", str(files["records"]), "--model", str(model))
+    assert code == 0, err
+    assert json.loads(again)["tables"]["probable"] == json.loads(out)["tables"]["probable"]
+    # The saved model is what scores: one that believes matches impossible finds none.
+    sceptic = json.loads(model.read_text()) | {"probability_two_random_records_match": 1e-30}
+    model.write_text(json.dumps(sceptic))
+    code, none, err = run("duplicates", "--jsonl", str(files["records"]), "--model", str(model))
+    assert code == 0, err
+    assert json.loads(none)["tables"]["probable"] == []
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -94,6 +108,8 @@ def test_transitions_and_quality_answer(files: dict[str, Path]) -> None:
         (["coverage", "--jsonl", "{records}", "--reference", "/no.csv"], "cannot read reference"),
         (["overlaps", "--jsonl", "{records}", "--rules", "{truth}"], "not valid YAML"),
         (["duplicates", "--jsonl", "{records}", "--threshold", "2"], "--threshold must be"),
+        (["duplicates", "--jsonl", "{records}", "--model", "/no/m.json"], "cannot read linkage"),
+        (["duplicates", "--jsonl", "{records}", "--model", "{truth}"], "not a linkage model"),
         (["transitions", "--jsonl", "{records}", "--months", "0"], "--months must be"),
         (["coverage", "--jsonl", "{records}", "--out", "/no/such/dir/x.json"], "does not exist"),
     ],

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ibr_service.analytics import linkage
+from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import RegistryFrames
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "FuzzyDuplicates",
     "exact_duplicates",
     "fuzzy_duplicates",
+    "probable_duplicates",
 ]
 
 DEFAULT_MATCH_THRESHOLD = 0.7  # justified in docs/analytics.md
@@ -64,12 +66,16 @@ class FuzzyDuplicates:
     threshold: float
 
 
-def _shared_programmes(frames: RegistryFrames, pairs: pd.DataFrame) -> pd.Series:
-    held = frames.enrolments.groupby("subject_key")["programme_identifier"].agg(frozenset)
+def _shared_programmes(enrolments: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    people = pd.unique(pd.concat([pairs["subject_key_l"], pairs["subject_key_r"]]))
+    theirs = enrolments[enrolments["subject_key"].isin(people)]
+    held = theirs.groupby("subject_key")["programme_identifier"].agg(frozenset)
     left = pairs["subject_key_l"].map(held)
     right = pairs["subject_key_r"].map(held)
     return pd.Series(
-        [" ".join(sorted(a & b)) for a, b in zip(left, right, strict=True)], index=pairs.index
+        [" ".join(sorted(a & b)) for a, b in zip(left, right, strict=True)],
+        index=pairs.index,
+        dtype=object,
     )
 
 
@@ -87,10 +93,26 @@ def fuzzy_duplicates(
         empty = pd.DataFrame(columns=["subject_key_l", "subject_key_r", "programmes"])
         return FuzzyDuplicates(empty, model or {}, threshold)
     model = model or linkage.train(records)
+    return probable_duplicates(records, frames.enrolments, model, threshold, spark=spark)
+
+
+def probable_duplicates(
+    records: pd.DataFrame | str,
+    enrolments: pd.DataFrame,
+    model: dict[str, Any],
+    threshold: float,
+    *,
+    spark: Any = None,
+    connection: Any = None,
+) -> FuzzyDuplicates:
+    """Pairs of ``records`` (``linkage_input``, or a table of the DuckDB ``connection``) scored
+    by ``model`` and sharing a programme of ``enrolments`` (subject_key, programme_identifier)."""
     if spark is None:
-        pairs = linkage.predict_duckdb(records, model, threshold)
+        pairs = linkage.predict_duckdb(records, model, threshold, connection=connection)
+    elif isinstance(records, str):
+        raise AnalyticsError("linkage on Spark takes the records as a frame, not a table name")
     else:
         pairs = linkage.predict_spark(records, model, threshold, spark)
-    pairs.insert(2, "programmes", _shared_programmes(frames, pairs))
+    pairs.insert(2, "programmes", _shared_programmes(enrolments, pairs))
     pairs = pairs[pairs["programmes"] != ""].reset_index(drop=True)
     return FuzzyDuplicates(pairs, model, threshold)

@@ -175,9 +175,10 @@ def duplicates_report(
     truth: list[dict[str, Any]] | None = None,
     threshold: float = DEFAULT_MATCH_THRESHOLD,
     spark: Any = None,
+    model: dict[str, Any] | None = None,
 ) -> Report:
     exact = exact_duplicates(frames)
-    fuzzy = fuzzy_duplicates(frames, threshold=threshold, spark=spark)
+    fuzzy = fuzzy_duplicates(frames, threshold=threshold, spark=spark, model=model)
     summary: dict[str, Any] = {
         "exact": len(exact),
         "probable": len(fuzzy.pairs),

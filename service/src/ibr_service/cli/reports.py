@@ -266,10 +266,18 @@ def duplicates(
         Path | None, typer.Option(help="mock_data truth.jsonl: print precision, recall and F1")
     ] = None,
     threshold: Annotated[float, typer.Option(help="Match probability for a probable pair")] = 0.7,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Score with this trained linkage model (else train on the records)"),
+    ] = None,
+    save_model: Annotated[
+        Path | None, typer.Option(help="Write the linkage model used, for later --model runs")
+    ] = None,
     fmt: Format = "json",
     out: Out = None,
 ) -> None:
     """Exact and probable (splink) duplicates inside a programme."""
+    from ibr_service.analytics import linkage
     from ibr_service.analytics.reports import duplicates_report
     from ibr_service.analytics.scoring import load_truth
 
@@ -279,7 +287,12 @@ def duplicates(
 
     def build() -> Report:
         cases = load_truth(truth) if truth else None
-        report = duplicates_report(_frames(jsonl), truth=cases, threshold=threshold)
+        frames = _frames(jsonl)
+        trained = linkage.load_model(model) if model else None
+        if save_model:
+            trained = trained or linkage.train(linkage.linkage_input(frames))
+            linkage.save_model(trained, save_model)
+        report = duplicates_report(frames, truth=cases, threshold=threshold, model=trained)
         scores.extend(report.summary.get("scores", []))
         return report
 
