@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 
 from ibr_service.analytics.duplicates import exact_duplicates, fuzzy_duplicates
 from ibr_service.analytics.frames import RegistryFrames
+from ibr_service.analytics.linkage import BLOCKING_RULES, linkage_input
 from ibr_service.analytics.scoring import pairs_of, score_pairs, truth_pairs
 
 from .conftest import Population, population
@@ -76,3 +78,22 @@ def test_each_pair_is_explained_by_a_weight_per_field(mock: Population) -> None:
     prior = pairs["match_weight"] - explained
     assert prior.round(4).nunique() == 1, "total weight = prior + the fields' weights"
     assert (pairs["programmes"] != "").all()
+
+
+def test_every_planted_fuzzy_duplicate_is_a_candidate_pair(mock: Population) -> None:
+    records = linkage_input(mock.frames)
+    expected = pd.DataFrame(
+        [sorted(pair) for pair in truth_pairs(mock.truth, "fuzzy_duplicate", mock.frames)],
+        columns=["key_l", "key_r"],
+    )
+    any_rule = " or ".join(f"({rule})" for rule in BLOCKING_RULES)
+    connection = duckdb.connect()
+    connection.register("records", records)
+    connection.register("expected", expected)
+    query = (
+        "SELECT count(*) FROM expected JOIN records l ON l.unique_id = expected.key_l"
+        " JOIN records r ON r.unique_id = expected.key_r WHERE NOT ({})"
+    )
+    missed = connection.execute(query.format(any_rule)).fetchone()
+    assert len(expected) >= 20
+    assert missed == (0,)
