@@ -7,17 +7,21 @@ duplicates as subject pairs). About 22 % of generated people are enrolled somewh
 million people to link takes about 4.6 million generated.
 
     .venv/bin/python benchmarks/analytics_linkage_input.py --people 4600000 --out /tmp/linkage-1m
+
+Run again after an interruption, it writes only the parts still missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ibr_mock_data.config import GeneratorConfig
 from ibr_mock_data.generate import generate_block
@@ -29,7 +33,11 @@ BLOCKS_PER_PART = 40  # 200,000 people a part: memory stays flat whatever --peop
 
 
 def write_part(config: GeneratorConfig, first: int, out: Path) -> int:
-    """Blocks ``first..`` as three Parquet parts; planted duplicates never cross blocks."""
+    """Blocks ``first..`` as three Parquet parts; planted duplicates never cross blocks. A part
+    written by an earlier, interrupted run is kept (its truth file is written last)."""
+    name = f"part-{first:06d}.parquet"
+    if (out / "truth" / name).exists():
+        return int(pq.ParquetFile(out / "records" / name).metadata.num_rows)
     beneficiaries, truth = [], []
     for index in range(first, min(first + BLOCKS_PER_PART, config.blocks)):
         block = generate_block(config, index)
@@ -37,14 +45,15 @@ def write_part(config: GeneratorConfig, first: int, out: Path) -> int:
         truth.extend(case.as_dict() for case in block.truth)
     frames = frames_from_records(beneficiaries)
     records = linkage_input(frames)
-    name = f"part-{first:06d}.parquet"
     records.to_parquet(out / "records" / name, index=False)
     frames.enrolments[["subject_key", "programme_identifier"]].to_parquet(
         out / "enrolments" / name, index=False
     )
     pairs = [sorted(pair) for pair in truth_pairs(truth, "fuzzy_duplicate", frames)]
     truth_frame = pd.DataFrame(pairs, columns=["subject_key_l", "subject_key_r"])
-    truth_frame.to_parquet(out / "truth" / name, index=False)
+    truth_frame.to_parquet(out / "truth" / f"{name}.partial", index=False)
+    (out / "truth" / f"{name}.partial").rename(out / "truth" / name)
+    print(f"part {first // BLOCKS_PER_PART + 1}: {len(records)} people to link", file=sys.stderr)
     return len(records)
 
 
