@@ -199,12 +199,12 @@ def _rows(
         return list(connection.execute(statement, params).mappings())
     # Each lookup's estimate counts a row per partition and they multiply, so the plan's cost
     # looks huge: PostgreSQL would JIT-compile, for seconds, a query that takes milliseconds.
-    # Off for this statement only; the setting is put back in the same transaction.
+    # Off for this statement only, put back after it; if it fails, the transaction's rollback
+    # puts it back (a statement sent to the failed transaction would hide the error).
     jit = connection.execute(_JIT_OFF).scalar_one()
-    try:
-        return list(connection.execute(statement, params).mappings())
-    finally:
-        connection.execute(_JIT_BACK, {"jit": jit})
+    rows = list(connection.execute(statement, params).mappings())
+    connection.execute(_JIT_BACK, {"jit": jit})
+    return rows
 
 
 def _iso(value: object) -> str | None:
