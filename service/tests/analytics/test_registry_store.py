@@ -278,6 +278,16 @@ def test_the_batch_check_of_enrolment_keys_checks_their_subjects(store: SqlStore
         assert overlaps_of_touched(connection, rules, ["no-such-enrolment"], "enrolments") == []
 
 
+def test_the_batch_check_puts_back_the_jit_setting_it_turns_off(store: SqlStore) -> None:
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("JIT is a PostgreSQL setting")
+    keys = sorted(set(frames_from_engine(store.engine).enrolments["subject_key"]))[:50]
+    with store.engine.connect() as connection:
+        connection.execute(text("SET jit = on"))
+        overlaps_of_touched(connection, load_rules(), keys)
+        assert connection.execute(text("SELECT current_setting('jit')")).scalar_one() == "on"
+
+
 def load_rules_text(change: tuple[str, str]) -> str:
     from ibr_service.analytics.rules import DEFAULT_RULES_FILE
 

@@ -34,25 +34,19 @@ _TOUCHED: dict[Touched, str] = {
     "enrolments": "SELECT DISTINCT e.subject_key FROM enrolments e "
     "WHERE e.enrolment_key IN (SELECT k FROM batch)",
 }
-# Membership in a CTE's keys. On PostgreSQL an array of them: the planner then looks each key up
-# by index instead of guessing the CTE's size from a UNION and scanning whole tables.
-_IN = {
-    "postgresql": "= ANY(ARRAY(SELECT subject_key FROM {cte}))",
-    "sqlite": "IN (SELECT subject_key FROM {cte})",
-}
 _COLUMNS = "enrolment_key, programme_identifier, beneficiary_programme_id, "
 _COLUMNS += "enrolment_status, enrolment_date"
-# Filled with module constants only; values (keys, rule pairs) are bound parameters.
-_QUERY = """
-WITH batch AS ({keys}),
+# The identities and their enrolments: on SQLite by `IN (subquery)`, planned well there.
+_FIND_SQLITE = """
 touched AS ({touched}),
 grp AS (
-  SELECT m.subject_key FROM memberships m WHERE m.member_key {in_touched}
+  SELECT m.subject_key FROM memberships m WHERE m.member_key IN (SELECT subject_key FROM touched)
   UNION
-  SELECT m.subject_key FROM memberships m WHERE m.subject_key {in_touched}
+  SELECT m.subject_key FROM memberships m WHERE m.subject_key IN (SELECT subject_key FROM touched)
 ),
 housing AS (
-  SELECT m.subject_key, m.member_key FROM memberships m WHERE m.subject_key {in_grp}
+  SELECT m.subject_key, m.member_key FROM memberships m
+  WHERE m.subject_key IN (SELECT subject_key FROM grp)
 ),
 everyone AS (
   SELECT subject_key FROM touched
@@ -63,8 +57,54 @@ enrolled AS (
   SELECT e.enrolment_key, e.programme_identifier, e.beneficiary_programme_id,
          e.enrolment_status, e.enrolment_date, e.subject_key, s.kind
   FROM enrolments e JOIN subjects s ON s.subject_key = e.subject_key
-  WHERE e.subject_key {in_everyone} {statuses}
+  WHERE e.subject_key IN (SELECT subject_key FROM everyone) {statuses}
+),"""
+# On PostgreSQL the registry is hash-partitioned by subject_key (migration 0006). A key array
+# (`= ANY(...)`) is handed whole to each of the 16 partitions, which probe their index for every
+# key: 16 probes per key. Each key looked up on its own (LATERAL, fenced by OFFSET 0 so that the
+# planner cannot turn it into a hash join over whole tables) is pruned at run time to its one
+# partition. Only the households of a member (memberships are partitioned by the group) still
+# probe every partition: there one key array per partition is faster than a scan per key.
+_FIND_POSTGRESQL = """
+touched AS MATERIALIZED ({touched}),
+grp AS MATERIALIZED (
+  SELECT m.subject_key FROM memberships m
+  WHERE m.member_key = ANY(ARRAY(SELECT subject_key FROM touched))
+  UNION
+  SELECT g.subject_key FROM touched t, LATERAL (
+    SELECT m.subject_key FROM memberships m WHERE m.subject_key = t.subject_key LIMIT 1) g
 ),
+housing AS MATERIALIZED (
+  SELECT g.subject_key, h.member_key FROM grp g, LATERAL (
+    SELECT m.member_key FROM memberships m WHERE m.subject_key = g.subject_key OFFSET 0) h
+),
+everyone AS MATERIALIZED (
+  SELECT subject_key FROM touched
+  UNION SELECT subject_key FROM grp
+  UNION SELECT member_key FROM housing
+),
+enrolled AS MATERIALIZED (
+  SELECT e.enrolment_key, e.programme_identifier, e.beneficiary_programme_id,
+         e.enrolment_status, e.enrolment_date, e.subject_key, s.kind
+  FROM everyone x, LATERAL (
+    SELECT {columns}, e.subject_key FROM enrolments e
+    WHERE e.subject_key = x.subject_key {statuses} OFFSET 0) e, LATERAL (
+    SELECT s.kind FROM subjects s WHERE s.subject_key = e.subject_key LIMIT 1) s
+),"""
+_FIND = {"postgresql": _FIND_POSTGRESQL, "sqlite": _FIND_SQLITE}
+_TOUCHED_POSTGRESQL = {  # enrolment keys: one array, as few keys as a batch has
+    "enrolments": "SELECT DISTINCT e.subject_key FROM enrolments e "
+    "WHERE e.enrolment_key = ANY(CAST(:keys AS TEXT[]))",
+}
+_JIT_OFF = sa.text(
+    "SELECT was FROM (SELECT current_setting('jit') AS was OFFSET 0) AS s, "
+    "LATERAL set_config('jit', 'off', true)"
+)
+_JIT_BACK = sa.text("SELECT set_config('jit', :jit, true)")
+# Filled with module constants only; values (keys, rule pairs) are bound parameters.
+_QUERY = """
+WITH batch AS ({keys}),
+{find}
 unit AS (
   SELECT 'person' AS unit, {columns}, subject_key AS identity_key
   FROM enrolled WHERE kind = 'person'
@@ -89,11 +129,15 @@ WHERE ua.unit || '|' || ua.programme_identifier || '|' || ub.programme_identifie
 def _statement(dialect: str, touched: Touched, open_only: bool) -> sa.TextClause:
     if dialect not in _KEYS:
         raise TypeError(f"the overlap check runs on PostgreSQL or SQLite, not {dialect}")
+    touched_keys = _TOUCHED[touched]
+    if dialect == "postgresql":
+        touched_keys = _TOUCHED_POSTGRESQL.get(touched, touched_keys)
+    find = _FIND[dialect].format(
+        touched=touched_keys, columns=_COLUMNS, statuses=OPEN_ONLY if open_only else ""
+    )
     text = _QUERY.format(
         keys=_KEYS[dialect],
-        touched=_TOUCHED[touched],
-        statuses=OPEN_ONLY if open_only else "",
-        **{f"in_{cte}": _IN[dialect].format(cte=cte) for cte in ("touched", "grp", "everyone")},
+        find=find,
         columns=_COLUMNS,
         columns_of_e=", ".join(f"e.{c.strip()}" for c in _COLUMNS.split(",")),
         pair_fields=PAIR_FIELDS,
@@ -132,7 +176,7 @@ def overlaps_of_touched(
     }
     statement = _statement(dialect, touched, rules.statuses == "open")
     found: dict[str, dict[str, Any]] = {}
-    for row in connection.execute(statement, params).mappings():
+    for row in _rows(connection, statement, params):
         rule = excluded.get(f"{row['unit']}|{row['programme_a']}|{row['programme_b']}")
         overlap = {
             **row,
@@ -146,6 +190,21 @@ def overlaps_of_touched(
         )
         found[case_id] = {"case_id": case_id, **overlap}
     return [{c: found[k][c] for c in OVERLAP_COLUMNS} for k in sorted(found)]
+
+
+def _rows(
+    connection: sa.Connection, statement: sa.TextClause, params: dict[str, Any]
+) -> list[sa.RowMapping]:
+    if connection.dialect.name != "postgresql":
+        return list(connection.execute(statement, params).mappings())
+    # Each lookup's estimate counts a row per partition and they multiply, so the plan's cost
+    # looks huge: PostgreSQL would JIT-compile, for seconds, a query that takes milliseconds.
+    # Off for this statement only, put back after it; if it fails, the transaction's rollback
+    # puts it back (a statement sent to the failed transaction would hide the error).
+    jit = connection.execute(_JIT_OFF).scalar_one()
+    rows = list(connection.execute(statement, params).mappings())
+    connection.execute(_JIT_BACK, {"jit": jit})
+    return rows
 
 
 def _iso(value: object) -> str | None:
