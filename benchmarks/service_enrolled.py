@@ -21,13 +21,12 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _pg import fresh_database
+from _pg import scratch_database
 
 from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.samples import enrollment_message, person_beneficiary
 from ibr_service.store_sql import SqlStore
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/ibr_test_perf_2"
 RAW_SQL = """
 SELECT EXISTS (
   SELECT 1 FROM identifiers i JOIN enrolments e ON e.subject_key = i.subject_key
@@ -51,8 +50,12 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=20_000)
     parser.add_argument("--checks", type=int, default=3_000)
     args = parser.parse_args()
+    with scratch_database("ibr_perf_enrolled") as url:
+        run(args, url)
 
-    url = fresh_database("ibr_test_perf_2")
+
+def run(args: argparse.Namespace, url: str) -> None:
+    admin_url = url.replace("postgresql+psycopg://", "postgresql://")
     store = SqlStore.from_url(url, pool_size=2)
     core = IbrCore(store, settings=CoreSettings())
     caller = Caller(sender_id="SP-Bench")
@@ -60,7 +63,7 @@ def main() -> None:
     for i in range(0, len(people), 5000):
         core.enrollment_updates(enrollment_message(people[i : i + 5000]), caller=caller)
 
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("ANALYZE")  # fresh statistics, as autovacuum would give a live registry
 
     rng = random.Random(7)
@@ -90,7 +93,7 @@ def main() -> None:
 
     raw_latencies: list[float] = []
     raw_yes = 0
-    with psycopg.connect(ADMIN_URL) as conn:
+    with psycopg.connect(admin_url) as conn:
         started = time.perf_counter()
         for nid in ids:
             t0 = time.perf_counter()

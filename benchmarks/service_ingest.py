@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _pg import fresh_database
+from _pg import scratch_database
 
 from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.ingest import updates_from_beneficiary
@@ -65,8 +65,11 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=5_000)
     args = parser.parse_args()
+    with scratch_database("ibr_perf_ingest") as url:
+        run(args, url)
 
-    url = fresh_database("ibr_test_perf_2")
+
+def run(args: argparse.Namespace, url: str) -> None:
     store = SqlStore.from_url(url, bulk_threshold=2000)
     core = IbrCore(store, settings=CoreSettings())
     caller = Caller(sender_id="SP-Bench")
@@ -100,7 +103,9 @@ def main() -> None:
                     name,
                     list(table_rows[0]),
                     table_rows,
-                    json_columns=frozenset({"document", "evidence", "subject_keys"}),
+                    json_columns=frozenset(
+                        {"document", "evidence", "subject_keys", "identifier_checks"}
+                    ),
                 )
     raw_seconds = time.perf_counter() - started
 

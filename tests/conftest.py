@@ -1,10 +1,10 @@
 """Fixtures of the cross-package tests: a real IBR on loopback and the reference SP-MIS.
 
 The IBR is the standalone host (`ibr_service.api.create_app`) served by uvicorn in a thread on a
-free 127.0.0.1 port, over a migrated database: a temporary SQLite file, or the PostgreSQL
-database `ibr_test_xpkg` (dropped and created for each module). The SP-MIS is `ibr_client`'s
-`ReferenceSpMis`, registered at the IBR with its own Ed25519 key, so every request is built,
-validated, signed and authenticated exactly as in production.
+free 127.0.0.1 port, over a migrated database: a temporary SQLite file, or a PostgreSQL database
+`ibr_test_xpkg_<random>` (created for each module, dropped after it). The SP-MIS is
+`ibr_client`'s `ReferenceSpMis`, registered at the IBR with its own Ed25519 key, so every
+request is built, validated, signed and authenticated exactly as in production.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +75,12 @@ def drop_pg_database(name: str) -> None:
 
 
 def start_ibr(backend: str, folder: Path) -> Iterator[LiveIbr]:
-    """Migrate a fresh database, start the IBR on loopback, register the test SP-MIS."""
+    """Migrate a fresh database, start the IBR on loopback, register the test SP-MIS; a
+    PostgreSQL database is named uniquely for the run and dropped afterwards."""
+    pg_name = None
     if backend == "postgres":
-        database_url = fresh_pg_database(PG_DATABASE)
+        pg_name = f"{PG_DATABASE}_{uuid.uuid4().hex[:10]}"
+        database_url = fresh_pg_database(pg_name)
     else:
         database_url = f"sqlite:///{folder / 'ibr.db'}"
     upgrade(database_url)
@@ -99,6 +103,8 @@ def start_ibr(backend: str, folder: Path) -> Iterator[LiveIbr]:
         engine = getattr(host.store, "engine", None)
         if engine is not None:
             engine.dispose()
+        if pg_name is not None:
+            drop_pg_database(pg_name)
 
 
 def connect_sp_mis(ibr: LiveIbr, state_dir: Path) -> ReferenceSpMis:
@@ -127,7 +133,7 @@ def connect_sp_mis(ibr: LiveIbr, state_dir: Path) -> ReferenceSpMis:
 def live_ibr(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveIbr]:
-    """A fresh IBR per module and backend (SQLite temp file; PostgreSQL `ibr_test_xpkg`)."""
+    """A fresh IBR per module and backend (SQLite temp file; PostgreSQL `ibr_test_xpkg_*`)."""
     yield from start_ibr(request.param, tmp_path_factory.mktemp(f"ibr-{request.param}"))
 
 

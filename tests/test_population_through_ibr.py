@@ -2,7 +2,7 @@
 
 `ibr_mock_data.small_population` generates a few hundred people, their programme records and a
 truth file of planted overlaps and duplicates. The reference SP-MIS (`ibr_client`) publishes every
-record to a live IBR (SQLite, and PostgreSQL `ibr_test_xpkg`), then the tests ask the IBR through
+record to a live IBR (SQLite, and PostgreSQL `ibr_test_xpkg_*`), then the tests ask the IBR through
 the SDK whether its answers agree with what the generator knows: who is enrolled where, which
 identities hold incompatible programmes, and what a reported death does to a record.
 

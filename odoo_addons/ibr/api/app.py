@@ -22,7 +22,7 @@ from ibr_protocol.tokens import TokenService
 from ibr_service.api import dependencies as deps
 from ibr_service.api.app import include_ibr_routers
 from ibr_service.api.middleware import BodySizeLimit
-from ibr_service.core import CoreSettings, IbrCore
+from ibr_service.core import IbrCore
 from ibr_service.security.keys import IbrKeys, load_or_create_keys
 from ibr_service.security.throttle import Throttles
 from ibr_service.settings import Settings
@@ -46,6 +46,9 @@ def build_ibr_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now
     # The service's checks of every ingested batch (the overlap check: IBR_OVERLAP_CHECK,
     # IBR_PROGRAMME_RULES_FILE), run on the OdooStore's transaction like the rest of the batch.
     batch_checks = settings.batch_checks()
+    # The deployment's identifier types, consent and tolerances (IBR_IDENTIFIER_TYPES_FILE,
+    # IBR_REQUIRE_CONSENT, ...), as `ibr serve` builds them; a bad file fails here, once.
+    core_settings = settings.core_settings()
 
     def store(env: Annotated[Any, Depends(odoo_env)]) -> OdooStore:
         return OdooStore(env)
@@ -54,7 +57,7 @@ def build_ibr_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now
         return IbrCore(
             store,
             clock=clock,
-            settings=CoreSettings(receiver_id=settings.receiver_id),
+            settings=core_settings,
             batch_checks=batch_checks,
         )
 

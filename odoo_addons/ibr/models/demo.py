@@ -5,10 +5,11 @@ from collections import Counter
 from odoo import api, models
 
 from ibr_protocol.clock import utc_now
-from ibr_service.core import Caller, CoreSettings, IbrCore
+from ibr_service.core import Caller, IbrCore
 from ibr_service.core.samples import enrollment_message
 
 from ..store import OdooStore
+from .fastapi_endpoint import ibr_settings
 
 DEMO_SENDER = "SP-MIS"
 BATCH = 100
@@ -24,7 +25,8 @@ class IbrDemo(models.AbstractModel):
         from ibr_mock_data.generate import small_population
 
         population = small_population(seed=seed, people=people)
-        core = IbrCore(OdooStore(self.env), clock=utc_now, settings=CoreSettings(receiver_id="IBR"))
+        settings = ibr_settings(self.env).core_settings()
+        core = IbrCore(OdooStore(self.env), clock=utc_now, settings=settings)
         statuses = Counter()
         records = population.beneficiaries
         for start in range(0, len(records), BATCH):

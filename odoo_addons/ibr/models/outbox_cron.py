@@ -14,7 +14,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 
 from ibr_protocol.clock import utc_now
-from ibr_service.core import CoreSettings, IbrCore
+from ibr_service.core import IbrCore
 from ibr_service.outbox import OutboxDispatcher
 from ibr_service.security.keys import load_or_create_keys
 
@@ -44,9 +44,7 @@ class IbrOutbox(models.AbstractModel):
         settings = ibr_settings(self.env).model_copy(update={"outbox_batch_size": 1})
         store = OdooStore(self.env, wake_outbox=False)
         in_cron = bool(self.env.context.get("cron_id"))
-        core = IbrCore(
-            store, clock=utc_now, settings=CoreSettings(receiver_id=settings.receiver_id)
-        )
+        core = IbrCore(store, clock=utc_now, settings=settings.core_settings())
         dispatcher = OutboxDispatcher(
             store,
             core,

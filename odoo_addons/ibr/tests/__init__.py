@@ -4,6 +4,7 @@ from . import (
     test_conformance,
     test_dashboard,
     test_demo,
+    test_deployment_settings,
     test_duplicate_cases,
     test_identity_cases,
     test_models,

@@ -14,6 +14,8 @@ from ibr_service.cli import app
 
 from .conftest import Population
 
+MOCK_TYPES = Path(__file__).parents[2] / "identifier-types.mock.yaml"
+
 
 @pytest.fixture(scope="module")
 def files(mock: Population, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -25,8 +27,8 @@ def files(mock: Population, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return {"records": records, "truth": truth}
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["report", *args], env={"COLUMNS": "200"})
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["report", *args], env={"COLUMNS": "200", **(env or {})})
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -90,11 +92,18 @@ def test_transitions_and_quality_answer(files: dict[str, Path]) -> None:
     assert code == 0
     table = json.loads(out)["tables"]["transitions"]
     assert {"from", "none", "Total"} <= set(table[0])
-    code, out, _ = run("quality", "--jsonl", str(files["records"]), "--as-of", "2025-06-30")
+    quality = ("quality", "--jsonl", str(files["records"]), "--as-of", "2025-06-30")
+    code, out, _ = run(*quality, env={"IBR_IDENTIFIER_TYPES_FILE": str(MOCK_TYPES)})
     assert code == 0
-    feeds = json.loads(out)["tables"]["feeds"]
+    report = json.loads(out)
+    assert report["summary"]["checked_identifier_types"] == ["NID", "HMAC_SHA256"]
+    feeds = report["tables"]["feeds"]
     assert {f["programme"] for f in feeds} == {"OAP", "DSG", "CSP", "CCT", "FOOD", "CHG", "PWP"}
-    assert all(0.9 <= f["valid_national_ids"] <= 1 for f in feeds if f["national_ids"])
+    assert all(0.9 <= f["NID_valid"] <= 1 for f in feeds if f["NID_sent"])
+    assert any(f["NID_valid"] < 1 for f in feeds if f["NID_sent"]), "mock data plants bad ones"
+    code, _, err = run(*quality, env={"IBR_IDENTIFIER_TYPES_FILE": "/no/types.yaml"})
+    assert (code, err.count("\n")) == (2, 1)
+    assert "/no/types.yaml" in err
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,12 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from ibr_protocol.check_digits import verhoeff_valid
 from ibr_service.analytics import coverage
 from ibr_service.analytics.frames import COLUMNS, RegistryFrames
-from ibr_service.analytics.quality import feed_quality, verhoeff_valid
+from ibr_service.analytics.quality import feed_quality
 from ibr_service.analytics.transitions import transitions
+from ibr_service.core.identity import IdentifierTypes
 
 from .conftest import Population
 
@@ -69,6 +71,12 @@ def tiny() -> RegistryFrames:
         memberships=frame("memberships", [{"subject_key": "h", "member_key": m} for m in "abc"]),
         enrolments=frame("enrolments", enrolments),
         benefits=frame("benefits", benefits),
+        identifier_checks=frame("identifier_checks", [  # b's NID, sent with h, failed
+            {"subject_key": "a", "sender_id": "S", "programme_identifier": "OAP",
+             "identifier_type": "NID", "passed": True},
+            {"subject_key": "b", "sender_id": "S", "programme_identifier": "CCT",
+             "identifier_type": "NID", "passed": False},
+        ]),
     )  # fmt: skip
 
 
@@ -127,10 +135,17 @@ def test_feed_quality_counts_fields_and_check_digits(tiny: RegistryFrames) -> No
     assert verhoeff_valid("2234567892")
     assert not verhoeff_valid("2234567893")
     assert not verhoeff_valid("22345678x2")
-    feeds = feed_quality(tiny, AS_OF).set_index("programme")
+    verhoeff_nid = IdentifierTypes.from_config([{"code": "NID", "check_digit": "verhoeff"}])
+    feeds = feed_quality(tiny, AS_OF, identifier_types=verhoeff_nid).set_index("programme")
     assert feeds.loc["CCT", "with_identifier"] == 0, "the household has no identifier"
     assert feeds.loc["OAP", "with_identifier"] == 0.5
-    assert feeds.loc["OAP", "valid_national_ids"] == 1.0
+    assert feeds.loc["OAP", ["NID_sent", "NID_valid"]].tolist() == [1, 1.0]
+    assert feeds.loc["CCT", ["NID_sent", "NID_valid"]].tolist() == [1, 0.0], "member b's NID"
+    assert feeds.loc["DSG", "NID_sent"] == 0
+    assert pd.isna(feeds.loc["DSG", "NID_valid"])
+    defaults = feed_quality(tiny, AS_OF).columns  # no check digits: keyed tokens' form only
+    checked = [column for column in defaults if column.endswith(("_sent", "_valid"))]
+    assert checked == ["HMAC_SHA256_sent", "HMAC_SHA256_valid"]
     assert feeds.loc["OAP", "days_since_last_event"] == (AS_OF - dt.date(2024, 3, 1)).days
 
 

@@ -4,7 +4,9 @@ OpenAPI for response validation, and the DCI reference folder."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,28 @@ def fresh_pg_database(name: str) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
+def drop_pg_database(name: str) -> None:
+    """Drop a database a test created (they would pile up on the shared server otherwise)."""
+    with _pg_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database ``<prefix>_<random>`` for the block, dropped after it: unique
+    per test run, so runs from several checkouts on one server never share or drop each
+    other's. Skips the test when PostgreSQL cannot be reached."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        url = fresh_pg_database(name)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {exc}")
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
 @pytest.fixture(scope="module")
 def ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """An IBR on SQLite with one registered SP-MIS and a callback receiver (per test module)."""
@@ -67,9 +91,8 @@ def ibr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def ibr_pg() -> Iterator[Sandbox]:
-    """The same on PostgreSQL (database ibr_test_host)."""
-    url = fresh_pg_database(PG_DATABASE)
-    with sandbox(fast_settings(url)) as box:
+    """The same on PostgreSQL (a database ibr_test_host_* of its own)."""
+    with pg_database(PG_DATABASE) as url, sandbox(fast_settings(url)) as box:
         yield box
 
 
@@ -80,12 +103,13 @@ def ibr_pg() -> Iterator[Sandbox]:
 def any_ibr(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Sandbox]:
-    """The IBR on each backend in turn (PostgreSQL database ibr_test_host_2)."""
+    """The IBR on each backend in turn (PostgreSQL: a database ibr_test_host_* of its own)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('ibr')}/ibr.db"
-    else:
-        url = fresh_pg_database(f"{PG_DATABASE}_2")
-    with sandbox(fast_settings(url)) as box:
+        with sandbox(fast_settings(url)) as box:
+            yield box
+        return
+    with pg_database(PG_DATABASE) as url, sandbox(fast_settings(url)) as box:
         yield box
 
 

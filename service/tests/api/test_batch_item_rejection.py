@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from ibr_service.cli.spmis import ScriptedSpMis, enrolled_message, enrollment_me
 from ibr_service.core.samples import person_beneficiary
 from ibr_service.security.clients import register_client
 
-from .conftest import assert_matches_openapi, fast_settings, fresh_pg_database, row_counts
+from .conftest import assert_matches_openapi, fast_settings, pg_database, row_counts
 
 PATH = "/registry/sync/enrollment/updates"
 ALLOWED = "DCI001"
@@ -33,12 +34,17 @@ FOREIGN = "OTHER-PROG"
 def box(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Sandbox]:
-    """The IBR on each backend (PostgreSQL database ibr_test_perf); its SP-MIS may publish for
-    ALLOWED only."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('ibr')}/ibr.db"
-    else:
-        url = fresh_pg_database("ibr_test_perf")
+    """The IBR on each backend (PostgreSQL: a database ibr_test_perf_* of its own); its SP-MIS
+    may publish for ALLOWED only."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('ibr')}/ibr.db"
+        else:
+            url = stack.enter_context(pg_database("ibr_test_perf"))
+        yield from _restricted_box(url)
+
+
+def _restricted_box(url: str) -> Iterator[Sandbox]:
     with sandbox(fast_settings(url, max_body_bytes=4 * 1024 * 1024)) as running:
         restricted = ScriptedSpMis(
             base_url=running.spmis.base_url, sender_id="restricted.spmis", client_secret=""

@@ -1,4 +1,5 @@
-"""An `IbrCore` over a fresh migrated SQL store (SQLite file, or PostgreSQL `ibr_test_core_2`)."""
+"""An `IbrCore` over a fresh migrated SQL store (SQLite file, or a PostgreSQL database
+`ibr_test_core_*` of the session's own, dropped at its end)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -14,9 +14,7 @@ from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.records import ClientRecord
 from ibr_service.store_sql import SqlStore, upgrade
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "ibr_test_core_2"
-PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
+from ..api.conftest import pg_database
 
 SP = Caller(sender_id="SP-System", scopes=frozenset({"ibr.write", "ibr.search"}))
 
@@ -35,15 +33,10 @@ class StepClock:
 
 
 @pytest.fixture(scope="session")
-def pg_core_url() -> str:
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{PG_DB}"')
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    upgrade(PG_URL)
-    return PG_URL
+def pg_core_url() -> Iterator[str]:
+    with pg_database("ibr_test_core") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

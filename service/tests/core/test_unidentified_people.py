@@ -3,7 +3,7 @@
 Their subject key is derived (docs/storage-and-distribution.md, "People without an identifier"):
 from the household's key, from the sender's record id, or from name + birth date, always scoped
 so that two senders' or two programmes' unidentified people are never merged by ingest.
-Runs on SQLite and on PostgreSQL (database `ibr_test_fix_2`).
+Runs on SQLite and on PostgreSQL (a database `ibr_test_fix_*` of its own).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -24,24 +23,17 @@ from ibr_service.core.ingest import ItemRejectedError, updates_from_beneficiary
 from ibr_service.core.samples import enrollment_message, group_beneficiary, person_beneficiary
 from ibr_service.store_sql import SqlStore, upgrade
 
+from ..api.conftest import pg_database
 from .conftest import SP, StepClock, counts
 
-PG_DB = "ibr_test_fix_2"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> str:
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{PG_DB}"')
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
-    upgrade(url)
-    return url
+def pg_url() -> Iterator[str]:
+    with pg_database("ibr_test_fix") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

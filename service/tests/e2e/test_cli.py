@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -14,6 +14,7 @@ from ibr_protocol import generate_signing_key, public_jwk
 from ibr_service.cli import app
 from ibr_service.store_sql import SqlStore
 
+from ..api.conftest import pg_database
 from .conftest import ibr_command
 
 
@@ -133,18 +134,14 @@ def test_callback_targets_need_a_port(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def cli_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database URL: a SQLite file, or the PostgreSQL database ibr_test_cbauth2."""
+def cli_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, or a PostgreSQL database ibr_test_cbauth_* of its
+    own (dropped after the test)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/cli.db"
-    try:
-        admin = psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with admin:
-        admin.execute('DROP DATABASE IF EXISTS "ibr_test_cbauth2" WITH (FORCE)')
-        admin.execute('CREATE DATABASE "ibr_test_cbauth2"')
-    return "postgresql+psycopg://postgres@127.0.0.1:5432/ibr_test_cbauth2"
+        yield f"sqlite:///{tmp_path}/cli.db"
+        return
+    with pg_database("ibr_test_cbauth") as url:
+        yield url
 
 
 def test_callback_auth_flags_and_command(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,7 +19,7 @@ from ibr_service.core.records import JsonDict, ReadProgrammes
 from ibr_service.core.samples import programme_check, programme_expression
 from ibr_service.security.clients import register_client
 
-from ..api.conftest import fast_settings, fresh_pg_database
+from ..api.conftest import fast_settings, pg_database
 
 
 @dataclass
@@ -146,12 +147,13 @@ def nid(n: int) -> str:
 def registry(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Registry]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('ibr')}/ibr.db"
-    else:
-        url = fresh_pg_database(f"ibr_test_registry_{uuid.uuid4().hex[:10]}")
-    with sandbox(fast_settings(url)) as box:
-        yield Registry(box)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('ibr')}/ibr.db"
+        else:
+            url = stack.enter_context(pg_database("ibr_test_registry"))
+        with sandbox(fast_settings(url)) as box:
+            yield Registry(box)
 
 
 def http_ok(response: httpx.Response) -> JsonDict:

@@ -3,9 +3,9 @@ clients, on SQLite and PostgreSQL (database ibr_test_cbauth), through `ibr db up
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
@@ -16,7 +16,8 @@ from ibr_service.security.clients import set_callback_auth
 from ibr_service.store_sql import SqlStore, upgrade
 from ibr_service.store_sql.migrate import alembic_config
 
-from .conftest import PG_ADMIN, _postgres_available
+from ..api.conftest import pg_database
+from .conftest import _postgres_available
 
 PG_DB = "ibr_test_cbauth"
 
@@ -29,15 +30,14 @@ INSERT_0001_CLIENT = text(
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
     if not _postgres_available():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{PG_DB}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
+    with pg_database(PG_DB) as pg_url:
+        yield pg_url
 
 
 def test_db_upgrade_adds_callback_auth_to_an_existing_database(

@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -25,7 +24,8 @@ from ibr_service.core.store_contract import registry_enrolment, registry_write_o
 from ibr_service.store_sql import SqlStore, upgrade
 from ibr_service.store_sql.migrate import alembic_config
 
-from .conftest import PG_ADMIN, _postgres_available
+from ..api.conftest import pg_database
+from .conftest import _postgres_available
 
 PG_DB = "ibr_test_mig4"
 AT = datetime(2024, 7, 1, 9, 30, tzinfo=UTC)
@@ -270,15 +270,14 @@ def _fill_as_the_previous_code(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}"
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
     if not _postgres_available():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{PG_DB}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
+    with pg_database(PG_DB) as pg_url:
+        yield pg_url
 
 
 @pytest.fixture

@@ -29,6 +29,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "subject_key", "enrolment_key", "benefit_key", "programme_identifier", "amount",
         "currency", "period_start", "period_end", "payment_status",
     ),
+    # One row per source record (a subject in one feed's record) and checked identifier type:
+    # whether what the feed sent passed (its check digit); failed ones are never linked.
+    "identifier_checks": (
+        "subject_key", "sender_id", "programme_identifier", "identifier_type", "passed",
+    ),
 }  # fmt: skip
 
 # Enrolment status codes (spec/schemas/codes/enrolment_status.schema.json).
@@ -50,6 +55,7 @@ class RegistryFrames:
     memberships: pd.DataFrame = field(default_factory=lambda: _empty("memberships"))
     enrolments: pd.DataFrame = field(default_factory=lambda: _empty("enrolments"))
     benefits: pd.DataFrame = field(default_factory=lambda: _empty("benefits"))
+    identifier_checks: pd.DataFrame = field(default_factory=lambda: _empty("identifier_checks"))
 
     def __post_init__(self) -> None:
         for table, columns in COLUMNS.items():
@@ -81,18 +87,24 @@ class RegistryFrames:
             memberships=members.copy(),
             enrolments=self.enrolments[self.enrolments["subject_key"].isin(keys)].copy(),
             benefits=self.benefits[self.benefits["subject_key"].isin(keys)].copy(),
+            identifier_checks=self.identifier_checks[
+                self.identifier_checks["subject_key"].isin(keys)
+            ].copy(),
         )
 
     def within_programmes(self, programmes: set[str] | None) -> RegistryFrames:
-        """Only the enrolments and benefits of ``programmes`` (a client's read scope)."""
+        """Only the enrolments, benefits and identifier checks of ``programmes`` (a client's
+        read scope)."""
         if programmes is None:
             return self
         enrolments = self.enrolments[self.enrolments["programme_identifier"].isin(programmes)]
         benefits = self.benefits[self.benefits["programme_identifier"].isin(programmes)]
+        checks = self.identifier_checks
         return RegistryFrames(
             subjects=self.subjects,
             identifiers=self.identifiers,
             memberships=self.memberships,
             enrolments=enrolments.copy(),
             benefits=benefits.copy(),
+            identifier_checks=checks[checks["programme_identifier"].isin(programmes)].copy(),
         )

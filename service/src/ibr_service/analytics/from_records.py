@@ -19,6 +19,7 @@ import pandas as pd
 
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import COLUMNS, RegistryFrames
+from ibr_service.core.identity import DEFAULT_IDENTIFIER_TYPES, IdentifierTypes
 
 __all__ = ["frames_from_jsonl", "frames_from_records"]
 
@@ -39,7 +40,10 @@ def _ranked(identifiers: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, identifier_types: IdentifierTypes) -> None:
+        self.identifier_types = identifier_types
+        self.checks: list[tuple[str, str, str | None, str, bool]] = []
+        self.record_checks: list[tuple[str, str, bool]] = []  # of the record being read
         self.subjects: dict[str, dict[str, Any]] = {}
         self.identifiers: set[tuple[str, str, str]] = set()
         self.memberships: set[tuple[str, str]] = set()
@@ -64,6 +68,7 @@ class _Builder:
         key = self._key("p", pairs, fallback)
         address = (info.get("address") or [{}])[0]
         self._subject(key, "person", address, pairs)
+        self._check(key, member.get("member_identifier") or info.get("identifier"))
         self.subjects[key].update(
             given_name=name.get("given_name"),
             surname=name.get("surname"),
@@ -78,6 +83,7 @@ class _Builder:
         fallback = json.dumps(group.get("group_head_info") or {}, sort_keys=True)
         key = self._key("g", pairs, fallback)
         self._subject(key, "group", (group.get("address") or [{}])[0], pairs)
+        self._check(key, group.get("group_identifier"))
         for member in group.get("member_list") or []:
             self.memberships.add((key, self.person(member)))
         return key
@@ -98,7 +104,17 @@ class _Builder:
         for kind_, value in pairs:
             self.index.setdefault((key[0], kind_, value), key)
 
+    def _check(self, key: str, identifiers: list[dict[str, Any]] | None) -> None:
+        """Note the checks of the identifiers as the registry would (its identifier types)."""
+        pairs = [
+            (str(i.get("identifier_type", "")), str(i.get("identifier_value", "")))
+            for i in identifiers or []
+        ]
+        checks = self.identifier_types.normalise(pairs).checks
+        self.record_checks.extend((key, kind, passed) for kind, passed in checks)
+
     def record(self, record: dict[str, Any], sender_id: str) -> None:
+        self.record_checks = []
         if "group" in record:
             key = self.group(record["group"])
         elif "member" in record:
@@ -108,6 +124,10 @@ class _Builder:
         for enrolment in record.get("programme_identifier") or []:
             programme = (enrolment.get("programme") or {}).get("programme_identifier")
             record_id = enrolment.get("beneficiary_programme_id")
+            self.checks.extend(
+                (subject, sender_id, programme, kind, passed)
+                for subject, kind, passed in self.record_checks
+            )
             enrolment_key = f"{key}|{programme}" + (f"|{record_id}" if record_id else "")
             self.enrolments.append(
                 {
@@ -147,20 +167,28 @@ class _Builder:
             memberships=frame("memberships", sorted(self.memberships)),
             enrolments=frame("enrolments", self.enrolments),
             benefits=frame("benefits", self.benefits),
+            identifier_checks=frame("identifier_checks", self.checks),
         )
 
 
 def frames_from_records(
-    records: Iterable[dict[str, Any]], sender_id: str = "SP-MIS"
+    records: Iterable[dict[str, Any]],
+    sender_id: str = "SP-MIS",
+    identifier_types: IdentifierTypes = DEFAULT_IDENTIFIER_TYPES,
 ) -> RegistryFrames:
-    """Frames from canonical ``Beneficiary`` dicts (see spec/CONVENTIONS.md)."""
-    builder = _Builder()
+    """Frames from canonical ``Beneficiary`` dicts (see spec/CONVENTIONS.md); identifiers are
+    checked (``identifier_checks``) with ``identifier_types``, the deployment's."""
+    builder = _Builder(identifier_types)
     for record in records:
         builder.record(record, sender_id)
     return builder.frames()
 
 
-def frames_from_jsonl(path: Path, sender_id: str = "SP-MIS") -> RegistryFrames:
+def frames_from_jsonl(
+    path: Path,
+    sender_id: str = "SP-MIS",
+    identifier_types: IdentifierTypes = DEFAULT_IDENTIFIER_TYPES,
+) -> RegistryFrames:
     """Frames from a JSONL file of canonical ``Beneficiary`` records, one per line."""
     try:
         with path.open(encoding="utf-8") as lines:
@@ -169,4 +197,4 @@ def frames_from_jsonl(path: Path, sender_id: str = "SP-MIS") -> RegistryFrames:
         raise AnalyticsError(f"cannot read {path}: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise AnalyticsError(f"{path}: not JSON Lines (line {error.lineno})") from None
-    return frames_from_records(records, sender_id)
+    return frames_from_records(records, sender_id, identifier_types)

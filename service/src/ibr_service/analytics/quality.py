@@ -1,8 +1,12 @@
 """Data quality per SP-MIS feed (sender x programme): completeness, valid identifiers, staleness,
 and, from the feed log, rejection rates and reasons and the identity cases its records opened.
 
-National IDs are checked with the Verhoeff check digit (the mock countries' scheme, see
-mock_data/README.md); other identifier types count as valid when present.
+Identifier validity is counted per identifier type with a check scheme in the deployment's
+identifier types (``IBR_IDENTIFIER_TYPES_FILE``, core/identity.py): ``<TYPE>_sent`` source
+records (a person or household in one of the feed's records) that sent that type and
+``<TYPE>_valid`` the share whose values all passed. The registry decides at ingest and keeps the
+outcome with each source record (a failed identifier is never linked, so the ``identifiers``
+table cannot tell); records read from a file are checked as they are read.
 """
 
 from __future__ import annotations
@@ -11,55 +15,74 @@ import datetime as dt
 
 import pandas as pd
 
-from ibr_protocol.check_digits import verhoeff_valid
 from ibr_service.analytics.feed_log import FeedLog
 from ibr_service.analytics.frames import RegistryFrames
+from ibr_service.core.identity import DEFAULT_IDENTIFIER_TYPES, IdentifierTypes
 
-__all__ = ["feed_quality", "verhoeff_valid"]
+__all__ = ["checked_types", "feed_quality"]
 
-NATIONAL_ID_TYPES = ("NID", "NATIONAL_ID")
+FEED = ["sender_id", "programme_identifier"]
+
+
+def checked_types(types: IdentifierTypes) -> list[str]:
+    """The codes of the types whose values can fail a check, in rank order."""
+    return [t.code for t in types.types if t.checked]
 
 
 def feed_quality(
-    frames: RegistryFrames, as_of: dt.date | None = None, log: FeedLog | None = None
+    frames: RegistryFrames,
+    as_of: dt.date | None = None,
+    log: FeedLog | None = None,
+    identifier_types: IdentifierTypes = DEFAULT_IDENTIFIER_TYPES,
 ) -> pd.DataFrame:
-    """One row per feed: records, share of records with each key field, valid national IDs,
-    last event date and days since it (staleness); with ``log``, the sender's item answers
-    (rejection rate and reasons) and the identity cases the feed opened."""
+    """One row per feed: records, share of records with each key field, identifiers sent and
+    valid per checked type, last event date and days since it (staleness); with ``log``, the
+    sender's item answers (rejection rate and reasons) and the identity cases the feed opened."""
     on = pd.Timestamp(as_of or dt.date.today())
     subjects = frames.subjects.set_index("subject_key")
-    ids = frames.identifiers
-    national = ids[ids["identifier_type"].isin(NATIONAL_ID_TYPES)]
-    valid = national.assign(valid=national["identifier_value"].astype(str).map(verhoeff_valid))
-    valid = valid.groupby("subject_key")["valid"].all()
-    has_id = set(ids["subject_key"])
+    has_id = set(frames.identifiers["subject_key"])
     records = frames.enrolments.assign(
         has_identifier=lambda f: f["subject_key"].isin(has_id),
         has_sex=lambda f: f["subject_key"].map(subjects["sex"]).notna(),
         has_birth_date=lambda f: f["subject_key"].map(subjects["birth_date"]).notna(),
         has_area=lambda f: f["subject_key"].map(subjects["area_code"]).notna(),
-        national_id_valid=lambda f: f["subject_key"].map(valid),
         event_date=lambda f: f["status_change_date"].fillna(f["enrolment_date"]),
     )
     people = records["subject_key"].map(subjects["kind"]) == "person"
     for column in ("has_sex", "has_birth_date"):  # a group has neither
         records[column] = records[column].astype("boolean").mask(~people)
-    out = records.groupby(["sender_id", "programme_identifier"], as_index=False).agg(
+    out = records.groupby(FEED, as_index=False).agg(
         records=("enrolment_key", "size"),
         with_identifier=("has_identifier", "mean"),
         with_sex=("has_sex", "mean"),
         with_birth_date=("has_birth_date", "mean"),
         with_area=("has_area", "mean"),
-        national_ids=("national_id_valid", "count"),
-        valid_national_ids=("national_id_valid", "mean"),
         last_event=("event_date", "max"),
     )
-    out["days_since_last_event"] = (on - out["last_event"]).dt.days
-    shares = ["with_identifier", "with_sex", "with_birth_date", "with_area", "valid_national_ids"]
+    shares = ["with_identifier", "with_sex", "with_birth_date", "with_area"]
     out[shares] = out[shares].astype(float).round(4)
+    out = _with_checks(out, frames.identifier_checks, checked_types(identifier_types))
+    out["days_since_last_event"] = (on - out["last_event"]).dt.days
     if log is not None:
         out = _with_log(out, log)
     return out.rename(columns={"programme_identifier": "programme"})
+
+
+def _with_checks(out: pd.DataFrame, checks: pd.DataFrame, types: list[str]) -> pd.DataFrame:
+    """``<TYPE>_sent`` and ``<TYPE>_valid`` for each checked type, after the completeness
+    shares (0 sent and no share where a feed sent none)."""
+    at = pd.MultiIndex.from_frame(out[FEED])
+    checks = checks.astype({"passed": bool})
+    columns = {}
+    for code in types:
+        passed = checks[checks["identifier_type"] == code].groupby(FEED)["passed"]
+        columns[f"{code}_sent"] = passed.size().reindex(at, fill_value=0).to_numpy()
+        columns[f"{code}_valid"] = passed.mean().reindex(at).astype(float).round(4).to_numpy()
+    before = out.columns.get_loc("last_event")
+    return pd.concat(
+        [out.iloc[:, :before], pd.DataFrame(columns, index=out.index), out.iloc[:, before:]],
+        axis=1,
+    )
 
 
 def _with_log(out: pd.DataFrame, log: FeedLog) -> pd.DataFrame:

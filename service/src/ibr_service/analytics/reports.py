@@ -22,10 +22,11 @@ from ibr_service.analytics.duplicates import (
 from ibr_service.analytics.feed_log import FeedLog
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.analytics.overlaps import detect_overlaps
-from ibr_service.analytics.quality import feed_quality
+from ibr_service.analytics.quality import checked_types, feed_quality
 from ibr_service.analytics.rules import ProgrammeRules
 from ibr_service.analytics.scoring import pairs_of, score_pairs, truth_pairs
 from ibr_service.analytics.transitions import transition_table
+from ibr_service.core.identity import DEFAULT_IDENTIFIER_TYPES, IdentifierTypes
 
 __all__ = [
     "Report",
@@ -209,7 +210,12 @@ def transitions_report(
 
 
 def quality_report(
-    frames: RegistryFrames, *, as_of: dt.date | None = None, log: FeedLog | None = None
+    frames: RegistryFrames,
+    *,
+    as_of: dt.date | None = None,
+    log: FeedLog | None = None,
+    identifier_types: IdentifierTypes = DEFAULT_IDENTIFIER_TYPES,
 ) -> Report:
-    table = feed_quality(frames, as_of, log)
-    return Report("quality", {"feeds": table}, {"feeds": len(table)})
+    table = feed_quality(frames, as_of, log, identifier_types)
+    summary = {"feeds": len(table), "checked_identifier_types": checked_types(identifier_types)}
+    return Report("quality", {"feeds": table}, summary)

@@ -6,6 +6,7 @@ Only the columns the computations use are read (no documents), table by table, i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -30,9 +31,8 @@ _CHUNK = 200_000
 T = TypeVar("T")
 
 
-def _read(
-    engine: Engine, table: str, columns: Iterable[str], programmes: set[str] | None
-) -> pd.DataFrame:
+def _columns(engine: Engine, table: str, columns: Iterable[str]) -> sa.Table:
+    """``table`` with ``columns``; a database without them is one line (AnalyticsError)."""
     inspector = sa.inspect(engine)
     if not inspector.has_table(table):
         raise AnalyticsError(f"the database has no {table} table: run `ibr db upgrade`")
@@ -43,7 +43,14 @@ def _read(
         raise AnalyticsError(
             f"the database's {table} table lacks {', '.join(missing)}: run `ibr db upgrade`"
         )
-    meta = sa.Table(table, sa.MetaData(), *(sa.Column(c) for c in wanted))
+    return sa.Table(table, sa.MetaData(), *(sa.Column(c) for c in wanted))
+
+
+def _read(
+    engine: Engine, table: str, columns: Iterable[str], programmes: set[str] | None
+) -> pd.DataFrame:
+    meta = _columns(engine, table, columns)
+    wanted = list(columns)
     query = sa.select(*meta.columns)
     if programmes is not None and "programme_identifier" in wanted:
         query = query.where(meta.c.programme_identifier.in_(sorted(programmes)))
@@ -54,9 +61,32 @@ def _read(
     return pd.concat(chunks, ignore_index=True)
 
 
+def _identifier_checks(engine: Engine, programmes: set[str] | None) -> pd.DataFrame:
+    """The source records' identifier checks, one row per record and checked type (only the
+    records that sent a checked type: a small JSON object each)."""
+    wanted = ("subject_key", "sender_id", "programme_identifier", "identifier_checks")
+    meta = _columns(engine, "source_records", wanted)
+    query = sa.select(*meta.columns).where(meta.c.identifier_checks.is_not(None))
+    if programmes is not None:
+        query = query.where(meta.c.programme_identifier.in_(sorted(programmes)))
+    with engine.connect() as connection:
+        rows = [
+            (key, sender, programme, kind, bool(passed))
+            for key, sender, programme, checks in connection.execute(query)
+            for kind, passed in (json.loads(checks) if isinstance(checks, str) else checks).items()
+        ]
+    return pd.DataFrame(rows, columns=list(COLUMNS["identifier_checks"]))
+
+
 def frames_from_engine(engine: Engine, programmes: set[str] | None = None) -> RegistryFrames:
-    """The registry tables as frames; ``programmes``: only enrolments and benefits of those."""
-    tables = {name: _read(engine, name, COLUMNS[name], programmes) for name in COLUMNS}
+    """The registry tables as frames; ``programmes``: only enrolments, benefits and identifier
+    checks of those."""
+    tables = {
+        name: _read(engine, name, COLUMNS[name], programmes)
+        for name in COLUMNS
+        if name != "identifier_checks"
+    }
+    tables["identifier_checks"] = _identifier_checks(engine, programmes)
     enrolled = set(tables["enrolments"]["subject_key"])
     if programmes is not None:  # nothing about subjects outside the read scope
         members = tables["memberships"]

@@ -20,6 +20,7 @@ from ibr_service.settings import Settings
 if TYPE_CHECKING:
     from ibr_service.analytics.frames import RegistryFrames
     from ibr_service.analytics.reports import Report
+    from ibr_service.core.identity import IdentifierTypes
 
 report_app = typer.Typer(
     help="Coverage, overlaps, duplicates, transitions and data quality.", no_args_is_help=True
@@ -51,11 +52,15 @@ def _date(value: str | None) -> dt.date | None:
     return None
 
 
-def _frames(jsonl: Path | None) -> RegistryFrames:
+def _frames(jsonl: Path | None, identifier_types: IdentifierTypes | None = None) -> RegistryFrames:
+    """The registry, or the records of ``jsonl`` (checked with ``identifier_types``)."""
     if jsonl is not None:
         from ibr_service.analytics.from_records import frames_from_jsonl
+        from ibr_service.core.identity import DEFAULT_IDENTIFIER_TYPES
 
-        return frames_from_jsonl(jsonl)
+        return frames_from_jsonl(
+            jsonl, identifier_types=identifier_types or DEFAULT_IDENTIFIER_TYPES
+        )
     from ibr_service.analytics.sql_source import frames_from_database
 
     return frames_from_database(Settings().database_url)
@@ -329,7 +334,19 @@ def transitions(
 
 @report_app.command("quality")
 def quality(jsonl: Jsonl = None, as_of: AsOf = None, fmt: Format = "json", out: Out = None) -> None:
-    """Completeness, identifier validity and staleness per SP-MIS feed."""
+    """Completeness, identifier validity (the check digits of IBR_IDENTIFIER_TYPES_FILE) and
+    staleness per SP-MIS feed."""
     from ibr_service.analytics.reports import quality_report
 
-    _run(lambda: quality_report(_frames(jsonl), as_of=_date(as_of), log=_log(jsonl)), fmt, out)
+    try:
+        types = Settings().core_settings().identifier_types
+    except ValueError as error:
+        _fail(str(error))
+        return
+    _run(
+        lambda: quality_report(
+            _frames(jsonl, types), as_of=_date(as_of), log=_log(jsonl), identifier_types=types
+        ),
+        fmt,
+        out,
+    )

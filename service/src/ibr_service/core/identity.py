@@ -78,6 +78,11 @@ class IdentifierType:
             text = text.lstrip("0") or "0"
         return text
 
+    @property
+    def checked(self) -> bool:
+        """Whether a value can fail: a check digit, or a keyed-hash token's form."""
+        return self.keyed or self.check_digit is not None
+
     def valid(self, normalised_value: str) -> bool:
         if self.keyed:
             return parse_keyed_value(normalised_value) is not None
@@ -94,6 +99,9 @@ class Normalised:
     """Valid identifiers, ranked: these link the record to a subject."""
     invalid: tuple[IdentifierRecord, ...] = ()
     """Identifiers whose check digit fails: kept in the source document, never used to link."""
+    checks: tuple[tuple[str, bool], ...] = ()
+    """(type, passed) for each type with a check scheme that was sent, by type: passed when
+    every value of that type passed (what data quality counts per feed)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class IdentifierTypes:
         """Normalise (type, value) pairs; duplicates after normalisation collapse."""
         linkable: dict[tuple[str, str], IdentifierRecord] = {}
         invalid: dict[tuple[str, str], IdentifierRecord] = {}
+        checks: dict[str, bool] = {}
         for raw_type, raw_value in identifiers:
             known = self.canonical(raw_type)
             if known is None:
@@ -126,12 +135,15 @@ class IdentifierTypes:
                 linkable.setdefault((record.identifier_type, record.identifier_value), record)
                 continue
             record = IdentifierRecord(known.code, known.normalise(raw_value))
-            target = linkable if known.valid(record.identifier_value) else invalid
+            passed = known.valid(record.identifier_value)
+            target = linkable if passed else invalid
             target.setdefault((record.identifier_type, record.identifier_value), record)
+            if known.checked:
+                checks[known.code] = checks.get(known.code, True) and passed
         ranked = list(linkable.values())
         if len(ranked) > 1:
             ranked.sort(key=self.sort_key)
-        return Normalised(tuple(ranked), tuple(invalid.values()))
+        return Normalised(tuple(ranked), tuple(invalid.values()), tuple(sorted(checks.items())))
 
     def sort_key(self, identifier: IdentifierRecord) -> tuple[int, str, str]:
         """Rank, then type and value: the same order whatever order they were sent in."""

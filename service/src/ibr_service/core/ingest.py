@@ -21,7 +21,7 @@ import orjson
 
 from ibr_service.core.caller import Caller
 from ibr_service.core.dates import utc_date
-from ibr_service.core.identity import IdentifierTypes
+from ibr_service.core.identity import IdentifierTypes, Normalised
 from ibr_service.core.records import (
     AREA_LEVELS,
     BenefitRecord,
@@ -421,11 +421,12 @@ def _person(
         raise ItemRejectedError("member is required for assistance_unit 1", field=field)
     person = raw.get("demographic_info") if isinstance(raw.get("demographic_info"), Mapping) else {}
     assert isinstance(person, Mapping)
-    identifiers = _identifiers(
+    normalised = _identifiers(
         [*_list(raw.get("member_identifier")), *_list(person.get("identifier"))],
         identifier_types,
         field=f"{field}.member_identifier",
     )
+    identifiers = normalised.linkable
     name = person.get("name") if isinstance(person.get("name"), Mapping) else {}
     assert isinstance(name, Mapping)
     birth = _date(person.get("birth_date"), f"{field}.demographic_info.birth_date")
@@ -450,6 +451,7 @@ def _person(
         subject_key=key,
         kind="person",
         identifiers=identifiers,
+        identifier_checks=normalised.checks,
         document=doc,
         content_hash=content_hash(doc),
         given_name=_text(name.get("given_name")),
@@ -497,9 +499,10 @@ def _group(
 ) -> tuple[SubjectRecord, tuple[SubjectRecord, ...]]:
     if not isinstance(raw, Mapping):
         raise ItemRejectedError("group is required for assistance_unit 2 and 3", field=field)
-    identifiers = _identifiers(
+    normalised = _identifiers(
         _list(raw.get("group_identifier")), identifier_types, field=f"{field}.group_identifier"
     )
+    identifiers = normalised.linkable
     if identifiers:
         group_key = subject_key_for("group", identifiers[0])
     elif scope.record is not None:
@@ -531,6 +534,7 @@ def _group(
         subject_key=group_key,
         kind="group",
         identifiers=identifiers,
+        identifier_checks=normalised.checks,
         document=doc,
         content_hash=content_hash(doc),
         group_type=_text(raw.get("group_type")),
@@ -546,10 +550,8 @@ def _group(
     return group, tuple(members)
 
 
-def _identifiers(
-    raw: list[Any], identifier_types: IdentifierTypes, *, field: str
-) -> tuple[IdentifierRecord, ...]:
-    """The record's linkable identifiers, normalised and ranked (best first)."""
+def _identifiers(raw: list[Any], identifier_types: IdentifierTypes, *, field: str) -> Normalised:
+    """The record's identifiers normalised: the linkable ones ranked (best first)."""
     pairs: list[tuple[str, str]] = []
     for i, item in enumerate(raw):
         if not isinstance(item, Mapping):
@@ -560,7 +562,7 @@ def _identifiers(
                 "identifier_type and identifier_value are required", field=f"{field}[{i}]"
             )
         pairs.append((id_type, id_value))
-    return identifier_types.normalise(pairs).linkable
+    return identifier_types.normalise(pairs)
 
 
 def _list(value: Any) -> list[Any]:

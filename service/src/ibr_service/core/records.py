@@ -94,6 +94,10 @@ class SubjectRecord:
     """The latest event date any source reported for this subject."""
     death_reported_by: str | None = None
     """`source_key` of the source whose report makes the subject deceased (survivorship)."""
+    identifier_checks: tuple[tuple[str, bool], ...] = ()
+    """For the facts of one source: (type, passed) per identifier type with a check scheme it
+    sent (`identity.Normalised.checks`); what data quality counts. Empty on a consolidated
+    subject."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -523,7 +523,12 @@ def check_registry_write_round_trips(store: Store) -> None:
     sources = [
         registry_source(person, "SP-A|P1|~p:NID:1", "P1"),
         registry_source(
-            dataclasses.replace(person, given_name="Anna"), "SP-B|P2|R-9", "P2", record="R-9"
+            dataclasses.replace(
+                person, given_name="Anna", identifier_checks=(("NID", False), ("UIN", True))
+            ),
+            "SP-B|P2|R-9",
+            "P2",
+            record="R-9",
         ),
     ]
     write = registry_write_of(person, group, enrolments=(e,), sources=sources, benefits=paid)
@@ -557,6 +562,8 @@ def check_registry_write_round_trips(store: Store) -> None:
     assert states["p:NID:1"].sources[1].beneficiary_programme_id == "R-9"
     assert states["p:NID:1"].sources[1].subject.area_levels == person.area_levels
     assert states["p:NID:1"].sources[1].subject.death_date == date(2024, 6, 1)
+    checks = [s.subject.identifier_checks for s in states["p:NID:1"].sources]
+    assert checks == [(), (("NID", False), ("UIN", True))], "a source's identifier checks"
     assert stored == {(b.enrolment_key, b.benefit_key): b for b in paid[:2]}
     assert [b.amount for b in loaded.enrolments[0][2]] == [
         None if a is None else Decimal(a) for a in amounts

@@ -182,6 +182,7 @@ def source_row(r: SourceRecord) -> Row:
         **_levels(r.subject.area_levels),
         "event_date": r.event_date,
         "received_at": utc(r.received_at),
+        "identifier_checks": dict(r.subject.identifier_checks) or None,
     }
 
 
@@ -357,7 +358,11 @@ def source(m: Mapping[Any, Any]) -> SourceRecord:
     links of the consolidated subject, kept in `identifiers`/`memberships`, and in `document`)."""
     return SourceRecord(
         source_key=m["source_key"],
-        subject=SubjectRecord(**_person(m, (), ()), area_levels=tuple(m[c] for c in LEVEL_COLUMNS)),
+        subject=SubjectRecord(
+            **_person(m, (), ()),
+            area_levels=tuple(m[c] for c in LEVEL_COLUMNS),
+            identifier_checks=tuple(sorted((m["identifier_checks"] or {}).items())),
+        ),
         sender_id=m["sender_id"],
         programme_identifier=m["programme_identifier"],
         beneficiary_programme_id=m["beneficiary_programme_id"],

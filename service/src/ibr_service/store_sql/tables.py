@@ -121,6 +121,11 @@ source_records = Table(
     *(Column(f"area_level_{n}", AreaCode) for n in range(1, 5)),
     Column("event_date", Date, comment="the date the facts are as of"),
     Column("received_at", Stamp, nullable=False),
+    Column(
+        "identifier_checks",
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),
+        comment="{type: passed} per identifier type with a check scheme sent (0008)",
+    ),
     Index("ix_source_records_source_key", "source_key"),
 )
 

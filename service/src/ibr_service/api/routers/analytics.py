@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from ibr_service.api.dependencies import ClockDep, StoreDep, TokensDep
+from ibr_service.api.dependencies import ClockDep, CoreDep, StoreDep, TokensDep
 from ibr_service.api.inbound import bearer_token
 from ibr_service.core.caller import Caller
 from ibr_service.security.clients import SCOPE_SEARCH
@@ -148,14 +148,20 @@ def transitions(
 
 
 @router.get("/quality", operation_id="get_analytics_quality")
-def quality(store: StoreDep, caller: CallerDep, as_of: AsOf = None) -> dict[str, Any]:
-    """Completeness, identifier validity and staleness per SP-MIS feed; the client's own
-    rejection rates and reasons (other senders' answers are theirs)."""
+def quality(
+    store: StoreDep, core: CoreDep, caller: CallerDep, as_of: AsOf = None
+) -> dict[str, Any]:
+    """Completeness, identifier validity (per checked identifier type of the deployment) and
+    staleness per SP-MIS feed; the client's own rejection rates and reasons (other senders'
+    answers are theirs)."""
     from ibr_service.analytics.feed_log import feed_log_of_caller
     from ibr_service.analytics.reports import quality_report
 
+    types = core.settings.identifier_types
+
     def build() -> Any:
         log = feed_log_of_caller(store.engine, caller)  # type: ignore[attr-defined]
-        return quality_report(_frames(store, caller), as_of=as_of, log=log)
+        frames = _frames(store, caller)
+        return quality_report(frames, as_of=as_of, log=log, identifier_types=types)
 
     return _answer(build)
