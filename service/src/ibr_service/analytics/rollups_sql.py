@@ -4,23 +4,39 @@ A cell is programme x area level x area x sex x age band. A person's contributio
 distinct cell they are reached in by an active enrolment; a household's, one row per distinct
 cell any of its members is reached in under it. Counting rows per cell therefore gives the same
 distinct counts as ``coverage_sql.snapshot_in_database`` (tested equal), and the counts are
-additive: a batch takes back the rows of the people and households it touched and adds their new
-rows. The same statements serve the full rebuild (no scope) and a batch (scope = the temporary
-table ``coverage_scope``: ``P`` people, ``K`` households, ``R`` people whose enrolments count).
+additive: a batch compares the rows of the people and households in its scope with their new
+rows, deletes the rows that went, inserts the rows that came, and adds only that difference to
+the cells. The same atoms serve the full rebuild (no scope) and a batch (scope: three key sets,
+``people`` and ``households`` whose contributions are recomputed, and ``reached``, the people
+whose enrolments count towards them).
 """
 
 from __future__ import annotations
 
 from ibr_service.analytics.coverage import UNKNOWN
 
-__all__ = ["ATOMS", "CELL", "SCOPE_STEPS", "atoms_query"]
+__all__ = [
+    "CELL",
+    "CHANGED",
+    "LEVELS",
+    "ROW",
+    "apply_changes",
+    "atoms_parts",
+    "atoms_query",
+    "key_set",
+    "old_rows",
+    "scope_ctes",
+]
 
+LEVELS = (1, 2, 3, 4)
+"""The area levels: 1 (region) to 4."""
 CELL = "programme, area_level, area, sex, age_band"
+ROW = f"unit, owner_key, {CELL}"
 
 # The reach of active enrolments at every area level: person enrolments reach the person (their
 # household: the smallest group they belong to), group enrolments reach every member.
 _REACH = """
-WITH household_of AS (
+household_of AS (
   SELECT member_key, MIN(subject_key) AS household_key FROM memberships
   {people_of_memberships} GROUP BY member_key
 ), reach AS (
@@ -28,16 +44,16 @@ WITH household_of AS (
          s.area_level_1 AS a1, s.area_level_2 AS a2, s.area_level_3 AS a3, s.area_level_4 AS a4,
          s.sex, s.birth_date
   FROM enrolments e
-  JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
+  JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person' {people_of_subjects}
   LEFT JOIN household_of h ON h.member_key = e.subject_key
   WHERE e.enrolment_status = '1' {people_of_enrolments}
   UNION ALL
   SELECT e.programme_identifier, m.member_key, e.subject_key,
          g.area_level_1, g.area_level_2, g.area_level_3, g.area_level_4, p.sex, p.birth_date
   FROM enrolments e
-  JOIN subjects g ON g.subject_key = e.subject_key AND g.kind = 'group'
-  JOIN memberships m ON m.subject_key = e.subject_key
-  LEFT JOIN subjects p ON p.subject_key = m.member_key
+  JOIN subjects g ON g.subject_key = e.subject_key AND g.kind = 'group' {groups_of_subjects}
+  JOIN memberships m ON m.subject_key = e.subject_key {groups_of_memberships}
+  LEFT JOIN subjects p ON p.subject_key = m.member_key {members_of_subjects}
   WHERE e.enrolment_status = '1' {groups_of_enrolments}
 ), levels AS (
   {levels}
@@ -50,7 +66,7 @@ WITH household_of AS (
 )
 """
 
-ATOMS = """
+_ATOMS = """
 SELECT DISTINCT 'person' AS unit, person_key AS owner_key, programme, area_level,
        area, sex, age_band
 FROM cells {only_people}
@@ -59,47 +75,114 @@ SELECT DISTINCT 'household', household_key, programme, area_level, area, sex, ag
 FROM cells WHERE household_key IS NOT NULL {only_households}
 """
 
-_IN_SCOPE = "{column} IN (SELECT key FROM coverage_scope WHERE kind = '{kind}')"
+# Widen the touched subjects to everything whose contribution may have changed: people, the
+# subjects and the members of touched groups; households, the touched groups and every group a
+# person of people belongs to (their household may be any of them); reached, people and the
+# members of households (their person enrolments count towards those households).
+_SCOPE = """
+touched AS ({touched}),
+people AS (
+  SELECT k FROM touched
+  UNION SELECT m.member_key FROM memberships m WHERE {members_of_touched}
+), households AS (
+  SELECT k FROM touched
+  UNION SELECT m.subject_key FROM memberships m WHERE {groups_of_people}
+), reached AS (
+  SELECT k FROM people
+  UNION SELECT m.member_key FROM memberships m WHERE {members_of_households}
+)"""
+_TOUCHED = {  # the batch's subject keys, one bound parameter
+    "postgresql": "SELECT unnest(CAST(:subjects AS TEXT[])) AS k",
+    "sqlite": "SELECT value AS k FROM json_each(:subjects)",
+}
+# Membership in a key set of the scope. On PostgreSQL ``ANY(ARRAY(SELECT ...))``, computed once
+# before the rest: the planner then neither weighs thousands of keys against every partition's
+# statistics nor lets an estimate of the set's size turn into hash joins over whole tables; each
+# partition is probed by index.
+_IN_KEYS = {
+    "postgresql": "{column} = ANY(ARRAY(SELECT k FROM {keys}))",
+    "sqlite": "{column} IN (SELECT k FROM {keys})",
+}
 
 
-def atoms_query(levels: tuple[int, ...], band: str, *, scoped: bool) -> str:
-    """The contribution rows at the area ``levels`` (``band``: the age band CASE over
-    birth_date); ``scoped``: only those of the people (P) and households (K) in
-    ``coverage_scope``."""
+def key_set(dialect: str, column: str, keys: str) -> str:
+    """``column`` is one of the keys of the scope's set ``keys``."""
+    return _IN_KEYS[dialect].format(column=column, keys=keys)
 
-    def where(column: str, kind: str, glue: str) -> str:
-        return f"{glue} {_IN_SCOPE.format(column=column, kind=kind)}" if scoped else ""
+
+def scope_ctes(dialect: str) -> str:
+    """The common table expressions ``touched`` (bound as ``:subjects``), ``people``,
+    ``households`` and ``reached``."""
+    return _SCOPE.format(
+        touched=_TOUCHED[dialect],
+        members_of_touched=key_set(dialect, "m.subject_key", "touched"),
+        groups_of_people=key_set(dialect, "m.member_key", "people"),
+        members_of_households=key_set(dialect, "m.subject_key", "households"),
+    )
+
+
+def atoms_query(levels: tuple[int, ...], band: str) -> str:
+    """Every contribution row (``unit, owner_key, CELL``) at the area ``levels`` (``band``: the
+    age band CASE over birth_date)."""
+    return "".join(atoms_parts(levels, band))
+
+
+def atoms_parts(levels: tuple[int, ...], band: str, dialect: str | None = None) -> tuple[str, str]:
+    """The contribution rows as a WITH clause and the SELECT that follows it; with a
+    ``dialect``, only those of the scope of the touched subjects (``scope_ctes``)."""
+
+    def where(column: str, keys: str, glue: str) -> str:
+        return f"{glue} {key_set(dialect, column, keys)}" if dialect else ""
 
     reach = _REACH.format(
-        people_of_memberships=where("member_key", "R", "WHERE"),
-        people_of_enrolments=where("e.subject_key", "R", "AND"),
-        groups_of_enrolments=where("e.subject_key", "K", "AND"),
+        people_of_memberships=where("member_key", "reached", "WHERE"),
+        people_of_enrolments=where("e.subject_key", "reached", "AND"),
+        groups_of_enrolments=where("e.subject_key", "households", "AND"),
+        # The same key sets again on the joined tables (implied by the join, and every member
+        # of a household in scope is reached): each partition is then probed by its keys
+        # instead of scanned whole.
+        people_of_subjects=where("s.subject_key", "reached", "AND"),
+        groups_of_subjects=where("g.subject_key", "households", "AND"),
+        groups_of_memberships=where("m.subject_key", "households", "AND"),
+        members_of_subjects=where("p.subject_key", "reached", "AND"),
         levels=" UNION ALL ".join(f"SELECT {int(level)} AS area_level" for level in levels),
         band=band,
         unknown=UNKNOWN,
     )
-    atoms = ATOMS.format(
-        only_people=where("person_key", "P", "WHERE"),
-        only_households=where("household_key", "K", "AND"),
+    atoms = _ATOMS.format(
+        only_people=where("person_key", "people", "WHERE"),
+        only_households=where("household_key", "households", "AND"),
     )
-    return reach + atoms
+    return "WITH " + (scope_ctes(dialect) + "," if dialect else "") + reach, atoms
 
 
-# Widen a scope of touched subjects (S) to everything whose contribution may have changed:
-# P: the subjects and the members of touched groups; K: the touched groups and every group a
-# person of P belongs to (their household may be any of them); R: P and the members of K (their
-# person enrolments count towards K's households).
-SCOPE_STEPS = (
-    "INSERT INTO coverage_scope (kind, key) SELECT 'P', key FROM coverage_scope WHERE kind = 'S'",
-    "INSERT INTO coverage_scope (kind, key) SELECT DISTINCT 'P', m.member_key FROM memberships m "
-    "WHERE m.subject_key IN (SELECT key FROM coverage_scope WHERE kind = 'S') "
-    "AND m.member_key NOT IN (SELECT key FROM coverage_scope WHERE kind = 'P')",
-    "INSERT INTO coverage_scope (kind, key) SELECT 'K', key FROM coverage_scope WHERE kind = 'S'",
-    "INSERT INTO coverage_scope (kind, key) SELECT DISTINCT 'K', m.subject_key FROM memberships m "
-    "WHERE m.member_key IN (SELECT key FROM coverage_scope WHERE kind = 'P') "
-    "AND m.subject_key NOT IN (SELECT key FROM coverage_scope WHERE kind = 'K')",
-    "INSERT INTO coverage_scope (kind, key) SELECT 'R', key FROM coverage_scope WHERE kind = 'P'",
-    "INSERT INTO coverage_scope (kind, key) SELECT DISTINCT 'R', m.member_key FROM memberships m "
-    "WHERE m.subject_key IN (SELECT key FROM coverage_scope WHERE kind = 'K') "
-    "AND m.member_key NOT IN (SELECT key FROM coverage_scope WHERE kind = 'R')",
-)
+def old_rows(dialect: str) -> str:
+    """The stored contribution rows of the scope's ``people`` and ``households``; one SELECT
+    per unit, so that each probes the primary key (unit, owner_key, ...)."""
+    return " UNION ALL ".join(
+        f"SELECT {ROW} FROM coverage_contributions "  # noqa: S608
+        f"WHERE unit = '{unit}' AND {key_set(dialect, 'owner_key', keys)}"
+        for unit, keys in (("person", "people"), ("household", "households"))
+    )
+
+
+CHANGED = "SELECT {row} FROM {a} EXCEPT SELECT {row} FROM {b}"
+"""The rows of ``a`` not in ``b`` (``a``: the old rows, ``b``: the new, for the rows that went)."""
+
+
+def apply_changes(went: str, came: str) -> str:
+    """Add to the cells the rows that ``came`` and take off those that ``went`` (two SELECTs of
+    ``unit, CELL``). Cells in a fixed order: concurrent writers lock the rows they share in the
+    same order. ``WHERE true``: SQLite needs it to read ON CONFLICT after INSERT ... SELECT."""
+    person = "CASE WHEN unit = 'person' THEN sign ELSE 0 END"
+    household = "CASE WHEN unit = 'household' THEN sign ELSE 0 END"
+    return (
+        f"INSERT INTO coverage_rollups ({CELL}, beneficiaries, households) "  # noqa: S608
+        f"SELECT {CELL}, SUM({person}), SUM({household}) "
+        f"FROM (SELECT unit, {CELL}, -1 AS sign FROM ({went}) AS went "
+        f"UNION ALL SELECT unit, {CELL}, 1 FROM ({came}) AS came) AS changes WHERE true "
+        f"GROUP BY {CELL} HAVING SUM({person}) <> 0 OR SUM({household}) <> 0 ORDER BY {CELL} "
+        f"ON CONFLICT ({CELL}) DO UPDATE SET "
+        "beneficiaries = coverage_rollups.beneficiaries + excluded.beneficiaries, "
+        "households = coverage_rollups.households + excluded.households"
+    )
