@@ -3,8 +3,9 @@ sex x age band, kept up to date by every ingested batch and read in milliseconds
 
 - ``rebuild_rollups`` computes them from scratch (``ibr report rebuild-rollups``).
 - ``RollupUpdate`` is a batch check of the core (``IbrCore(batch_checks=...)``): in the batch's
-  own transaction it takes back the old contribution of the people and households the batch
-  touched and adds their new one (``rollups_sql``), so the rollups commit with the batch.
+  own transaction it compares the stored contribution of the people and households the batch
+  touched with their new one and applies the difference (``rollups_delta``), so the rollups
+  commit with the batch. Writers of the rollups take turns (``rollups_delta.ROLLUP_LOCK``).
 - Age bands move with time: the rollups are banded as of one day (``coverage_rollup_state``).
   Moving them to a later day (the first batch of a day does it, or ``ibr report
   refresh-rollups``) recomputes only the people whose band changed in between - those with a
@@ -117,6 +118,8 @@ def rebuild_rollups(
                 f"FROM coverage_contributions GROUP BY {CELL}"
             )
         )
+        if connection.dialect.name == "postgresql":  # the batches' plans need its new size
+            connection.execute(sa.text("ANALYZE coverage_contributions"))
         _write_state(connection, as_of, now, built=True)
         cells = connection.execute(sa.text("SELECT COUNT(*) FROM coverage_rollups")).scalar()
     say(f"done: {cells} cells as of {as_of.isoformat()}")

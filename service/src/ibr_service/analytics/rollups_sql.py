@@ -44,17 +44,73 @@ household_of AS (
          s.area_level_1 AS a1, s.area_level_2 AS a2, s.area_level_3 AS a3, s.area_level_4 AS a4,
          s.sex, s.birth_date
   FROM enrolments e
-  JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person' {people_of_subjects}
+  JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
   LEFT JOIN household_of h ON h.member_key = e.subject_key
   WHERE e.enrolment_status = '1' {people_of_enrolments}
   UNION ALL
   SELECT e.programme_identifier, m.member_key, e.subject_key,
          g.area_level_1, g.area_level_2, g.area_level_3, g.area_level_4, p.sex, p.birth_date
   FROM enrolments e
-  JOIN subjects g ON g.subject_key = e.subject_key AND g.kind = 'group' {groups_of_subjects}
-  JOIN memberships m ON m.subject_key = e.subject_key {groups_of_memberships}
-  LEFT JOIN subjects p ON p.subject_key = m.member_key {members_of_subjects}
+  JOIN subjects g ON g.subject_key = e.subject_key AND g.kind = 'group'
+  JOIN memberships m ON m.subject_key = e.subject_key
+  LEFT JOIN subjects p ON p.subject_key = m.member_key
   WHERE e.enrolment_status = '1' {groups_of_enrolments}
+), levels AS (
+  {levels}
+), cells AS (
+  SELECT programme, person_key, household_key, area_level,
+         COALESCE(CASE area_level WHEN 1 THEN a1 WHEN 2 THEN a2 WHEN 3 THEN a3 ELSE a4 END,
+                  '{unknown}') AS area,
+         COALESCE(sex, '{unknown}') AS sex, {band} AS age_band
+  FROM reach CROSS JOIN levels
+)
+"""
+
+# PostgreSQL's scoped reach: each key of the scope probes its rows through a LATERAL subquery
+# (OFFSET 0 keeps it one: a nested loop, each loop pruned to the key's own partition), instead
+# of every partition being searched for every key (16 times the index descents, measured 2 to
+# 3 times slower). Memberships are looked up by member with ANY(ARRAY(...)): they are
+# partitioned by group, so that lookup reaches every partition either way.
+_SCOPE_BY_PROBE = """
+touched AS (SELECT DISTINCT unnest(CAST(:subjects AS TEXT[])) AS k),
+people AS (
+  SELECT k FROM touched
+  UNION SELECT m.member_key FROM touched t
+  CROSS JOIN LATERAL (SELECT member_key FROM memberships m WHERE m.subject_key = t.k OFFSET 0) m
+), households AS (
+  SELECT k FROM touched
+  UNION SELECT m.subject_key FROM memberships m
+  WHERE m.member_key = ANY(ARRAY(SELECT k FROM people))
+), reached AS (
+  SELECT k FROM people
+  UNION SELECT m.member_key FROM households h
+  CROSS JOIN LATERAL (SELECT member_key FROM memberships m WHERE m.subject_key = h.k OFFSET 0) m
+)"""
+_REACH_BY_PROBE = """
+household_of AS (
+  SELECT member_key, MIN(subject_key) AS household_key FROM memberships
+  WHERE member_key = ANY(ARRAY(SELECT k FROM reached)) GROUP BY member_key
+), reach AS (
+  SELECT e.programme_identifier AS programme, r.k AS person_key, h.household_key,
+         s.area_level_1 AS a1, s.area_level_2 AS a2, s.area_level_3 AS a3, s.area_level_4 AS a4,
+         s.sex, s.birth_date
+  FROM reached r
+  CROSS JOIN LATERAL (SELECT area_level_1, area_level_2, area_level_3, area_level_4, sex,
+    birth_date FROM subjects s WHERE s.subject_key = r.k AND s.kind = 'person' OFFSET 0) s
+  CROSS JOIN LATERAL (SELECT programme_identifier FROM enrolments e
+    WHERE e.subject_key = r.k AND e.enrolment_status = '1' OFFSET 0) e
+  LEFT JOIN household_of h ON h.member_key = r.k
+  UNION ALL
+  SELECT e.programme_identifier, m.member_key, hh.k,
+         g.area_level_1, g.area_level_2, g.area_level_3, g.area_level_4, p.sex, p.birth_date
+  FROM households hh
+  CROSS JOIN LATERAL (SELECT area_level_1, area_level_2, area_level_3, area_level_4
+    FROM subjects g WHERE g.subject_key = hh.k AND g.kind = 'group' OFFSET 0) g
+  CROSS JOIN LATERAL (SELECT programme_identifier FROM enrolments e
+    WHERE e.subject_key = hh.k AND e.enrolment_status = '1' OFFSET 0) e
+  CROSS JOIN LATERAL (SELECT member_key FROM memberships m WHERE m.subject_key = hh.k OFFSET 0) m
+  LEFT JOIN LATERAL (SELECT sex, birth_date FROM subjects p
+    WHERE p.subject_key = m.member_key OFFSET 0) p ON true
 ), levels AS (
   {levels}
 ), cells AS (
@@ -96,9 +152,9 @@ _TOUCHED = {  # the batch's subject keys, one bound parameter
     "sqlite": "SELECT value AS k FROM json_each(:subjects)",
 }
 # Membership in a key set of the scope. On PostgreSQL ``ANY(ARRAY(SELECT ...))``, computed once
-# before the rest: the planner then neither weighs thousands of keys against every partition's
-# statistics nor lets an estimate of the set's size turn into hash joins over whole tables; each
-# partition is probed by index.
+# before the rest: the planner then neither weighs thousands of keys bound as constants against
+# every partition's statistics (seconds of planning) nor lets an estimate of the set's size turn
+# into hash joins over whole tables.
 _IN_KEYS = {
     "postgresql": "{column} = ANY(ARRAY(SELECT k FROM {keys}))",
     "sqlite": "{column} IN (SELECT k FROM {keys})",
@@ -138,14 +194,7 @@ def atoms_parts(levels: tuple[int, ...], band: str, dialect: str | None = None) 
         people_of_memberships=where("member_key", "reached", "WHERE"),
         people_of_enrolments=where("e.subject_key", "reached", "AND"),
         groups_of_enrolments=where("e.subject_key", "households", "AND"),
-        # The same key sets again on the joined tables (implied by the join, and every member
-        # of a household in scope is reached): each partition is then probed by its keys
-        # instead of scanned whole.
-        people_of_subjects=where("s.subject_key", "reached", "AND"),
-        groups_of_subjects=where("g.subject_key", "households", "AND"),
-        groups_of_memberships=where("m.subject_key", "households", "AND"),
-        members_of_subjects=where("p.subject_key", "reached", "AND"),
-        levels=" UNION ALL ".join(f"SELECT {int(level)} AS area_level" for level in levels),
+        levels=_levels(levels),
         band=band,
         unknown=UNKNOWN,
     )
@@ -153,7 +202,14 @@ def atoms_parts(levels: tuple[int, ...], band: str, dialect: str | None = None) 
         only_people=where("person_key", "people", "WHERE"),
         only_households=where("household_key", "households", "AND"),
     )
+    if dialect == "postgresql":
+        reach = _REACH_BY_PROBE.format(levels=_levels(levels), band=band, unknown=UNKNOWN)
+        return "WITH " + _SCOPE_BY_PROBE + "," + reach, atoms
     return "WITH " + (scope_ctes(dialect) + "," if dialect else "") + reach, atoms
+
+
+def _levels(levels: tuple[int, ...]) -> str:
+    return " UNION ALL ".join(f"SELECT {int(level)} AS area_level" for level in levels)
 
 
 def old_rows(dialect: str) -> str:
