@@ -27,6 +27,7 @@ from typer.testing import CliRunner, Result
 from ibr_mock_data import small_population
 from ibr_service.analytics.coverage import enrolment_snapshot
 from ibr_service.analytics.coverage_sql import snapshot_in_database
+from ibr_service.analytics.of_caller import snapshot_of_reader
 from ibr_service.analytics.rollups import (
     RollupUpdate,
     advance_rollups,
@@ -37,6 +38,7 @@ from ibr_service.analytics.rollups import (
 from ibr_service.analytics.sql_source import frames_from_engine
 from ibr_service.cli import app
 from ibr_service.core import Caller, CoreSettings, IbrCore
+from ibr_service.core.caller import ReadScope
 from ibr_service.core.samples import enrollment_message
 from ibr_service.store_sql import SqlStore, upgrade
 
@@ -326,4 +328,26 @@ def test_the_commands_rebuild_refresh_and_read_the_rollups(tmp_path: Path) -> No
     bad = run("rebuild-rollups", "--as-of", "yesterday")
     assert bad.exit_code == 2
     assert "\n" not in bad.stderr.strip()
+    store.engine.dispose()
+
+
+def test_a_reader_with_a_read_scope_counts_its_own_rows_and_an_unrestricted_one_reads_rollups(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ibr.db'}"
+    upgrade(url)
+    clock = Clock()
+    store, core = registry(url, clock)
+    rebuild_rollups(store.engine, clock.now.date(), clock.now)
+    send(core, small_population(seed=15, people=400).beneficiaries)
+    day = clock.now.date()
+    everything, source = snapshot_of_reader(store.engine, ReadScope(), 1, day)
+    assert source == "rollups"
+    programme = str(everything["programme"].iloc[0])
+    scope = ReadScope(programmes=frozenset({programme}))
+    own, source = snapshot_of_reader(store.engine, scope, 1, day)
+    assert source == "ad hoc"
+    assert set(own["programme"]) == {programme}
+    mine = everything[everything["programme"] == programme]
+    assert own["beneficiaries"].sum() == mine["beneficiaries"].sum()
     store.engine.dispose()

@@ -3,8 +3,9 @@ sex x age band, kept up to date by every ingested batch and read in milliseconds
 
 - ``rebuild_rollups`` computes them from scratch (``ibr report rebuild-rollups``).
 - ``RollupUpdate`` is a batch check of the core (``IbrCore(batch_checks=...)``): in the batch's
-  own transaction it takes back the old contribution of the people and households the batch
-  touched and adds their new one (``rollups_sql``), so the rollups commit with the batch.
+  own transaction it compares the stored contribution of the people and households the batch
+  touched with their new one and applies the difference (``rollups_delta``), so the rollups
+  commit with the batch. Writers of the rollups take turns (``rollups_delta.ROLLUP_LOCK``).
 - Age bands move with time: the rollups are banded as of one day (``coverage_rollup_state``).
   Moving them to a later day (the first batch of a day does it, or ``ibr report
   refresh-rollups``) recomputes only the people whose band changed in between - those with a
@@ -28,7 +29,8 @@ from sqlalchemy.engine import Connection, Engine
 from ibr_service.analytics.coverage import AGE_BANDS
 from ibr_service.analytics.coverage_sql import _band_case, _years_before, snapshot_in_database
 from ibr_service.analytics.errors import AnalyticsError
-from ibr_service.analytics.rollups_sql import CELL, SCOPE_STEPS, atoms_query
+from ibr_service.analytics.rollups_delta import lock_rollups, recompute_contributions
+from ibr_service.analytics.rollups_sql import CELL, LEVELS, atoms_query
 from ibr_service.analytics.sql_source import where_in
 from ibr_service.core.batch_checks import Conflict
 from ibr_service.core.store import StoreTransaction
@@ -46,34 +48,7 @@ __all__ = [
     "update_rollups",
 ]
 
-LEVELS = (1, 2, 3, 4)
 Progress = Callable[[str], None]
-
-_SCOPE_TABLE = {
-    "sqlite": "CREATE TEMP TABLE IF NOT EXISTS coverage_scope (kind VARCHAR(1), key VARCHAR(300))",
-    "postgresql": "CREATE TEMP TABLE IF NOT EXISTS coverage_scope (kind VARCHAR(1), key "
-    "VARCHAR(300)) ON COMMIT DELETE ROWS",
-}
-_DELTA_TABLE = (
-    "CREATE TEMP TABLE IF NOT EXISTS coverage_delta (programme VARCHAR(200), area_level "
-    "SMALLINT, area VARCHAR(100), sex VARCHAR(20), age_band VARCHAR(10), b INTEGER, h INTEGER)"
-)
-# One statement per unit (no OR): each can then probe the primary key (unit, owner_key, ...)
-# by the keys in scope instead of scanning every contribution.
-_UNITS = (("person", "P"), ("household", "K"))
-_OWNED = "unit = '{unit}' AND owner_key IN (SELECT key FROM coverage_scope WHERE kind = '{kind}')"
-_SCOPED_CONTRIBUTIONS = "SELECT {cell}, {b}, {h} FROM coverage_contributions WHERE " + _OWNED  # noqa: S608
-_DROP_SCOPED = "DELETE FROM coverage_contributions WHERE " + _OWNED  # noqa: S608
-# ``WHERE true``: SQLite needs it to read ON CONFLICT after INSERT ... SELECT. Cells in a fixed
-# order, so that concurrent batches lock the rows they share in the same order.
-_APPLY_DELTA = (  # SQL from constants (column names) only, as every statement here
-    f"INSERT INTO coverage_rollups ({CELL}, beneficiaries, households) "  # noqa: S608
-    f"SELECT {CELL}, SUM(b), SUM(h) FROM coverage_delta WHERE true GROUP BY {CELL} "
-    f"HAVING SUM(b) <> 0 OR SUM(h) <> 0 ORDER BY {CELL} "
-    f"ON CONFLICT ({CELL}) DO UPDATE SET "
-    "beneficiaries = coverage_rollups.beneficiaries + excluded.beneficiaries, "
-    "households = coverage_rollups.households + excluded.households"
-)
 
 
 def rollup_state(source: Engine | Connection) -> dict[str, object] | None:
@@ -123,12 +98,13 @@ def rebuild_rollups(
     say = progress or (lambda _: None)
     band, params = _band_case(as_of)
     with engine.begin() as connection:
+        lock_rollups(connection)
         say("clearing the rollups")
         connection.execute(sa.text("DELETE FROM coverage_contributions"))
         connection.execute(sa.text("DELETE FROM coverage_rollups"))
         for level in LEVELS:
             say(f"contributions at area level {level} of {len(LEVELS)}")
-            query = atoms_query((level,), band, scoped=False)
+            query = atoms_query((level,), band)
             connection.execute(
                 sa.text(f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"),
                 params,
@@ -142,6 +118,8 @@ def rebuild_rollups(
                 f"FROM coverage_contributions GROUP BY {CELL}"
             )
         )
+        if connection.dialect.name == "postgresql":  # the batches' plans need its new size
+            connection.execute(sa.text("ANALYZE coverage_contributions"))
         _write_state(connection, as_of, now, built=True)
         cells = connection.execute(sa.text("SELECT COUNT(*) FROM coverage_rollups")).scalar()
     say(f"done: {cells} cells as of {as_of.isoformat()}")
@@ -168,6 +146,7 @@ def update_rollups(
     """Recompute the contribution of ``subject_keys`` (and of everyone whose band moved, when
     ``as_of`` is later than the rollups' day) inside the caller's transaction. False, and
     nothing done, when there are no rollups to keep."""
+    lock_rollups(connection)
     state = rollup_state(connection)
     if state is None:
         return False
@@ -178,49 +157,9 @@ def update_rollups(
     if on != day:
         touched.update(_band_changed(connection, day, on))
     if touched:
-        _recompute(connection, touched, on)
+        recompute_contributions(connection, touched, on)
     _write_state(connection, on, now, built=False)
     return True
-
-
-def _recompute(connection: Connection, subjects: set[str], on: dt.date) -> None:
-    dialect = connection.dialect.name
-    if dialect not in _SCOPE_TABLE:
-        raise AnalyticsError(f"coverage rollups need SQLite or PostgreSQL, not {dialect}")
-    connection.execute(sa.text(_SCOPE_TABLE[dialect]))
-    connection.execute(sa.text(_DELTA_TABLE))
-    connection.execute(sa.text("DELETE FROM coverage_scope"))
-    connection.execute(sa.text("DELETE FROM coverage_delta"))
-    connection.execute(
-        sa.text("INSERT INTO coverage_scope (kind, key) VALUES ('S', :key)"),
-        [{"key": key} for key in sorted(subjects)],
-    )
-    for step in SCOPE_STEPS:
-        connection.execute(sa.text(step))
-    if dialect == "postgresql":  # a temporary table has no statistics: plans would loop over it
-        connection.execute(sa.text("ANALYZE coverage_scope"))
-    _delta(connection, -1)
-    for unit, kind in _UNITS:
-        connection.execute(sa.text(_DROP_SCOPED.format(unit=unit, kind=kind)))
-    band, params = _band_case(on)
-    query = atoms_query(LEVELS, band, scoped=True)
-    connection.execute(
-        sa.text(f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"), params
-    )
-    _delta(connection, 1)
-    connection.execute(sa.text(_APPLY_DELTA))
-    connection.execute(sa.text("DELETE FROM coverage_scope"))
-    connection.execute(sa.text("DELETE FROM coverage_delta"))
-
-
-def _delta(connection: Connection, sign: int) -> None:
-    """Note the cells of the contributions in scope, counted ``sign`` (-1: old, +1: new)."""
-    for unit, kind in _UNITS:
-        person = sign if unit == "person" else 0
-        select = _SCOPED_CONTRIBUTIONS.format(
-            cell=CELL, b=person, h=sign - person, unit=unit, kind=kind
-        )
-        connection.execute(sa.text(f"INSERT INTO coverage_delta ({CELL}, b, h) {select}"))
 
 
 def advance_rollups(engine: Engine, as_of: dt.date, now: datetime) -> bool:
@@ -240,6 +179,7 @@ class RollupUpdate:
     ) -> list[Conflict]:
         if not isinstance(tx, SqlTransaction):
             raise TypeError("the coverage rollups need the SQL store")  # a host wiring mistake
+        lock_rollups(tx.connection)  # before reading the state: a rebuild may be committing it
         if rollup_state(tx.connection) is None:
             return []  # none built yet: nothing to keep, nothing to read
         touched = where_in(tx.connection, "enrolments", "enrolment_key", set(enrolment_keys))

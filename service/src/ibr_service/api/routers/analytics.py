@@ -57,15 +57,17 @@ def _answer(build: Callable[[], Any]) -> dict[str, Any]:
         raise HTTPException(status_code=400, detail=str(error)) from None
 
 
-def _frames(store: StoreDep, caller: Caller) -> Any:
-    from ibr_service.analytics.sql_source import frames_from_engine
-
+def _engine(store: StoreDep) -> Any:
     engine = getattr(store, "engine", None)
     if engine is None:
         raise HTTPException(status_code=501, detail="analytics need the SQL store")
-    programmes = caller.read.programmes
-    frames = frames_from_engine(engine, set(programmes) if programmes is not None else None)
-    return frames.within_areas(caller.read.areas)
+    return engine
+
+
+def _frames(store: StoreDep, caller: Caller) -> Any:
+    from ibr_service.analytics.of_caller import frames_of_reader
+
+    return frames_of_reader(_engine(store), caller.read)
 
 
 @router.get("/coverage", operation_id="get_analytics_coverage")
@@ -78,14 +80,12 @@ def coverage(
     k: K = 10,
 ) -> dict[str, Any]:
     """Beneficiaries, households and benefit value by programme, area, sex, age and period."""
+    from ibr_service.analytics.of_caller import snapshot_of_reader
     from ibr_service.analytics.reports import coverage_report
-    from ibr_service.analytics.rollups import coverage_snapshot as counted
 
     def build() -> Any:
         frames = _frames(store, caller)  # first: a store without SQL is refused here (501)
-        snapshot, source = None, "ad hoc"
-        if caller.read.unrestricted:
-            snapshot, source = counted(store.engine, level, as_of)  # type: ignore[attr-defined]
+        snapshot, source = snapshot_of_reader(_engine(store), caller.read, level, as_of, frames)
         report = coverage_report(
             frames, level=level, period=period, as_of=as_of, k=k, snapshot=snapshot
         )
@@ -105,18 +105,12 @@ def coverage_snapshot(
 ) -> dict[str, Any]:
     """Active beneficiaries and households by programme, area, sex and age band: from the
     coverage rollups when fresh and the client may read everything, else counted ad hoc."""
-    from ibr_service.analytics.coverage import enrolment_snapshot
+    from ibr_service.analytics.of_caller import snapshot_of_reader
     from ibr_service.analytics.reports import snapshot_report
-    from ibr_service.analytics.rollups import coverage_snapshot as counted
 
     def build() -> Any:
         day = as_of or dt.date.today()
-        if getattr(store, "engine", None) is None:
-            raise HTTPException(status_code=501, detail="analytics need the SQL store")
-        if caller.read.unrestricted:
-            table, source = counted(store.engine, level, day)  # type: ignore[attr-defined]
-        else:  # a read scope narrows the registry itself (households included): count it
-            table, source = enrolment_snapshot(_frames(store, caller), level, day), "ad hoc"
+        table, source = snapshot_of_reader(_engine(store), caller.read, level, day)
         return snapshot_report(table, source=source, level=level, as_of=day, k=k)
 
     return _answer(build)
