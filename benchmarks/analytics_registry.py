@@ -78,6 +78,13 @@ def timed(work: Any) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def measured(figures: dict[str, Any], new: dict[str, Any]) -> None:
+    """Add ``new`` to the figures and show it on stderr at once (a run stopped early still
+    shows what it measured)."""
+    figures.update(new)
+    print(json.dumps(new), file=sys.stderr, flush=True)
+
+
 def raw_group_by(engine: Engine, pairs: list[tuple[str, str]]) -> int:
     found = 0
     with engine.connect() as connection:
@@ -149,7 +156,7 @@ def coverage_rollups(
     out: dict[str, Any] = {}
     if rebuild or read_rollups(engine, 1, ON) is None:
         rebuild_s, cells = timed(lambda: rebuild_rollups(engine, ON, NOW))
-        out |= {"rollup_cells": cells, "rollup_rebuild_s": round(rebuild_s, 2)}
+        measured(out, {"rollup_cells": cells, "rollup_rebuild_s": round(rebuild_s, 2)})
     else:
         out["rollup_rebuild_s"] = "skipped: the reused database's rollups are fresh"
     read_s, fast = timed(lambda: read_rollups(engine, 1, ON))
@@ -162,11 +169,15 @@ def coverage_rollups(
 
     batch_s, _ = timed(batch)
     pd.testing.assert_frame_equal(read_rollups(engine, 1, ON), ad_hoc)
-    return out | {
-        "coverage_rollups_ms": round(read_s * 1000, 1),
-        "coverage_rollups_level4_ms": round(read4_s * 1000, 1),
-        "rollup_batch_ms": round(batch_s * 1000, 1),
-    }
+    measured(
+        out,
+        {
+            "coverage_rollups_ms": round(read_s * 1000, 1),
+            "coverage_rollups_level4_ms": round(read4_s * 1000, 1),
+            "rollup_batch_ms": round(batch_s * 1000, 1),
+        },
+    )
+    return out
 
 
 def arguments() -> argparse.Namespace:
@@ -211,11 +222,14 @@ def main() -> None:
     raw_s, _ = timed(lambda: raw_group_by(engine, excluded))
     in_db_s, in_db = timed(lambda: detect_overlaps_in_database(engine, rules))
     assert len(in_db) == expected, (len(in_db), expected)
-    out |= {
-        "raw_group_by_s": round(raw_s, 3),
-        "overlap_in_database_s": round(in_db_s, 3),
-        "overlap_in_database_vs_raw_group_by": round(in_db_s / raw_s, 2),
-    }
+    measured(
+        out,
+        {
+            "raw_group_by_s": round(raw_s, 3),
+            "overlap_in_database_s": round(in_db_s, 3),
+            "overlap_in_database_vs_raw_group_by": round(in_db_s / raw_s, 2),
+        },
+    )
     registry = None
     if args.no_frames:
         skipped.append("overlap_full_s, coverage_adhoc_s: the whole registry read into pandas")
@@ -223,12 +237,15 @@ def main() -> None:
         read_s, registry = timed(lambda: frames_from_engine(engine))
         detect_s, overlaps = timed(lambda: detect_overlaps(registry, rules))
         assert len(overlaps) == expected, (len(overlaps), expected)
-        out |= {
-            "overlap_full_s": round(read_s + detect_s, 3),
-            "overlap_read_s": round(read_s, 3),
-            "overlap_detect_s": round(detect_s, 3),
-            "overlap_full_vs_raw_group_by": round((read_s + detect_s) / raw_s, 2),
-        }
+        measured(
+            out,
+            {
+                "overlap_full_s": round(read_s + detect_s, 3),
+                "overlap_read_s": round(read_s, 3),
+                "overlap_detect_s": round(detect_s, 3),
+                "overlap_full_vs_raw_group_by": round((read_s + detect_s) / raw_s, 2),
+            },
+        )
 
     enrolled = sorted(set(base.enrolments.subject_key))
     picks = random.Random(1).sample(range(len(enrolled) * args.copies), args.batch)
@@ -239,31 +256,40 @@ def main() -> None:
     with engine.connect() as connection:
         batch_s, in_one_query = timed(lambda: overlaps_of_touched(connection, rules, keys))
     assert [r["case_id"] for r in in_one_query] == list(on_frames_batch["case_id"])
-    out |= {
-        "batch_subjects": args.batch,
-        "batch_check_ms": round(batch_s * 1000, 1),
-        "batch_check_frames_ms": round(frames_batch_s * 1000, 1),
-        "batch_overlaps": len(in_one_query),
-    }
+    measured(
+        out,
+        {
+            "batch_subjects": args.batch,
+            "batch_check_ms": round(batch_s * 1000, 1),
+            "batch_check_frames_ms": round(frames_batch_s * 1000, 1),
+            "batch_overlaps": len(in_one_query),
+        },
+    )
 
     with engine.connect() as connection:
         sql_s, _ = timed(lambda: connection.execute(text(COVERAGE_SQL), {"on": ON}).all())
     in_db_coverage_s, in_db_coverage = timed(lambda: snapshot_in_database(engine, 1, ON))
-    out |= {
-        "coverage_sql_s": round(sql_s, 3),
-        "coverage_in_database_s": round(in_db_coverage_s, 3),
-        "coverage_in_database_vs_sql": round(in_db_coverage_s / sql_s, 2),
-    }
+    measured(
+        out,
+        {
+            "coverage_sql_s": round(sql_s, 3),
+            "coverage_in_database_s": round(in_db_coverage_s, 3),
+            "coverage_in_database_vs_sql": round(in_db_coverage_s / sql_s, 2),
+        },
+    )
     if registry is not None:
         coverage_s, on_frames = timed(lambda: enrolment_snapshot(registry, 1, ON))
         assert in_db_coverage["beneficiaries"].sum() == on_frames["beneficiaries"].sum()
-        out |= {
-            "coverage_adhoc_s": round(coverage_s, 3),
-            "coverage_adhoc_vs_sql": round(coverage_s / sql_s, 2),
-        }
-    out |= narrow_coverage(engine, in_db_coverage)
+        measured(
+            out,
+            {
+                "coverage_adhoc_s": round(coverage_s, 3),
+                "coverage_adhoc_vs_sql": round(coverage_s / sql_s, 2),
+            },
+        )
+    measured(out, narrow_coverage(engine, in_db_coverage))
     rollups = coverage_rollups(engine, keys, in_db_coverage, args.rebuild_rollups)
-    out |= rollups
+    out.update(rollups)
     out["coverage_rollups_vs_sql"] = round(rollups["coverage_rollups_ms"] / 1000 / sql_s, 4)
     engine.dispose()
     print(
