@@ -28,7 +28,8 @@ load average; every figure is measured in this run:
 
 ``--no-frames`` skips the two measurements that read the whole registry into pandas
 (overlap_full_s, coverage_adhoc_s), which do not fit or finish at 10 million enrolments on a
-small machine; the JSON then lists them under "skipped".
+small machine; the JSON then lists them under "skipped", as it does the parts left out with
+--skip-overlaps (recompute and batch check) and --skip-rollups (a later run can measure them).
 
     .venv/bin/python benchmarks/analytics_registry.py --people 20000 --copies 10
     .venv/bin/python benchmarks/analytics_registry.py --people 100000 --copies 356 \\
@@ -191,49 +192,37 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--no-frames", action="store_true", help="skip the whole-registry pandas")
     parser.add_argument("--rebuild-rollups", action="store_true", help="even if fresh on reuse")
+    parser.add_argument("--skip-overlaps", action="store_true", help="no recompute, batch check")
+    parser.add_argument("--skip-rollups", action="store_true", help="no rollup figures")
     args = parser.parse_args()
     if args.people < 1 or args.copies < 1 or args.batch < 1:
         parser.error("--people, --copies and --batch must be positive")
     return args
 
 
-def main() -> None:
-    args = arguments()
-    load_start = os.getloadavg()
-    pop = small_population(seed=1, people=args.people, country="KE")
-    base = frames_from_records(pop.beneficiaries)
-    holds = {"people": args.people, "copies": args.copies, "seed": 1}
-    reused = args.reuse and _bulk_registry.reusable(args.database, holds)
-    if reused:
-        load_s, url = None, _bulk_registry.reuse(args.database)
-    else:
-        load_s, url = timed(lambda: _bulk_registry.build(args.database, base, args.copies, holds))
-    engine = create_engine(url)
+def overlap_figures(
+    engine: Engine, pop: Any, base: Any, keys: list[str], args: argparse.Namespace
+) -> tuple[dict[str, Any], Any]:
+    """The overlap recompute and batch check beside their baselines; the whole registry's
+    frames too unless --no-frames (else None)."""
     rules = load_rules()
-    out: dict[str, Any] = {}
-    skipped = []
-
-    with engine.connect() as connection:
-        count = "SELECT (SELECT COUNT(*) FROM enrolments), (SELECT COUNT(*) FROM subjects)"
-        enrolment_count, subject_count = connection.execute(text(count)).one()
-    assert enrolment_count == len(base.enrolments) * args.copies, enrolment_count
     expected = len(truth_pairs(pop.truth, "cross_programme_overlap")) * args.copies
     excluded = [rule.programmes for rule in rules.excluded_pairs(base.programmes())]
     raw_s, _ = timed(lambda: raw_group_by(engine, excluded))
     in_db_s, in_db = timed(lambda: detect_overlaps_in_database(engine, rules))
     assert len(in_db) == expected, (len(in_db), expected)
+    out: dict[str, Any] = {}
     measured(
         out,
         {
+            "overlaps": len(in_db),
             "raw_group_by_s": round(raw_s, 3),
             "overlap_in_database_s": round(in_db_s, 3),
             "overlap_in_database_vs_raw_group_by": round(in_db_s / raw_s, 2),
         },
     )
     registry = None
-    if args.no_frames:
-        skipped.append("overlap_full_s, coverage_adhoc_s: the whole registry read into pandas")
-    else:
+    if not args.no_frames:
         read_s, registry = timed(lambda: frames_from_engine(engine))
         detect_s, overlaps = timed(lambda: detect_overlaps(registry, rules))
         assert len(overlaps) == expected, (len(overlaps), expected)
@@ -246,10 +235,6 @@ def main() -> None:
                 "overlap_full_vs_raw_group_by": round((read_s + detect_s) / raw_s, 2),
             },
         )
-
-    enrolled = sorted(set(base.enrolments.subject_key))
-    picks = random.Random(1).sample(range(len(enrolled) * args.copies), args.batch)
-    keys = [f"{enrolled[i % len(enrolled)]}#{i // len(enrolled)}" for i in picks]
     frames_batch_s, on_frames_batch = timed(
         lambda: detect_overlaps(frames_for_subjects(engine, keys), rules, subject_keys=keys)
     )
@@ -265,6 +250,39 @@ def main() -> None:
             "batch_overlaps": len(in_one_query),
         },
     )
+    return out, registry
+
+
+def main() -> None:
+    args = arguments()
+    load_start = os.getloadavg()
+    pop = small_population(seed=1, people=args.people, country="KE")
+    base = frames_from_records(pop.beneficiaries)
+    holds = {"people": args.people, "copies": args.copies, "seed": 1}
+    reused = args.reuse and _bulk_registry.reusable(args.database, holds)
+    if reused:
+        load_s, url = None, _bulk_registry.reuse(args.database)
+    else:
+        load_s, url = timed(lambda: _bulk_registry.build(args.database, base, args.copies, holds))
+    engine = create_engine(url)
+    out: dict[str, Any] = {}
+    skipped = []
+    with engine.connect() as connection:
+        count = "SELECT (SELECT COUNT(*) FROM enrolments), (SELECT COUNT(*) FROM subjects)"
+        enrolment_count, subject_count = connection.execute(text(count)).one()
+    assert enrolment_count == len(base.enrolments) * args.copies, enrolment_count
+    enrolled = sorted(set(base.enrolments.subject_key))
+    picks = random.Random(1).sample(range(len(enrolled) * args.copies), args.batch)
+    keys = [f"{enrolled[i % len(enrolled)]}#{i // len(enrolled)}" for i in picks]
+
+    registry = None
+    if args.skip_overlaps:
+        skipped.append("overlap recompute and batch check: --skip-overlaps")
+    else:
+        figures, registry = overlap_figures(engine, pop, base, keys, args)
+        out.update(figures)
+    if args.no_frames:
+        skipped.append("overlap_full_s, coverage_adhoc_s: the whole registry read into pandas")
 
     with engine.connect() as connection:
         sql_s, _ = timed(lambda: connection.execute(text(COVERAGE_SQL), {"on": ON}).all())
@@ -288,9 +306,12 @@ def main() -> None:
             },
         )
     measured(out, narrow_coverage(engine, in_db_coverage))
-    rollups = coverage_rollups(engine, keys, in_db_coverage, args.rebuild_rollups)
-    out.update(rollups)
-    out["coverage_rollups_vs_sql"] = round(rollups["coverage_rollups_ms"] / 1000 / sql_s, 4)
+    if args.skip_rollups:
+        skipped.append("coverage rollups: --skip-rollups")
+    else:
+        rollups = coverage_rollups(engine, keys, in_db_coverage, args.rebuild_rollups)
+        out.update(rollups)
+        out["coverage_rollups_vs_sql"] = round(rollups["coverage_rollups_ms"] / 1000 / sql_s, 4)
     engine.dispose()
     print(
         json.dumps(
@@ -299,7 +320,6 @@ def main() -> None:
                 "reused": reused,
                 "enrolments": enrolment_count,
                 "subjects": subject_count,
-                "overlaps": len(in_db),
                 "load_s": None if load_s is None else round(load_s, 1),
                 **out,
                 "skipped": skipped,
