@@ -29,7 +29,8 @@ load average; every figure is measured in this run:
 ``--no-frames`` skips the two measurements that read the whole registry into pandas
 (overlap_full_s, coverage_adhoc_s), which do not fit or finish at 10 million enrolments on a
 small machine; the JSON then lists them under "skipped", as it does the parts left out with
---skip-overlaps (recompute and batch check) and --skip-rollups (a later run can measure them).
+--skip-overlaps (recompute and batch check), --skip-recompute (keeps the batch check),
+--skip-coverage (and rollups) and --skip-rollups: a later run can measure them.
 
     .venv/bin/python benchmarks/analytics_registry.py --people 20000 --copies 10
     .venv/bin/python benchmarks/analytics_registry.py --people 100000 --copies 356 \\
@@ -194,18 +195,19 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rebuild-rollups", action="store_true", help="even if fresh on reuse")
     parser.add_argument("--skip-overlaps", action="store_true", help="no recompute, batch check")
     parser.add_argument("--skip-rollups", action="store_true", help="no rollup figures")
+    parser.add_argument("--skip-recompute", action="store_true", help="batch check only")
+    parser.add_argument("--skip-coverage", action="store_true", help="no coverage, no rollups")
     args = parser.parse_args()
     if args.people < 1 or args.copies < 1 or args.batch < 1:
         parser.error("--people, --copies and --batch must be positive")
     return args
 
 
-def overlap_figures(
-    engine: Engine, pop: Any, base: Any, keys: list[str], args: argparse.Namespace
+def recompute_figures(
+    engine: Engine, pop: Any, base: Any, rules: Any, args: argparse.Namespace
 ) -> tuple[dict[str, Any], Any]:
-    """The overlap recompute and batch check beside their baselines; the whole registry's
-    frames too unless --no-frames (else None)."""
-    rules = load_rules()
+    """The full overlap recompute beside the raw GROUP BY; the whole registry's frames too
+    unless --no-frames (else None)."""
     expected = len(truth_pairs(pop.truth, "cross_programme_overlap")) * args.copies
     excluded = [rule.programmes for rule in rules.excluded_pairs(base.programmes())]
     raw_s, _ = timed(lambda: raw_group_by(engine, excluded))
@@ -235,6 +237,19 @@ def overlap_figures(
                 "overlap_full_vs_raw_group_by": round((read_s + detect_s) / raw_s, 2),
             },
         )
+    return out, registry
+
+
+def overlap_figures(
+    engine: Engine, pop: Any, base: Any, keys: list[str], args: argparse.Namespace
+) -> tuple[dict[str, Any], Any]:
+    """The overlap recompute and batch check beside their baselines; the whole registry's
+    frames too unless --no-frames (else None)."""
+    rules = load_rules()
+    out: dict[str, Any] = {}
+    registry = None
+    if not args.skip_recompute:
+        out, registry = recompute_figures(engine, pop, base, rules, args)
     frames_batch_s, on_frames_batch = timed(
         lambda: detect_overlaps(frames_for_subjects(engine, keys), rules, subject_keys=keys)
     )
@@ -251,6 +266,38 @@ def overlap_figures(
         },
     )
     return out, registry
+
+
+def coverage_figures(
+    engine: Engine, keys: list[str], registry: Any, args: argparse.Namespace, out: dict[str, Any]
+) -> None:
+    """The coverage snapshot ad hoc and from the rollups, beside plain SQL; into ``out``."""
+    with engine.connect() as connection:
+        sql_s, _ = timed(lambda: connection.execute(text(COVERAGE_SQL), {"on": ON}).all())
+    in_db_coverage_s, in_db_coverage = timed(lambda: snapshot_in_database(engine, 1, ON))
+    measured(
+        out,
+        {
+            "coverage_sql_s": round(sql_s, 3),
+            "coverage_in_database_s": round(in_db_coverage_s, 3),
+            "coverage_in_database_vs_sql": round(in_db_coverage_s / sql_s, 2),
+        },
+    )
+    if registry is not None:
+        coverage_s, on_frames = timed(lambda: enrolment_snapshot(registry, 1, ON))
+        assert in_db_coverage["beneficiaries"].sum() == on_frames["beneficiaries"].sum()
+        measured(
+            out,
+            {
+                "coverage_adhoc_s": round(coverage_s, 3),
+                "coverage_adhoc_vs_sql": round(coverage_s / sql_s, 2),
+            },
+        )
+    measured(out, narrow_coverage(engine, in_db_coverage))
+    if not args.skip_rollups:
+        rollups = coverage_rollups(engine, keys, in_db_coverage, args.rebuild_rollups)
+        out.update(rollups)
+        out["coverage_rollups_vs_sql"] = round(rollups["coverage_rollups_ms"] / 1000 / sql_s, 4)
 
 
 def main() -> None:
@@ -276,6 +323,8 @@ def main() -> None:
     keys = [f"{enrolled[i % len(enrolled)]}#{i // len(enrolled)}" for i in picks]
 
     registry = None
+    if args.skip_recompute:
+        skipped.append("overlap recompute: --skip-recompute")
     if args.skip_overlaps:
         skipped.append("overlap recompute and batch check: --skip-overlaps")
     else:
@@ -284,34 +333,12 @@ def main() -> None:
     if args.no_frames:
         skipped.append("overlap_full_s, coverage_adhoc_s: the whole registry read into pandas")
 
-    with engine.connect() as connection:
-        sql_s, _ = timed(lambda: connection.execute(text(COVERAGE_SQL), {"on": ON}).all())
-    in_db_coverage_s, in_db_coverage = timed(lambda: snapshot_in_database(engine, 1, ON))
-    measured(
-        out,
-        {
-            "coverage_sql_s": round(sql_s, 3),
-            "coverage_in_database_s": round(in_db_coverage_s, 3),
-            "coverage_in_database_vs_sql": round(in_db_coverage_s / sql_s, 2),
-        },
-    )
-    if registry is not None:
-        coverage_s, on_frames = timed(lambda: enrolment_snapshot(registry, 1, ON))
-        assert in_db_coverage["beneficiaries"].sum() == on_frames["beneficiaries"].sum()
-        measured(
-            out,
-            {
-                "coverage_adhoc_s": round(coverage_s, 3),
-                "coverage_adhoc_vs_sql": round(coverage_s / sql_s, 2),
-            },
-        )
-    measured(out, narrow_coverage(engine, in_db_coverage))
+    if args.skip_coverage:
+        skipped.append("coverage and rollups: --skip-coverage")
+    else:
+        coverage_figures(engine, keys, registry, args, out)
     if args.skip_rollups:
         skipped.append("coverage rollups: --skip-rollups")
-    else:
-        rollups = coverage_rollups(engine, keys, in_db_coverage, args.rebuild_rollups)
-        out.update(rollups)
-        out["coverage_rollups_vs_sql"] = round(rollups["coverage_rollups_ms"] / 1000 / sql_s, 4)
     engine.dispose()
     print(
         json.dumps(
