@@ -21,6 +21,7 @@ from ibr_service.analytics.frames import OPEN_STATUSES
 from ibr_service.analytics.overlaps import OVERLAP_COLUMNS, case_id_of
 from ibr_service.analytics.overlaps_sql import OPEN_ONLY, PAIR_FIELDS
 from ibr_service.analytics.rules import ProgrammeRules
+from ibr_service.analytics.sql_source import without_jit
 
 __all__ = ["overlaps_of_touched"]
 
@@ -96,11 +97,6 @@ _TOUCHED_POSTGRESQL = {  # enrolment keys: one array, as few keys as a batch has
     "enrolments": "SELECT DISTINCT e.subject_key FROM enrolments e "
     "WHERE e.enrolment_key = ANY(CAST(:keys AS TEXT[]))",
 }
-_JIT_OFF = sa.text(
-    "SELECT was FROM (SELECT current_setting('jit') AS was OFFSET 0) AS s, "
-    "LATERAL set_config('jit', 'off', true)"
-)
-_JIT_BACK = sa.text("SELECT set_config('jit', :jit, true)")
 # Filled with module constants only; values (keys, rule pairs) are bound parameters.
 _QUERY = """
 WITH batch AS ({keys}),
@@ -195,16 +191,8 @@ def overlaps_of_touched(
 def _rows(
     connection: sa.Connection, statement: sa.TextClause, params: dict[str, Any]
 ) -> list[sa.RowMapping]:
-    if connection.dialect.name != "postgresql":
+    with without_jit(connection):
         return list(connection.execute(statement, params).mappings())
-    # Each lookup's estimate counts a row per partition and they multiply, so the plan's cost
-    # looks huge: PostgreSQL would JIT-compile, for seconds, a query that takes milliseconds.
-    # Off for this statement only, put back after it; if it fails, the transaction's rollback
-    # puts it back (a statement sent to the failed transaction would hide the error).
-    jit = connection.execute(_JIT_OFF).scalar_one()
-    rows = list(connection.execute(statement, params).mappings())
-    connection.execute(_JIT_BACK, {"jit": jit})
-    return rows
 
 
 def _iso(value: object) -> str | None:

@@ -29,6 +29,7 @@ from ibr_service.analytics.rollups_sql import (
     old_rows,
     scope_ctes,
 )
+from ibr_service.analytics.sql_source import without_jit
 
 __all__ = ["ROLLUP_LOCK", "lock_rollups", "recompute_contributions"]
 
@@ -76,12 +77,8 @@ def recompute_contributions(connection: Connection, subjects: set[str], on: dt.d
         came=CHANGED.format(row=ROW, a="new", b="old"),
         apply=apply_changes(*_WENT_AND_CAME),
     )
-    # Its estimates may pass the JIT's threshold: compiling it would take seconds (measured
-    # 3.8 s), running it milliseconds. Off for this statement only.
-    jit = connection.execute(sa.text("SELECT current_setting('jit')")).scalar_one()
-    connection.execute(sa.text("SELECT set_config('jit', 'off', true)"))
-    connection.execute(sa.text(statement), {**params, "subjects": sorted(subjects)})
-    connection.execute(sa.text("SELECT set_config('jit', :jit, true)"), {"jit": jit})
+    with without_jit(connection):  # compiling it took 3.8 s, running it milliseconds
+        connection.execute(sa.text(statement), {**params, "subjects": sorted(subjects)})
 
 
 def _on_sqlite(connection: Connection, reach: str, atoms: str, params: dict[str, str]) -> None:

@@ -25,9 +25,33 @@ __all__ = [
     "frames_from_engine",
     "read_database",
     "where_in",
+    "without_jit",
 ]
 
 _CHUNK = 200_000
+_JIT_OFF = sa.text(
+    "SELECT was FROM (SELECT current_setting('jit') AS was OFFSET 0) AS s, "
+    "LATERAL set_config('jit', 'off', true)"
+)
+_JIT_BACK = sa.text("SELECT set_config('jit', :jit, true)")
+
+
+@contextmanager
+def without_jit(connection: Connection) -> Iterator[None]:
+    """PostgreSQL's JIT off for the statements inside, put back after them.
+
+    On the partitioned registry each key lookup is estimated at a row per partition and the
+    estimates multiply, so a plan's cost looks huge: PostgreSQL would JIT-compile, for seconds,
+    a query that takes milliseconds. If a statement fails, the transaction's rollback puts the
+    setting back (a statement sent to the failed transaction would hide the error)."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    was = connection.execute(_JIT_OFF).scalar_one()
+    yield
+    connection.execute(_JIT_BACK, {"jit": was})
+
+
 T = TypeVar("T")
 
 
