@@ -33,6 +33,18 @@ LEVELS = (1, 2, 3, 4)
 CELL = "programme, area_level, area, sex, age_band"
 ROW = f"unit, owner_key, {CELL}"
 
+# Both reaches below end alike: each reach row at every area level, with area, sex, age band.
+_CELLS = """, levels AS (
+  {levels}
+), cells AS (
+  SELECT programme, person_key, household_key, area_level,
+         COALESCE(CASE area_level WHEN 1 THEN a1 WHEN 2 THEN a2 WHEN 3 THEN a3 ELSE a4 END,
+                  '{unknown}') AS area,
+         COALESCE(sex, '{unknown}') AS sex, {band} AS age_band
+  FROM reach CROSS JOIN levels
+)
+"""
+
 # The reach of active enrolments at every area level: person enrolments reach the person (their
 # household: the smallest group they belong to), group enrolments reach every member.
 _REACH = """
@@ -55,16 +67,7 @@ household_of AS (
   JOIN memberships m ON m.subject_key = e.subject_key
   LEFT JOIN subjects p ON p.subject_key = m.member_key
   WHERE e.enrolment_status = '1' {groups_of_enrolments}
-), levels AS (
-  {levels}
-), cells AS (
-  SELECT programme, person_key, household_key, area_level,
-         COALESCE(CASE area_level WHEN 1 THEN a1 WHEN 2 THEN a2 WHEN 3 THEN a3 ELSE a4 END,
-                  '{unknown}') AS area,
-         COALESCE(sex, '{unknown}') AS sex, {band} AS age_band
-  FROM reach CROSS JOIN levels
-)
-"""
+)"""
 
 # PostgreSQL's scoped reach: each key of the scope probes its rows through a LATERAL subquery
 # (OFFSET 0 keeps it one: a nested loop, each loop pruned to the key's own partition), instead
@@ -111,16 +114,7 @@ household_of AS (
   CROSS JOIN LATERAL (SELECT member_key FROM memberships m WHERE m.subject_key = hh.k OFFSET 0) m
   LEFT JOIN LATERAL (SELECT sex, birth_date FROM subjects p
     WHERE p.subject_key = m.member_key OFFSET 0) p ON true
-), levels AS (
-  {levels}
-), cells AS (
-  SELECT programme, person_key, household_key, area_level,
-         COALESCE(CASE area_level WHEN 1 THEN a1 WHEN 2 THEN a2 WHEN 3 THEN a3 ELSE a4 END,
-                  '{unknown}') AS area,
-         COALESCE(sex, '{unknown}') AS sex, {band} AS age_band
-  FROM reach CROSS JOIN levels
-)
-"""
+)"""
 
 _ATOMS = """
 SELECT DISTINCT 'person' AS unit, person_key AS owner_key, programme, area_level,
@@ -190,7 +184,7 @@ def atoms_parts(levels: tuple[int, ...], band: str, dialect: str | None = None) 
     def where(column: str, keys: str, glue: str) -> str:
         return f"{glue} {key_set(dialect, column, keys)}" if dialect else ""
 
-    reach = _REACH.format(
+    reach = (_REACH + _CELLS).format(
         people_of_memberships=where("member_key", "reached", "WHERE"),
         people_of_enrolments=where("e.subject_key", "reached", "AND"),
         groups_of_enrolments=where("e.subject_key", "households", "AND"),
@@ -203,7 +197,9 @@ def atoms_parts(levels: tuple[int, ...], band: str, dialect: str | None = None) 
         only_households=where("household_key", "households", "AND"),
     )
     if dialect == "postgresql":
-        reach = _REACH_BY_PROBE.format(levels=_levels(levels), band=band, unknown=UNKNOWN)
+        reach = (_REACH_BY_PROBE + _CELLS).format(
+            levels=_levels(levels), band=band, unknown=UNKNOWN
+        )
         return "WITH " + _SCOPE_BY_PROBE + "," + reach, atoms
     return "WITH " + (scope_ctes(dialect) + "," if dialect else "") + reach, atoms
 
