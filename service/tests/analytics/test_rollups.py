@@ -108,6 +108,16 @@ def registry(url: str, clock: Clock) -> tuple[SqlStore, IbrCore]:
     return store, core
 
 
+def rolled_up_registry(folder: Path) -> tuple[SqlStore, IbrCore, Clock]:
+    """A migrated SQLite registry in ``folder`` whose (empty) rollups are built."""
+    url = f"sqlite:///{folder / 'ibr.db'}"
+    upgrade(url)
+    clock = Clock()
+    store, core = registry(url, clock)
+    rebuild_rollups(store.engine, clock.now.date(), clock.now)
+    return store, core, clock
+
+
 def send(
     core: IbrCore, records: list[dict[str, Any]], size: int = 200, accept: float = 0.9
 ) -> None:
@@ -212,13 +222,9 @@ def test_rollups_follow_every_batch_and_equal_ad_hoc_counts(database: str) -> No
 def test_a_write_without_the_rollups_makes_them_stale_and_reports_count_ad_hoc(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'ibr.db'}"
-    upgrade(url)
     records = small_population(seed=12, people=600).beneficiaries
     half = len(records) // 2
-    clock = Clock()
-    store, core = registry(url, clock)
-    rebuild_rollups(store.engine, clock.now.date(), clock.now)
+    store, core, clock = rolled_up_registry(tmp_path)
     send(core, records[:half])
     assert coverage_snapshot(store.engine, 1, clock.now.date())[1] == "rollups"
     clock.now += dt.timedelta(minutes=5)
@@ -238,11 +244,7 @@ def test_a_write_without_the_rollups_makes_them_stale_and_reports_count_ad_hoc(
 def test_moving_the_bands_recomputes_only_who_changed_band_and_equals_ad_hoc(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'ibr.db'}"
-    upgrade(url)
-    clock = Clock()
-    store, core = registry(url, clock)
-    rebuild_rollups(store.engine, clock.now.date(), clock.now)
+    store, core, clock = rolled_up_registry(tmp_path)
     send(core, small_population(seed=13, people=800).beneficiaries)
     day = clock.now.date()
     for step in (1, 30, 200, 365, 3000):
@@ -275,11 +277,7 @@ SMALL = small_population(seed=21, people=250)
 def test_any_sequence_of_batches_keeps_rollups_equal_to_a_rebuild(
     tmp_path_factory: pytest.TempPathFactory, batches: list[tuple[list[int], int, int]]
 ) -> None:
-    url = f"sqlite:///{tmp_path_factory.mktemp('seq') / 'ibr.db'}"
-    upgrade(url)
-    clock = Clock()
-    store, core = registry(url, clock)
-    rebuild_rollups(store.engine, clock.now.date(), clock.now)
+    store, core, clock = rolled_up_registry(tmp_path_factory.mktemp("seq"))
     send(core, SMALL.beneficiaries[: len(SMALL.beneficiaries) // 2])
     for number, (picks, seed, days) in enumerate(batches):
         rng = random.Random(seed)
@@ -334,11 +332,7 @@ def test_the_commands_rebuild_refresh_and_read_the_rollups(tmp_path: Path) -> No
 def test_a_reader_with_a_read_scope_counts_its_own_rows_and_an_unrestricted_one_reads_rollups(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'ibr.db'}"
-    upgrade(url)
-    clock = Clock()
-    store, core = registry(url, clock)
-    rebuild_rollups(store.engine, clock.now.date(), clock.now)
+    store, core, clock = rolled_up_registry(tmp_path)
     send(core, small_population(seed=15, people=400).beneficiaries)
     day = clock.now.date()
     everything, source = snapshot_of_reader(store.engine, ReadScope(), 1, day)
