@@ -22,6 +22,7 @@ from _pg import ADMIN, fresh_database
 
 from ibr_service.analytics.frames import RegistryFrames
 from ibr_service.store_sql import upgrade
+from ibr_service.store_sql.keys_after import key_statements_query
 
 NOW = "2025-07-01T00:00:00+00:00"
 MARKER = "ibr analytics benchmark: "
@@ -88,20 +89,9 @@ def _drop_keys_and_indexes(connection: psycopg.Connection) -> list[str]:
     """Drop the primary keys and indexes of the loaded tables; the statements recreating them."""
     recreate: list[str] = []
     for table in KEYED:
-        for name, definition in connection.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = to_regclass(%s) AND contype IN ('p', 'u')",
-            (table,),
-        ).fetchall():
-            connection.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-            recreate.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        for name, definition in connection.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "WHERE i.indrelid = to_regclass(%s)",
-            (table,),
-        ).fetchall():
-            connection.execute(f"DROP INDEX {name}")
-            recreate.append(definition.replace(" ON ONLY ", " ON "))
+        for drop, create in connection.execute(key_statements_query(table)).fetchall():
+            connection.execute(drop)
+            recreate.append(create)
     return recreate
 
 

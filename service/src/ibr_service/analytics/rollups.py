@@ -30,11 +30,12 @@ from ibr_service.analytics.coverage import AGE_BANDS
 from ibr_service.analytics.coverage_sql import _band_case, _years_before, snapshot_in_database
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.rollups_delta import lock_rollups, recompute_contributions
-from ibr_service.analytics.rollups_sql import CELL, LEVELS, atoms_query
+from ibr_service.analytics.rollups_sql import CELL, LEVELS, atoms_of_reach, reach_query
 from ibr_service.analytics.sql_source import where_in
 from ibr_service.core.batch_checks import Conflict
 from ibr_service.core.store import StoreTransaction
 from ibr_service.store_sql.analytics_tables import coverage_rollup_state, coverage_rollups
+from ibr_service.store_sql.keys_after import keys_built_after
 from ibr_service.store_sql.store import SqlTransaction
 from ibr_service.store_sql.tables import enrolments
 
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+_REACH_TABLE = "coverage_rebuild_reach"
 
 
 def rollup_state(source: Engine | Connection) -> dict[str, object] | None:
@@ -94,21 +96,31 @@ def rebuild_rollups(
     engine: Engine, as_of: dt.date, now: datetime, progress: Progress | None = None
 ) -> int:
     """Compute the rollups from scratch, banded as of ``as_of``, in one transaction; the number
-    of cells. ``progress`` hears of each step."""
+    of cells. ``progress`` hears of each step.
+
+    The reach of the active enrolments is computed once into a temporary table and read once
+    per area level; on PostgreSQL the contributions' key is built after they are all in."""
     say = progress or (lambda _: None)
     band, params = _band_case(as_of)
     with engine.begin() as connection:
         lock_rollups(connection)
         say("clearing the rollups")
-        connection.execute(sa.text("DELETE FROM coverage_contributions"))
+        postgresql = connection.dialect.name == "postgresql"
+        # Only writers of the rollups touch the contributions, and they wait for the lock.
+        clear = "TRUNCATE" if postgresql else "DELETE FROM"
+        connection.execute(sa.text(f"{clear} coverage_contributions"))
         connection.execute(sa.text("DELETE FROM coverage_rollups"))
-        for level in LEVELS:
-            say(f"contributions at area level {level} of {len(LEVELS)}")
-            query = atoms_query((level,), band)
-            connection.execute(
-                sa.text(f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"),
-                params,
-            )
+        say("the reach of the active enrolments")
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {_REACH_TABLE}"))
+        connection.execute(sa.text(f"CREATE TEMP TABLE {_REACH_TABLE} AS {reach_query()}"))
+        with keys_built_after(connection, "coverage_contributions"):
+            for level in LEVELS:
+                say(f"contributions at area level {level} of {len(LEVELS)}")
+                query = atoms_of_reach(_REACH_TABLE, level, band)
+                insert = f"INSERT INTO coverage_contributions (unit, owner_key, {CELL}) {query}"
+                connection.execute(sa.text(insert), params)
+            say("indexing the contributions")
+        connection.execute(sa.text(f"DROP TABLE {_REACH_TABLE}"))
         say("summing the cells")
         connection.execute(
             sa.text(
@@ -118,7 +130,7 @@ def rebuild_rollups(
                 f"FROM coverage_contributions GROUP BY {CELL}"
             )
         )
-        if connection.dialect.name == "postgresql":  # the batches' plans need its new size
+        if postgresql:  # the batches' plans need its new size
             connection.execute(sa.text("ANALYZE coverage_contributions"))
         _write_state(connection, as_of, now, built=True)
         cells = connection.execute(sa.text("SELECT COUNT(*) FROM coverage_rollups")).scalar()

@@ -21,10 +21,11 @@ __all__ = [
     "LEVELS",
     "ROW",
     "apply_changes",
+    "atoms_of_reach",
     "atoms_parts",
-    "atoms_query",
     "key_set",
     "old_rows",
+    "reach_query",
     "scope_ctes",
 ]
 
@@ -171,37 +172,39 @@ def scope_ctes(dialect: str) -> str:
     )
 
 
-def atoms_query(levels: tuple[int, ...], band: str) -> str:
-    """Every contribution row (``unit, owner_key, CELL``) at the area ``levels`` (``band``: the
-    age band CASE over birth_date)."""
-    return "".join(atoms_parts(levels, band))
-
-
-def atoms_parts(levels: tuple[int, ...], band: str, dialect: str | None = None) -> tuple[str, str]:
-    """The contribution rows as a WITH clause and the SELECT that follows it; with a
-    ``dialect``, only those of the scope of the touched subjects (``scope_ctes``)."""
-
-    def where(column: str, keys: str, glue: str) -> str:
-        return f"{glue} {key_set(dialect, column, keys)}" if dialect else ""
-
-    reach = (_REACH + _CELLS).format(
-        people_of_memberships=where("member_key", "reached", "WHERE"),
-        people_of_enrolments=where("e.subject_key", "reached", "AND"),
-        groups_of_enrolments=where("e.subject_key", "households", "AND"),
-        levels=_levels(levels),
-        band=band,
-        unknown=UNKNOWN,
+def reach_query() -> str:
+    """The reach of every active enrolment (columns programme, person_key, household_key, a1 to
+    a4, sex, birth_date): the rebuild keeps it in a table and reads it once per area level."""
+    unscoped = _REACH.format(
+        people_of_memberships="", people_of_enrolments="", groups_of_enrolments=""
     )
+    return f"WITH {unscoped} SELECT * FROM reach"  # noqa: S608 (module constants only)
+
+
+def atoms_of_reach(table: str, level: int, band: str) -> str:
+    """Every contribution row (``unit, owner_key, CELL``) at area ``level`` from the reach kept
+    in ``table`` (``band``: the age band CASE over birth_date)."""
+    cells = _CELLS.format(levels=_levels((level,)), band=band, unknown=UNKNOWN)
+    atoms = _ATOMS.format(only_people="", only_households="")
+    return f"WITH reach AS (SELECT * FROM {table}){cells}{atoms}"  # noqa: S608 (our names)
+
+
+def atoms_parts(levels: tuple[int, ...], band: str, dialect: str) -> tuple[str, str]:
+    """The contribution rows of the scope of the touched subjects (``scope_ctes``) as a WITH
+    clause and the SELECT that follows it."""
+    cells = _CELLS.format(levels=_levels(levels), band=band, unknown=UNKNOWN)
     atoms = _ATOMS.format(
-        only_people=where("person_key", "people", "WHERE"),
-        only_households=where("household_key", "households", "AND"),
+        only_people="WHERE " + key_set(dialect, "person_key", "people"),
+        only_households="AND " + key_set(dialect, "household_key", "households"),
     )
     if dialect == "postgresql":
-        reach = (_REACH_BY_PROBE + _CELLS).format(
-            levels=_levels(levels), band=band, unknown=UNKNOWN
-        )
-        return "WITH " + _SCOPE_BY_PROBE + "," + reach, atoms
-    return "WITH " + (scope_ctes(dialect) + "," if dialect else "") + reach, atoms
+        return "WITH " + _SCOPE_BY_PROBE + "," + _REACH_BY_PROBE + cells, atoms
+    reach = _REACH.format(
+        people_of_memberships="WHERE " + key_set(dialect, "member_key", "reached"),
+        people_of_enrolments="AND " + key_set(dialect, "e.subject_key", "reached"),
+        groups_of_enrolments="AND " + key_set(dialect, "e.subject_key", "households"),
+    )
+    return "WITH " + scope_ctes(dialect) + "," + reach + cells, atoms
 
 
 def _levels(levels: tuple[int, ...]) -> str:
