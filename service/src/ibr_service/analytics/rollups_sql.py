@@ -193,9 +193,12 @@ def atoms_parts(levels: tuple[int, ...], band: str, dialect: str) -> tuple[str, 
     """The contribution rows of the scope of the touched subjects (``scope_ctes``) as a WITH
     clause and the SELECT that follows it."""
     cells = _CELLS.format(levels=_levels(levels), band=band, unknown=UNKNOWN)
+    # A semi-join, not key_set: the scope's own rows have no index, and ANY(ARRAY(...)) is a
+    # linear search of the array for each row, quadratic in the batch (10,000 subjects at
+    # 560,000 enrolments: 134 of the statement's 145 s).
     atoms = _ATOMS.format(
-        only_people="WHERE " + key_set(dialect, "person_key", "people"),
-        only_households="AND " + key_set(dialect, "household_key", "households"),
+        only_people="WHERE person_key IN (SELECT k FROM people)",
+        only_households="AND household_key IN (SELECT k FROM households)",
     )
     if dialect == "postgresql":
         return "WITH " + _SCOPE_BY_PROBE + "," + _REACH_BY_PROBE + cells, atoms
