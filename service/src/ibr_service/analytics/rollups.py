@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ibr_service.analytics.coverage import AGE_BANDS
-from ibr_service.analytics.coverage_sql import _band_case, _years_before, snapshot_in_database
+from ibr_service.analytics.coverage_sql import band_case, snapshot_in_database, years_before
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.rollups_delta import lock_rollups, recompute_contributions
 from ibr_service.analytics.rollups_sql import CELL, LEVELS, atoms_query
@@ -96,7 +96,7 @@ def rebuild_rollups(
     """Compute the rollups from scratch, banded as of ``as_of``, in one transaction; the number
     of cells. ``progress`` hears of each step."""
     say = progress or (lambda _: None)
-    band, params = _band_case(as_of)
+    band, params = band_case(as_of)
     with engine.begin() as connection:
         lock_rollups(connection)
         say("clearing the rollups")
@@ -134,8 +134,8 @@ def _band_changed(connection: Connection, since: dt.date, until: dt.date) -> lis
     )
     params: dict[str, str] = {}
     for n in AGE_BANDS[1:]:
-        params[f"after_{n}"] = _years_before(early, n).isoformat()
-        params[f"until_{n}"] = _years_before(late, n).isoformat()
+        params[f"after_{n}"] = years_before(early, n).isoformat()
+        params[f"until_{n}"] = years_before(late, n).isoformat()
     query = f"SELECT subject_key FROM subjects WHERE kind = 'person' AND ({ranges})"  # noqa: S608
     return list(connection.execute(sa.text(query), params).scalars())
 
