@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 
-from ibr_service.store_sql import upgrade
+from ibr_service.store_sql import scratch, upgrade
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -27,10 +26,6 @@ def fresh_database(name: str) -> str:
 def scratch_database(prefix: str) -> Iterator[str]:
     """A fresh, migrated database `<prefix>_<random>` for one run, dropped at its end: runs
     from several checkouts on one server never share (or drop) each other's."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    url = fresh_database(name)
-    try:
+    with scratch.scratch_database(prefix) as url:
+        upgrade(url)
         yield url
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,12 +16,14 @@ import json
 import statistics
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _pg import fresh_database
+from _pg import scratch_database
 
 from ibr_mock_data import small_population
 from ibr_service.analytics.cases import OverlapCheck, _record, overlap_rows
@@ -29,7 +31,7 @@ from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.rules import load_rules
 from ibr_service.analytics.sql_source import frames_for_subjects, where_in
 from ibr_service.core import Caller, CoreSettings, IbrCore
-from ibr_service.core.batch_checks import REASON_OVERLAP_DETECTED, Conflict
+from ibr_service.core.batch_checks import REASON_OVERLAP_DETECTED, BatchCheck, Conflict
 from ibr_service.core.samples import enrollment_message
 from ibr_service.core.store import StoreTransaction
 from ibr_service.store_sql import SqlStore
@@ -67,10 +69,24 @@ def main() -> None:
     records = small_population(seed=4, people=args.people, country="KE").beneficiaries
     rules = load_rules()
     variants = {"none": [], "one_query": [OverlapCheck(rules)], "frames": [FramesCheck(rules)]}
-    stores = {
-        name: SqlStore.from_url(fresh_database(f"{args.database_prefix}_{name}"))
-        for name in variants
-    }
+    with ExitStack() as stack:
+        stores = {
+            name: SqlStore.from_url(
+                stack.enter_context(scratch_database(f"{args.database_prefix}_{name}"))
+            )
+            for name in variants
+        }
+        figures = measure(records, args.batch, variants, stores)
+    print(json.dumps(figures, indent=2))
+
+
+def measure(
+    records: list[dict[str, Any]],
+    batch_size: int,
+    variants: dict[str, list[BatchCheck]],
+    stores: dict[str, SqlStore],
+) -> dict[str, Any]:
+    """Each batch into each variant's store, in alternating order; the figures."""
     cores = {
         name: IbrCore(stores[name], settings=CoreSettings(receiver_id="IBR"), batch_checks=checks)
         for name, checks in variants.items()
@@ -78,8 +94,8 @@ def main() -> None:
     caller = Caller(sender_id="SP-Bench", scopes=frozenset({"ibr.write"}))
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     noted = dict.fromkeys(variants, 0)
-    for n, start in enumerate(range(0, len(records), args.batch)):
-        batch = records[start : start + args.batch]
+    for n, start in enumerate(range(0, len(records), batch_size)):
+        batch = records[start : start + batch_size]
         order = list(variants) if n % 2 else list(reversed(variants))
         for name in order:
             started = time.perf_counter()
@@ -93,23 +109,16 @@ def main() -> None:
             )
     for store in stores.values():
         store.engine.dispose()
-    print(
-        json.dumps(
-            {
-                "records": len(records),
-                "batches": len(seconds["none"]),
-                **{
-                    f"p50_ms_{k}": round(statistics.median(v) * 1000, 1) for k, v in seconds.items()
-                },
-                **{
-                    f"p90_ms_{k}": round(statistics.quantiles(v, n=10)[-1] * 1000, 1)
-                    for k, v in seconds.items()
-                },
-                **{f"noted_{k}": v for k, v in noted.items()},
-            },
-            indent=2,
-        )
-    )
+    return {
+        "records": len(records),
+        "batches": len(seconds["none"]),
+        **{f"p50_ms_{k}": round(statistics.median(v) * 1000, 1) for k, v in seconds.items()},
+        **{
+            f"p90_ms_{k}": round(statistics.quantiles(v, n=10)[-1] * 1000, 1)
+            for k, v in seconds.items()
+        },
+        **{f"noted_{k}": v for k, v in noted.items()},
+    }
 
 
 if __name__ == "__main__":

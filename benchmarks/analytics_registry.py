@@ -59,8 +59,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _bulk_registry
 
 from ibr_mock_data import small_population
-from ibr_service.analytics.coverage import UNKNOWN, enrolment_snapshot
-from ibr_service.analytics.coverage_sql import _SNAPSHOT, _band_case, snapshot_in_database
+from ibr_service.analytics.coverage import enrolment_snapshot
+from ibr_service.analytics.coverage_sql import snapshot_in_database, snapshot_query
 from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.overlaps import detect_overlaps
 from ibr_service.analytics.overlaps_sql import detect_overlaps_in_database
@@ -121,8 +121,7 @@ GROUP BY 1, 2
 def narrow_snapshot(engine: Engine, programme: str, area: str) -> pd.DataFrame:
     """One programme in one region by sex and age band: the snapshot's own query, filtered
     (PostgreSQL pushes the filter into both arms of its UNION)."""
-    band, params = _band_case(ON)
-    inner = _SNAPSHOT.format(area="area_level_1", band=band, unknown=UNKNOWN)
+    inner, params = snapshot_query(1, ON)
     query = f"SELECT * FROM ({inner}) cells WHERE programme = :programme AND area = :area"  # noqa: S608
     with engine.connect() as connection:
         rows = connection.execute(text(query), {**params, "programme": programme, "area": area})

@@ -31,10 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _pg import fresh_database
+from _pg import scratch_database
 from _served_ibr import (
     bearer_token,
-    drop_database,
     free_port,
     http_request,
     register_spmis,
@@ -50,7 +49,6 @@ from ibr_service.core import Caller, CoreSettings, IbrCore
 from ibr_service.core.samples import enrollment_message, person_beneficiary
 from ibr_service.store_sql import SqlStore
 
-DATABASE = "ibr_perf_api_enrolled"
 ENROLLED_PATH = "/registry/sync/enrolled"
 SEARCH_PATH = "/registry/sync/search"
 GOALS = {
@@ -194,16 +192,23 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="per endpoint and level")
     parser.add_argument("--concurrency", default="1,4,16", help="comma-separated levels")
     parser.add_argument("--workers", type=int, default=1, help="ibr serve --workers")
-    parser.add_argument("--database", default=DATABASE, help="a name unique to this run")
     parser.add_argument(
         "--profile",
         metavar="PATH",
         help="record the IBR server (all its processes) with py-spy into PATH (collapsed stacks)",
     )
+    parser.add_argument(
+        "--database-prefix",
+        default="ibr_perf_api_enrolled",
+        help="of the database made for the run",
+    )
     args = parser.parse_args()
-    levels = [int(level) for level in args.concurrency.split(",")]
+    with scratch_database(args.database_prefix) as url:
+        measure(args, url)
 
-    url = fresh_database(args.database)
+
+def measure(args: argparse.Namespace, url: str) -> None:
+    levels = [int(level) for level in args.concurrency.split(",")]
     load_population(url, args.population)
     spmis = register_spmis(url)
     rng = random.Random(7)
@@ -272,7 +277,6 @@ def main() -> None:
             indent=2,
         )
     )
-    drop_database(args.database)
 
 
 if __name__ == "__main__":

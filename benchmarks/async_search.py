@@ -27,11 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _pg import fresh_database
+from _pg import scratch_database
 from _served_ibr import (
     CallbackReceiver,
     bearer_token,
-    drop_database,
     free_port,
     http_request,
     register_spmis,
@@ -45,7 +44,6 @@ from api_enrolled import load_population, signed_bodies
 from ibr_service.api.loopback import serve_in_thread
 from ibr_service.cli.spmis import search_message
 
-DATABASE = "ibr_perf_async_search"
 GOALS = {"ack_p95_ms": 100, "callback_p95_ms": 1000, "lost": 0, "duplicated": 0}
 
 
@@ -63,10 +61,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="ibr serve --workers")
     parser.add_argument("--wait", type=float, default=120.0, help="most seconds for callbacks")
-    parser.add_argument("--database", default=DATABASE, help="PostgreSQL database to (re)create")
+    parser.add_argument(
+        "--database-prefix",
+        default="ibr_perf_async_search",
+        help="of the database made for the run",
+    )
     args = parser.parse_args()
 
-    url = fresh_database(args.database)
+    with scratch_database(args.database_prefix) as url:
+        measure(args, url)
+
+
+def measure(args: argparse.Namespace, url: str) -> None:
     load_population(url, args.population)
     rng = random.Random(11)
     values = [f"{rng.randrange(args.population):09d}" for _ in range(args.searches)]
@@ -159,7 +165,6 @@ def main() -> None:
             indent=2,
         )
     )
-    drop_database(args.database)
 
 
 if __name__ == "__main__":

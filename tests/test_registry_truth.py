@@ -14,12 +14,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ibr_mock_data import small_population
+from ibr_mock_data import identifier_types_file, small_population
 from ibr_mock_data.generate import SmallPopulation
 from ibr_protocol.clock import utc_now
 from ibr_service.cli.sandbox import Sandbox, sandbox
@@ -32,7 +31,6 @@ from ibr_service.settings import Settings
 
 from .conftest import drop_pg_database, fresh_pg_database
 
-REPO = Path(__file__).resolve().parents[1]
 KINDS = (
     "duplicate_in_programme",
     "split_identifier_order",
@@ -110,7 +108,7 @@ def pushed(
     settings = Settings(
         database_url=url,
         run_outbox=False,
-        identifier_types_file=str(REPO / "service" / "identifier-types.mock.yaml"),
+        identifier_types_file=str(identifier_types_file()),
     )
     with sandbox(settings) as box:
         clients = {p.code: _client(box, p.code) for p in population.config.programmes}

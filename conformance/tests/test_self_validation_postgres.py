@@ -7,12 +7,10 @@ through its command line, on a fresh PostgreSQL database.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from ibr_conformance.config import RunConfig
@@ -20,26 +18,20 @@ from ibr_conformance.phases import Phase
 from ibr_conformance.requirements import RequirementCatalogue
 from ibr_conformance.results import Outcome
 from ibr_conformance.runner import run
+from ibr_service.store_sql.scratch import scratch_database
 
 from .real_ibr import RealIbr, real_ibr
-
-_ADMIN = "host=127.0.0.1 user=postgres dbname=postgres"
 
 
 @pytest.fixture(scope="module")
 def ibr_on_postgres(
     suite_key: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RealIbr]:
-    name = f"ibr_conf_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        with real_ibr(tmp_path_factory.mktemp("ibr-pg"), suite_key, database_url=url) as server:
-            yield server
-    finally:
-        with psycopg.connect(_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with (
+        scratch_database("ibr_conf") as url,
+        real_ibr(tmp_path_factory.mktemp("ibr-pg"), suite_key, database_url=url) as server,
+    ):
+        yield server
 
 
 @pytest.mark.slow

@@ -1,20 +1,20 @@
-"""The PostgreSQL load path: COPY into the `ibr_mock` staging schema of database ibr_test_mock."""
+"""The PostgreSQL load path: COPY into the `ibr_mock` staging schema of a database
+`ibr_test_mock_<random>` of its own (dropped after the module)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ibr_mock_data import GeneratorConfig, write_population
-
-psycopg = pytest.importorskip("psycopg")
+from ibr_service.store_sql.scratch import scratch_database
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE = "ibr_test_mock"
-URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 
 
 def _server_up() -> bool:
@@ -26,7 +26,7 @@ def _server_up() -> bool:
 
 
 @pytest.fixture(scope="module")
-def database() -> str:
+def database() -> Iterator[str]:
     if not _server_up() and shutil.which("pg_ctlcluster"):
         version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
         subprocess.run(
@@ -34,10 +34,8 @@ def database() -> str:
         )
     if not _server_up():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}"')
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    return URL
+    with scratch_database("ibr_test_mock") as url:
+        yield url.replace("postgresql+psycopg://", "postgresql://")
 
 
 @pytest.mark.postgres

@@ -41,6 +41,7 @@ from ibr_mock_data.generate import (
 from ibr_mock_data.national_id import (
     MAX_SEED,
     InvalidNationalIdError,
+    identifier_types_file,
     is_valid_national_id,
     national_id_for,
     national_id_for_index,
@@ -96,6 +97,7 @@ __all__ = [  # noqa: RUF022 - grouped by purpose, as the style guide asks
     # national ID
     "MAX_SEED",
     "InvalidNationalIdError",
+    "identifier_types_file",
     "is_valid_national_id",
     "national_id_for",
     "national_id_for_index",

@@ -10,6 +10,9 @@ seeds can be loaded into one IBR without two people sharing an ID.
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 from ibr_protocol.check_digits import verhoeff_check_digit, verhoeff_valid
 
 __all__ = [
@@ -17,6 +20,7 @@ __all__ = [
     "MAX_PEOPLE_PER_SEED",
     "MAX_SEED",
     "InvalidNationalIdError",
+    "identifier_types_file",
     "is_valid_national_id",
     "national_id_for",
     "national_id_for_index",
@@ -42,7 +46,7 @@ _COUNTRY_OFFSETS = {"KE": 12_345_678_901, "BR": 35_791_357_913, "ID": 57_913_579
 
 
 class InvalidNationalIdError(ValueError):
-    """A national ID that is not ten digits or whose Verhoeff check digit does not match."""
+    """A national ID that is not twelve digits or whose Verhoeff check digit does not match."""
 
 
 def validate_national_id(value: str) -> None:
@@ -85,3 +89,9 @@ def national_id_for(country: str, seed: int, index: int) -> str:
 def national_id_for_index(index: int, *, seed: int = 0, country: str = "KE") -> str:
     """The national ID of person `index` (seed 0 of Kenya unless told); see `national_id_for`."""
     return national_id_for(country, seed, index)
+
+
+def identifier_types_file() -> Path:
+    """The IBR identifier types of the mock countries (for ``IBR_IDENTIFIER_TYPES_FILE``): their
+    national IDs checked by Verhoeff, so that an IBR counts the planted keying errors."""
+    return Path(str(resources.files("ibr_mock_data") / "identifier-types.yaml"))

@@ -120,7 +120,9 @@ class Settings(BaseSettings):
     identifier_types_file: str | None = Field(
         default=None,
         description="YAML/JSON identifier type registry (aliases, normalisation, check digits, "
-        "rank); unset = the spec's types without check digits. See core/identity.py",
+        "rank); unset = the spec's types without check digits, so no national ID is checked. "
+        "See core/identity.py; the mock countries' (Verhoeff national IDs, what `ibr demo` uses): "
+        "ibr_mock_data.identifier_types_file()",
     )
     require_consent: bool = Field(
         default=False, description="Refuse searches that carry no consent (IBR-SEARCH-007)"

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from ibr_mock_data import identifier_types_file
 from ibr_service.analytics.scoring import truth_pairs
 from ibr_service.cli import app
 
 from .conftest import Population
 
-MOCK_TYPES = Path(__file__).parents[2] / "identifier-types.mock.yaml"
+MOCK_TYPES = identifier_types_file()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ibr_mock_data import identifier_types_file
 from ibr_protocol.check_digits import verhoeff_check_digit
 from ibr_service.analytics.from_records import frames_from_records
 from ibr_service.analytics.quality import feed_quality
@@ -21,7 +22,7 @@ from ibr_service.store_sql import SqlStore, upgrade
 
 from .conftest import population
 
-MOCK_TYPES = Path(__file__).parents[2] / "identifier-types.mock.yaml"
+MOCK_TYPES = identifier_types_file()
 FEED = ["sender_id", "programme"]
 
 

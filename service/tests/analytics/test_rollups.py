@@ -9,7 +9,6 @@ import copy
 import datetime as dt
 import itertools
 import json
-import os
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psycopg
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
@@ -42,6 +40,8 @@ from ibr_service.core.caller import ReadScope
 from ibr_service.core.samples import enrollment_message
 from ibr_service.store_sql import SqlStore, upgrade
 
+from ..api.conftest import pg_database
+
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SP = Caller(sender_id="SP-MIS", scopes=frozenset({"ibr.write", "ibr.search"}))
 TRUTH = {
@@ -52,9 +52,6 @@ TRUTH = {
     "benefit_correction": 0.03,
     "stale_update": 0.03,
 }
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = os.environ.get("IBR_TEST_ROLLUPS_PG_DB", "ibr_test_rollups")
-
 
 _SENT = itertools.count()
 
@@ -72,21 +69,6 @@ class Clock:
         return self.now
 
 
-def _postgres_url() -> str:
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{PG_DB}"')
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
-
-
-def _drop_postgres() -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -94,10 +76,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    url = _postgres_url()
-    upgrade(url)
-    yield url
-    _drop_postgres()
+    with pg_database("ibr_test_rollups") as url:
+        upgrade(url)
+        yield url
 
 
 def registry(url: str, clock: Clock) -> tuple[SqlStore, IbrCore]:

@@ -4,9 +4,8 @@ OpenAPI for response validation, and the DCI reference folder."""
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from ibr_protocol import spec_dir
 from ibr_service.cli.sandbox import Sandbox, sandbox
 from ibr_service.settings import Settings
+from ibr_service.store_sql.scratch import scratch_database
 
 REPO = Path(__file__).resolve().parents[3]
 DCI_DIR = REPO.parent / "shared" / "reference" / "dci"
@@ -39,46 +39,29 @@ def fast_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def _pg_admin() -> psycopg.Connection[Any]:
+def _start_local_postgres() -> None:
+    """Start the newest local cluster when the server is down (a fresh container boots without)."""
     try:
-        return psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
+        psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", connect_timeout=2).close()
     except psycopg.OperationalError:
         clusters = sorted(p.name for p in Path("/etc/postgresql").iterdir())
         subprocess.run(
             ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"],
             check=False,
         )
-        return psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True)
-
-
-def fresh_pg_database(name: str) -> str:
-    """Drop and create the PostgreSQL database ``name``; returns its SQLAlchemy URL."""
-    with _pg_admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_pg_database(name: str) -> None:
-    """Drop a database a test created (they would pile up on the shared server otherwise)."""
-    with _pg_admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
 def pg_database(prefix: str) -> Iterator[str]:
-    """A fresh PostgreSQL database ``<prefix>_<random>`` for the block, dropped after it: unique
-    per test run, so runs from several checkouts on one server never share or drop each
-    other's. Skips the test when PostgreSQL cannot be reached."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    try:
-        url = fresh_pg_database(name)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {exc}")
-    try:
+    """A fresh PostgreSQL database ``<prefix>_<random>`` for the block, dropped after it
+    (`scratch_database`). Skips the test when PostgreSQL cannot be reached."""
+    _start_local_postgres()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(prefix))
+        except psycopg.OperationalError as exc:
+            pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {exc}")
         yield url
-    finally:
-        drop_pg_database(name)
 
 
 @pytest.fixture(scope="module")

@@ -10,31 +10,67 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ibr_mock_data import identifier_types_file, small_population
 from ibr_protocol import generate_signing_key, public_jwk
 from ibr_service.cli import app
+from ibr_service.cli.demo import DEMO_POPULATION
 from ibr_service.store_sql import SqlStore
 
 from ..api.conftest import pg_database
 from .conftest import ibr_command
 
 
-@pytest.mark.slow
-def test_demo_runs_every_process_and_exits_zero(tmp_path: Path) -> None:
-    """If this fails, the README's first command does not work for a newcomer."""
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``ibr demo --keep``, run once: what it printed, and the folder it ran in."""
+    folder = tmp_path_factory.mktemp("demo")
     result = subprocess.run(
-        [*ibr_command(), "demo", "--keep", str(tmp_path / "demo")],
+        [*ibr_command(), "demo", "--keep", str(folder / "demo")],
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=tmp_path,
+        cwd=folder,
     )
+    return result, folder
+
+
+@pytest.mark.slow
+def test_demo_runs_every_process_and_exits_zero(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """If this fails, the README's first command does not work for a newcomer."""
+    result, folder = demo
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     steps = ("PRS.IBR.01", "PRS.IBR.02", "PRS.IBR.03", "async search", "txn status")
-    for step in (*steps, "what the IBR answers", "overlaps found"):
+    for step in (*steps, "what the IBR answers", "overlaps found", "feed quality"):
         assert step in result.stdout
     assert "all steps passed" in result.stdout
-    report = (tmp_path / "data" / "ibr-demo-report.html").read_text(encoding="utf-8")
+    report = (folder / "data" / "ibr-demo-report.html").read_text(encoding="utf-8")
     assert "IBR coverage report" in report
+
+
+@pytest.mark.slow
+def test_demo_registry_counts_the_national_ids_that_fail_their_check_digit(
+    demo: tuple[subprocess.CompletedProcess[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, `ibr report quality` on the demo's registry (with the mock countries'
+    identifier types) cannot say how many national IDs passed their check digit: the demo
+    ingested its mock data without those types, so no record kept its checks."""
+    _, folder = demo
+    monkeypatch.setenv("IBR_DATABASE_URL", f"sqlite:///{folder / 'demo' / 'ibr-demo.db'}")
+    monkeypatch.setenv("IBR_IDENTIFIER_TYPES_FILE", str(identifier_types_file()))
+    answer = CliRunner().invoke(app, ["report", "quality"])
+    assert answer.exit_code == 0, answer.output
+    feeds = json.loads(answer.stdout)["tables"]["feeds"]
+    sent = sum(f["NID_sent"] for f in feeds)
+    failed = sum(round(f["NID_sent"] * (1 - f["NID_valid"])) for f in feeds if f["NID_sent"])
+    typos = [
+        case
+        for case in small_population(**DEMO_POPULATION).truth
+        if "id_typo" in case.get("perturbations", ())
+    ]
+    assert sent > 0
+    assert failed == len(typos) > 0, "the demo plants keying errors in national IDs"
 
 
 def test_db_clients_audit_and_outbox_commands(

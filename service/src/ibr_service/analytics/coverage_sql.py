@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from ibr_service.analytics.coverage import AGE_BANDS, UNKNOWN, band_labels
 from ibr_service.analytics.errors import AnalyticsError
 
-__all__ = ["snapshot_in_database"]
+__all__ = ["band_case", "snapshot_in_database", "snapshot_query", "years_before"]
 
 # Filled with the area column (area_level_1..4, checked) and the age band CASE built from
 # constants; every value (dates) is a bound parameter.
@@ -47,18 +47,19 @@ GROUP BY programme, COALESCE(area, '{unknown}'), COALESCE(sex, '{unknown}'), {ba
 """
 
 
-def _years_before(day: dt.date, years: int) -> dt.date:
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` earlier (28 February for a 29th in a year that has none)."""
     try:
         return day.replace(year=day.year - years)
-    except ValueError:  # 29 February in a year that has none
+    except ValueError:
         return day.replace(year=day.year - years, day=28)
 
 
-def _band_case(on: dt.date) -> tuple[str, dict[str, str]]:
+def band_case(on: dt.date) -> tuple[str, dict[str, str]]:
     """A CASE giving the age band label: someone born on or before ``on`` minus N years is N+."""
     labels = band_labels()
     # ISO text: SQLite stores dates as such, PostgreSQL casts it to the column's date type.
-    params = {f"born_{low}": _years_before(on, low).isoformat() for low in AGE_BANDS[1:]}
+    params = {f"born_{low}": years_before(on, low).isoformat() for low in AGE_BANDS[1:]}
     whens = [f"WHEN birth_date IS NULL THEN '{UNKNOWN}'"]
     for (low, high), label in zip(itertools.pairwise(AGE_BANDS), labels, strict=False):
         condition = f"birth_date > :born_{high}"
@@ -69,15 +70,19 @@ def _band_case(on: dt.date) -> tuple[str, dict[str, str]]:
     return "CASE " + " ".join(whens) + f" ELSE '{UNKNOWN}' END", params
 
 
+def snapshot_query(level: int, on: dt.date) -> tuple[str, dict[str, str]]:
+    """The snapshot's SQL at area ``level`` (1 to 4) with ages on ``on``, and its parameters."""
+    if level not in (1, 2, 3, 4):
+        raise AnalyticsError(f"area level must be 1 to 4, got {level}")
+    band, params = band_case(on)
+    return _SNAPSHOT.format(area=f"area_level_{level}", band=band, unknown=UNKNOWN), params
+
+
 def snapshot_in_database(
     engine: Engine, level: int = 1, as_of: dt.date | None = None
 ) -> pd.DataFrame:
     """Active beneficiaries and households by programme x area x sex x age band, counted in SQL."""
-    if level not in (1, 2, 3, 4):
-        raise AnalyticsError(f"area level must be 1 to 4, got {level}")
-    on = as_of or dt.date.today()
-    band, params = _band_case(on)
-    query = _SNAPSHOT.format(area=f"area_level_{level}", band=band, unknown=UNKNOWN)
+    query, params = snapshot_query(level, as_of or dt.date.today())
     with engine.connect() as connection:
         out = pd.read_sql(sa.text(query), connection, params=params)
     out[["beneficiaries", "households"]] = out[["beneficiaries", "households"]].astype(int)

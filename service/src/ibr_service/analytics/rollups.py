@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ibr_service.analytics.coverage import AGE_BANDS
-from ibr_service.analytics.coverage_sql import _band_case, _years_before, snapshot_in_database
+from ibr_service.analytics.coverage_sql import band_case, snapshot_in_database, years_before
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.rollups_delta import lock_rollups, recompute_contributions
 from ibr_service.analytics.rollups_sql import CELL, LEVELS, atoms_of_reach, reach_query
@@ -101,7 +101,7 @@ def rebuild_rollups(
     The reach of the active enrolments is computed once into a temporary table and read once
     per area level; on PostgreSQL the contributions' key is built after they are all in."""
     say = progress or (lambda _: None)
-    band, params = _band_case(as_of)
+    band, params = band_case(as_of)
     with engine.begin() as connection:
         lock_rollups(connection)
         say("clearing the rollups")
@@ -146,8 +146,8 @@ def _band_changed(connection: Connection, since: dt.date, until: dt.date) -> lis
     )
     params: dict[str, str] = {}
     for n in AGE_BANDS[1:]:
-        params[f"after_{n}"] = _years_before(early, n).isoformat()
-        params[f"until_{n}"] = _years_before(late, n).isoformat()
+        params[f"after_{n}"] = years_before(early, n).isoformat()
+        params[f"until_{n}"] = years_before(late, n).isoformat()
     query = f"SELECT subject_key FROM subjects WHERE kind = 'person' AND ({ranges})"  # noqa: S608
     return list(connection.execute(sa.text(query), params).scalars())
 

@@ -18,7 +18,7 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ibr_service.analytics.coverage_sql import _band_case
+from ibr_service.analytics.coverage_sql import band_case
 from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.rollups_sql import (
     CHANGED,
@@ -64,7 +64,7 @@ def recompute_contributions(connection: Connection, subjects: set[str], on: dt.d
     dialect = connection.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         raise AnalyticsError(f"coverage rollups need SQLite or PostgreSQL, not {dialect}")
-    band, params = _band_case(on)
+    band, params = band_case(on)
     reach, atoms = atoms_parts(LEVELS, band, dialect)
     if dialect == "sqlite":
         _on_sqlite(connection, reach, atoms, {**params, "subjects": json.dumps(sorted(subjects))})

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -32,7 +32,11 @@ from ibr_service.cli.spmis import (
     subscribe_message,
     txn_status_message,
 )
+from ibr_service.core.identity import IdentifierTypes
 from ibr_service.settings import Settings
+
+if TYPE_CHECKING:
+    from ibr_service.analytics.frames import RegistryFrames
 
 __all__ = ["DemoStep", "builtin_beneficiaries", "run_demo"]
 
@@ -96,28 +100,48 @@ def builtin_beneficiaries() -> list[dict[str, Any]]:
 DEMO_POPULATION: dict[str, Any] = {
     "seed": 7,
     "people": 400,
-    "truth": {"cross_programme_overlap": 0.05, "duplicate_in_programme": 0.03},
+    "truth": {
+        "cross_programme_overlap": 0.05,
+        "duplicate_in_programme": 0.03,
+        "fuzzy_duplicate": 0.08,
+    },
 }
-"""Enough people, with overlaps and double enrolments planted, for the closing answers to show."""
+"""Enough people, with overlaps, double enrolments and second registrations (some with a
+mistyped national ID) planted, for the closing answers to show."""
 
 
-def _beneficiaries() -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
-    """The demo's records, where they come from, and the planted truth (empty: none known)."""
+@dataclass
+class DemoData:
+    """The demo's records, where they come from, the planted truth (empty: none known) and the
+    identifier types that fit them (None: the defaults, which check no national ID)."""
+
+    beneficiaries: list[dict[str, Any]]
+    source: str
+    truth: list[dict[str, Any]]
+    identifier_types_file: str | None
+
+
+def _demo_data() -> DemoData:
     try:
-        from ibr_mock_data import small_population
+        from ibr_mock_data import identifier_types_file, small_population
     except ImportError:
-        return builtin_beneficiaries(), "built-in set", []
+        return DemoData(builtin_beneficiaries(), "built-in set", [], None)
     population = small_population(**DEMO_POPULATION)
     source = f"ibr_mock_data.small_population(seed=7, people={DEMO_POPULATION['people']})"
-    return list(population.beneficiaries), source, list(population.truth)
+    types = str(identifier_types_file())
+    return DemoData(list(population.beneficiaries), source, list(population.truth), types)
 
 
-def _first_person(beneficiaries: list[dict[str, Any]]) -> dict[str, Any]:
+def _first_person(beneficiaries: list[dict[str, Any]], types: IdentifierTypes) -> dict[str, Any]:
+    """The first individual actively enrolled whose identifier links (a mistyped national ID
+    does not): the one the steps enrol, find, and report dead."""
     for record in beneficiaries:
-        if record.get("assistance_unit") == "1" and record.get("member", {}).get(
-            "member_identifier"
-        ):
-            return record
+        identifiers = record.get("member", {}).get("member_identifier")
+        active = record["programme_identifier"][0].get("enrolment_status") == "1"
+        if record.get("assistance_unit") == "1" and identifiers and active:
+            first = identifiers[0]
+            if types.normalise([(first["identifier_type"], first["identifier_value"])]).linkable:
+                return record
     raise RuntimeError("the demo data holds no individual beneficiary")
 
 
@@ -135,13 +159,15 @@ def run_demo(console: Console, *, folder: Path | None = None) -> bool:
         database = folder / "ibr-demo.db"
         if database.exists():
             database.unlink()
+        data = _demo_data()
         settings = Settings(
             database_url=f"sqlite:///{database}",
             outbox_poll_seconds=0.1,
             outbox_backoff_base_seconds=0.2,
+            identifier_types_file=data.identifier_types_file,
         )
         steps: list[DemoStep] = []
-        _run(console, stack, settings, steps)
+        _run(console, stack, settings, data, steps)
     table = Table("step", "what happened", "verdict", title="IBR demo")
     for step in steps:
         table.add_row(
@@ -155,7 +181,9 @@ def run_demo(console: Console, *, folder: Path | None = None) -> bool:
     return ok
 
 
-def _run(console: Console, stack: ExitStack, settings: Settings, steps: list[DemoStep]) -> None:
+def _run(
+    console: Console, stack: ExitStack, settings: Settings, data: DemoData, steps: list[DemoStep]
+) -> None:
     def record(name: str, summary: str, ok: bool) -> None:
         steps.append(DemoStep(name, summary, ok))
         mark = "[green]ok[/green]" if ok else "[red]FAILED[/red]"
@@ -170,7 +198,7 @@ def _run(console: Console, stack: ExitStack, settings: Settings, steps: list[Dem
         True,
     )
 
-    beneficiaries, source, truth = _beneficiaries()
+    beneficiaries, source = data.beneficiaries, data.source
     answers: list[dict[str, Any]] = []
     for batch in _batches(beneficiaries, 100):
         reply = spmis.send("/registry/sync/enrollment/updates", "notify", enrollment_message(batch))
@@ -193,7 +221,8 @@ def _run(console: Console, stack: ExitStack, settings: Settings, steps: list[Dem
         and len(accepted) > 0,
     )
 
-    target = _first_person(beneficiaries)
+    types = box.host.core.settings.identifier_types
+    target = _first_person(beneficiaries, types)
     identifier = target["member"]["member_identifier"][0]
     nid_type, nid = identifier["identifier_type"], identifier["identifier_value"]
     programme = target["programme_identifier"][0]["programme"]["programme_identifier"]
@@ -202,7 +231,7 @@ def _run(console: Console, stack: ExitStack, settings: Settings, steps: list[Dem
     _step_benefits_and_search(spmis, target, nid_type, nid, record, console)
     _step_death_notification(spmis, receiver, receiver_url, target, programme, record, console)
     _step_async_search(spmis, receiver, receiver_url, nid_type, nid, record, console)
-    _step_what_the_ibr_answers(box.host.store, truth, record, console)
+    _step_what_the_ibr_answers(box.host.store, types, data.truth, record, console)
 
 
 Record = Callable[[str, str, bool], None]
@@ -325,9 +354,14 @@ def _step_async_search(
 
 
 def _step_what_the_ibr_answers(
-    store: Any, truth: list[dict[str, Any]], record: Record, console: Console
+    store: Any,
+    types: IdentifierTypes,
+    truth: list[dict[str, Any]],
+    record: Record,
+    console: Console,
 ) -> None:
-    """What a ministry asks an IBR: overlaps, double enrolments, coverage (ibr report ...)."""
+    """What a ministry asks an IBR: overlaps, double enrolments, coverage, feed quality (ibr
+    report ...)."""
     from ibr_service.analytics.duplicates import exact_duplicates
     from ibr_service.analytics.report_html import render
     from ibr_service.analytics.reports import coverage_report, overlaps_report
@@ -360,6 +394,33 @@ def _step_what_the_ibr_answers(
             len(overlaps) >= planted["cross_programme_overlap"] > 0
             and len(duplicates) >= planted["duplicate_in_programme"] > 0
         ),
+    )
+    _step_feed_quality(frames, types, truth, record, console)
+
+
+def _step_feed_quality(
+    frames: RegistryFrames,
+    types: IdentifierTypes,
+    truth: list[dict[str, Any]],
+    record: Record,
+    console: Console,
+) -> None:
+    """Per feed, the records that sent a national ID and the share that passed its check digit
+    (ibr report quality): the planted keying errors are the ones that fail."""
+    from ibr_service.analytics.reports import quality_report
+
+    feeds = quality_report(frames, identifier_types=types).tables["feeds"]
+    if "NID_sent" not in feeds:  # the built-in set, under the default types: no NID check
+        return
+    nid = feeds[["sender_id", "programme", "records", "NID_sent", "NID_valid"]]
+    console.print(Panel(nid.to_string(index=False), title="feed quality: national IDs"))
+    failed = int((nid["NID_sent"] * (1 - nid["NID_valid"].fillna(1))).round().sum())
+    typos = sum(1 for case in truth if "id_typo" in case.get("perturbations", ()))
+    record(
+        "feed quality",
+        f"{nid['NID_sent'].sum()} record(s) sent a national ID, {failed} failed its check digit "
+        f"(planted {typos} keying error(s))",
+        failed == typos,
     )
 
 

@@ -210,7 +210,7 @@ DEFAULT_IDENTIFIER_TYPES = IdentifierTypes(
 )
 """The spec's identifier types (codes/identifier_type), national ID first, without check digits
 (they differ by country; programme-issued codes keep their hyphens): a deployment declares its
-own in the file, as `service/identifier-types.mock.yaml` does for the mock countries (Verhoeff
+own in the file, as `ibr_mock_data/identifier-types.yaml` does for the mock countries (Verhoeff
 national IDs)."""
 
 
