@@ -210,25 +210,30 @@ def train(
     """
     from splink import DuckDBAPI, Linker, block_on
 
-    db_api = DuckDBAPI(connection or duckdb_connection())
+    connection = connection or duckdb_connection()
+    db_api = DuckDBAPI(connection)
     linker = Linker(db_api.register(records), _settings())
     linker.training.estimate_probability_two_random_records_match(
         [block_on("area_level_2", "birth_date")], recall=0.6
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=_U_PAIRS, seed=seed)
     start: dict[str, Any] = linker.misc.save_model_to_json()
-    _bound_unseen_u(start)
+    people = (
+        len(records) if isinstance(records, pd.DataFrame) else connection.table(records).shape[0]
+    )
+    _bound_unseen_u(start, max(1.0, min(_U_PAIRS, people * (people - 1) / 2)))
     passes = [_em_pass(Linker(db_api.register(records), start), columns) for columns in _EM_PASSES]
     return _with_median_m(start, passes)
 
 
-def _bound_unseen_u(model: dict[str, Any]) -> None:
-    """A level no random pair showed (two people holding one identifier, or two national IDs a
-    digit apart) gets u = 3 / pairs sampled, the rule-of-three bound, not splink's default."""
+def _bound_unseen_u(model: dict[str, Any], sampled: float) -> None:
+    """A level none of the ``sampled`` random pairs showed (two people holding one identifier,
+    two national IDs a digit apart) gets u = 3 / ``sampled``, the rule-of-three bound, rather
+    than splink's default."""
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             if not level.get("is_null_level"):
-                level.setdefault("u_probability", 3 / _U_PAIRS)
+                level.setdefault("u_probability", 3 / sampled)
 
 
 def _em_pass(linker: Any, columns: tuple[str, ...]) -> dict[str, Any]:
