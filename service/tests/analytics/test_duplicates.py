@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from ibr_service.analytics.duplicates import exact_duplicates, fuzzy_duplicates
+from ibr_service.analytics.errors import AnalyticsError
 from ibr_service.analytics.frames import RegistryFrames
-from ibr_service.analytics.linkage import BLOCKING_RULES, linkage_input
+from ibr_service.analytics.linkage import BLOCKING_RULES, linkage_input, train
 from ibr_service.analytics.scoring import pairs_of, score_pairs, truth_pairs
 
 from .conftest import Population, population
@@ -97,3 +98,26 @@ def test_every_planted_fuzzy_duplicate_is_a_candidate_pair(mock: Population) -> 
     missed = connection.execute(query.format(any_rule)).fetchone()
     assert len(expected) >= 20
     assert missed == (0,)
+
+
+def test_training_estimates_m_and_u_of_every_level() -> None:
+    """On this population EM drove an m probability below what splink accepts (1e-300) in the
+    pass on equal names, and in the pass that replaced it: birth dates were left untrained.
+    Null levels are the only ones splink never trains (they weigh nothing)."""
+    model = train(linkage_input(population(1, 4000, "ID").frames))
+    untrained = [
+        f"{comparison['output_column_name']}: {level['label_for_charts']}"
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+        if not level.get("is_null_level") and not {"m_probability", "u_probability"} <= set(level)
+    ]
+    assert untrained == []
+
+
+def test_a_training_pass_that_cannot_run_is_reported_in_one_line(mock: Population) -> None:
+    records = linkage_input(mock.frames)
+    days = pd.date_range("1900-01-01", periods=len(records), freq="D")  # no two born the same day
+    records = records.assign(birth_date=days.strftime("%Y-%m-%d"), birth_year=days.year.astype(str))
+    with pytest.raises(AnalyticsError, match="training pass on equal birth_date failed") as error:
+        train(records)
+    assert "\n" not in str(error.value)

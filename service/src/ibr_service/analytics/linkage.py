@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,23 @@ def _names() -> Any:
     )
 
 
+def _agreeing(column: str) -> Any:
+    """Equal, else. The m probability of "else" is fixed small rather than trained: no planted
+    duplicate differs in sex or district, so EM shrinks it every iteration until splink refuses
+    the value (below 1e-300) and with it the whole pass (docs/analytics.md)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column),
+            cll.ElseLevel().configure(m_probability=0.001, fix_m_probability=True),
+        ],
+    )
+
+
 def _settings() -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator
@@ -163,12 +181,17 @@ def _settings() -> Any:
             _identifier(),
             _names(),
             cl.DateOfBirthComparison("birth_date", input_is_string=True),
-            cl.ExactMatch("sex"),
-            cl.ExactMatch("area_level_2"),
+            _agreeing("sex"),
+            _agreeing("area_level_2"),
         ],
         blocking_rules_to_generate_predictions=[{"blocking_rule": rule} for rule in BLOCKING_RULES],
         retain_intermediate_calculation_columns=True,
     )
+
+
+# Each EM pass trains the comparisons that do not use its columns; together they train all.
+_EM_PASSES = (("birth_date",), ("surname", "area_level_2"))
+_U_PAIRS = 1e7  # random pairs for the u probabilities
 
 
 def train(
@@ -180,32 +203,62 @@ def train(
     """Fit the model on ``records`` (``linkage_input``, or a table of ``connection``) with
     DuckDB; the model as a dict, for ``save_model`` and the ``predict_*`` functions.
 
-    No labels are used: u from random pairs, m by expectation maximisation on two blocking
-    passes (same birth date; same name), each leaving the compared fields of the other free.
+    No labels are used: u from random pairs, m by expectation maximisation on the passes of
+    ``_EM_PASSES``, each started from the same model and their estimates combined by median
+    (as splink combines passes). One pass started where another stopped inherits its m
+    probabilities near zero and drives them below what splink accepts.
     """
     from splink import DuckDBAPI, Linker, block_on
 
-    db_api = DuckDBAPI(connection or duckdb_connection())
+    connection = connection or duckdb_connection()
+    db_api = DuckDBAPI(connection)
     linker = Linker(db_api.register(records), _settings())
     linker.training.estimate_probability_two_random_records_match(
         [block_on("area_level_2", "birth_date")], recall=0.6
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    # Each pass trains the fields it does not block on. splink refuses an m probability that
-    # EM drove to exactly 0 (seen on some populations): that pass is replaced by the next one.
-    passes = [
-        [block_on("birth_date")],
-        [block_on("given_name", "surname"), block_on("surname", "area_level_2")],
-    ]
-    for options in passes:
-        for rule in options:
-            before = linker.misc.save_model_to_json()
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule)
-                break
-            except ValueError:  # a failed pass leaves the linker half-changed: start again
-                linker = Linker(db_api.register(records), before)
+    linker.training.estimate_u_using_random_sampling(max_pairs=_U_PAIRS, seed=seed)
+    start: dict[str, Any] = linker.misc.save_model_to_json()
+    people = (
+        len(records) if isinstance(records, pd.DataFrame) else connection.table(records).shape[0]
+    )
+    _bound_unseen_u(start, max(1.0, min(_U_PAIRS, people * (people - 1) / 2)))
+    passes = [_em_pass(Linker(db_api.register(records), start), columns) for columns in _EM_PASSES]
+    return _with_median_m(start, passes)
+
+
+def _bound_unseen_u(model: dict[str, Any], sampled: float) -> None:
+    """A level none of the ``sampled`` random pairs showed (two people holding one identifier,
+    two national IDs a digit apart) gets u = 3 / ``sampled``, the rule-of-three bound, rather
+    than splink's default."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                level.setdefault("u_probability", 3 / sampled)
+
+
+def _em_pass(linker: Any, columns: tuple[str, ...]) -> dict[str, Any]:
+    from splink import block_on
+    from splink.internals.exceptions import SplinkException  # splink exports none
+
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
+    except (ValueError, SplinkException) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise AnalyticsError(
+            f"linkage: the training pass on equal {' and '.join(columns)} failed: {reason}"
+        ) from None
     model: dict[str, Any] = linker.misc.save_model_to_json()
+    return model
+
+
+def _with_median_m(model: dict[str, Any], passes: list[dict[str, Any]]) -> dict[str, Any]:
+    """``model`` with each level's m the median of those the passes estimated."""
+    for index, comparison in enumerate(model["comparisons"]):
+        for position, level in enumerate(comparison["comparison_levels"]):
+            found = (p["comparisons"][index]["comparison_levels"][position] for p in passes)
+            estimates = [f["m_probability"] for f in found if "m_probability" in f]
+            if estimates and not level.get("fix_m_probability"):
+                level["m_probability"] = statistics.median(estimates)
     return model
 
 
