@@ -43,6 +43,24 @@ FROM candidate c JOIN enrolments e ON e.subject_key = c.identity_key
 JOIN subjects s ON s.subject_key = e.subject_key AND s.kind = 'person'
 WHERE e.programme_identifier IN (:a, :b) {statuses}
 """
+# On PostgreSQL the candidates are counted once (MATERIALIZED), then their kinds and enrolments
+# are looked up by key (LATERAL, fenced by OFFSET 0: each lookup pruned to its partition). Joined
+# by hash instead, the candidates' GROUP BY ran again in each parallel worker and every row of
+# the two programmes was read a second time (10 million enrolments, one pair, one run: 19.2 s,
+# against 10.1 s for the GROUP BY alone; 13.4 s this way).
+_PERSON_POSTGRESQL = """
+WITH candidate AS MATERIALIZED (
+  SELECT e.subject_key AS identity_key FROM enrolments e
+  WHERE e.programme_identifier IN (:a, :b) {statuses}
+  GROUP BY e.subject_key HAVING COUNT(DISTINCT e.programme_identifier) = 2
+)
+SELECT {fields}, c.identity_key
+FROM candidate c
+CROSS JOIN LATERAL (SELECT 1 FROM subjects s
+  WHERE s.subject_key = c.identity_key AND s.kind = 'person' LIMIT 1) s
+CROSS JOIN LATERAL (SELECT {fields} FROM enrolments e WHERE e.subject_key = c.identity_key
+  AND e.programme_identifier IN (:a, :b) {statuses} OFFSET 0) e
+"""
 # Candidates are counted without the subjects' kinds (a person's own enrolments may make one
 # that the kinds then drop): the kinds are read for the candidates' rows only.
 _HOUSEHOLD = """
@@ -82,8 +100,10 @@ _PAIR_NAMES = {
 }
 
 
-def _query(rule: CompatibilityRule, open_only: bool) -> sa.TextClause:
+def _query(rule: CompatibilityRule, open_only: bool, dialect: str) -> sa.TextClause:
     template = _PERSON if rule.unit == "person" else _HOUSEHOLD
+    if template is _PERSON and dialect == "postgresql":
+        template = _PERSON_POSTGRESQL
     return sa.text(template.format(fields=_FIELDS, statuses=OPEN_ONLY if open_only else ""))
 
 
@@ -113,7 +133,9 @@ def detect_overlaps_in_database(
         for rule in rules.excluded_pairs(programmes or []):
             a, b = rule.programmes
             rows = pd.read_sql(
-                _query(rule, rules.statuses == "open"), connection, params={"a": a, "b": b}
+                _query(rule, rules.statuses == "open", connection.dialect.name),
+                connection,
+                params={"a": a, "b": b},
             )
             pairs = _pairs(rows, a, b)
             if not pairs.empty:
