@@ -16,10 +16,9 @@ from ibr_mock_data import small_population
 from ibr_service.analytics.rollups import rebuild_rollups, update_rollups
 from ibr_service.store_sql import SqlStore, upgrade
 
+from ..api.conftest import pg_database
 from .test_rollups import (
     Clock,
-    _drop_postgres,
-    _postgres_url,
     assert_rollups_equal_ad_hoc,
     registry,
     send,
@@ -41,15 +40,14 @@ _LOCK_WAITS = (
 
 @pytest.fixture
 def store() -> Iterator[SqlStore]:
-    url = _postgres_url()
-    upgrade(url)
-    clock = Clock()
-    store, core = registry(url, clock)
-    send(core, small_population(seed=31, people=400).beneficiaries)
-    rebuild_rollups(store.engine, clock.now.date(), clock.now)
-    yield store
-    store.engine.dispose()
-    _drop_postgres()
+    with pg_database("ibr_test_rollups") as url:
+        upgrade(url)
+        clock = Clock()
+        store, core = registry(url, clock)
+        send(core, small_population(seed=31, people=400).beneficiaries)
+        rebuild_rollups(store.engine, clock.now.date(), clock.now)
+        yield store
+        store.engine.dispose()
 
 
 def two_housemates(engine: Engine) -> tuple[str, str]:
