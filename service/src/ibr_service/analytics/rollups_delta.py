@@ -31,7 +31,7 @@ from ibr_service.analytics.rollups_sql import (
 )
 from ibr_service.analytics.sql_source import without_jit
 
-__all__ = ["ROLLUP_LOCK", "lock_rollups", "recompute_contributions"]
+__all__ = ["ROLLUP_LOCK", "lock_rollups", "recompute_contributions", "statement_on_postgresql"]
 
 ROLLUP_LOCK = 734202
 """Beside the audit chain's 734201 (store_sql): one lock, as the batches that keep the rollups
@@ -64,21 +64,30 @@ def recompute_contributions(connection: Connection, subjects: set[str], on: dt.d
     dialect = connection.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         raise AnalyticsError(f"coverage rollups need SQLite or PostgreSQL, not {dialect}")
-    band, params = band_case(on)
-    reach, atoms = atoms_parts(LEVELS, band, dialect)
     if dialect == "sqlite":
+        band, params = band_case(on)
+        reach, atoms = atoms_parts(LEVELS, band, dialect)
         _on_sqlite(connection, reach, atoms, {**params, "subjects": json.dumps(sorted(subjects))})
         return
+    statement, params = statement_on_postgresql(on)
+    with without_jit(connection):  # compiling it took 3.8 s, running it milliseconds
+        connection.execute(sa.text(statement), {**params, "subjects": sorted(subjects)})
+
+
+def statement_on_postgresql(on: dt.date) -> tuple[str, dict[str, str]]:
+    """The one statement of a batch's recompute on PostgreSQL (its subjects bound as
+    ``:subjects``, a text array), and its other parameters."""
+    band, params = band_case(on)
+    reach, atoms = atoms_parts(LEVELS, band, "postgresql")
     statement = _ON_POSTGRESQL.format(
         reach=reach,
         atoms=atoms,
-        old=old_rows(dialect),
+        old=old_rows("postgresql"),
         went=CHANGED.format(row=ROW, a="old", b="new"),
         came=CHANGED.format(row=ROW, a="new", b="old"),
         apply=apply_changes(*_WENT_AND_CAME),
     )
-    with without_jit(connection):  # compiling it took 3.8 s, running it milliseconds
-        connection.execute(sa.text(statement), {**params, "subjects": sorted(subjects)})
+    return statement, params
 
 
 def _on_sqlite(connection: Connection, reach: str, atoms: str, params: dict[str, str]) -> None:
