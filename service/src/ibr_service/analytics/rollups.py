@@ -162,16 +162,26 @@ def update_rollups(
     state = rollup_state(connection)
     if state is None:
         return False
+    _keep(connection, state, set(subject_keys), now, as_of)
+    return True
+
+
+def _keep(
+    connection: Connection,
+    state: dict[str, object],
+    touched: set[str],
+    now: datetime,
+    as_of: dt.date | None,
+) -> None:
+    """``update_rollups`` once the lock is held and the ``state`` read."""
     day = state["as_of"]
     assert isinstance(day, dt.date)
     on = as_of or day
-    touched = set(subject_keys)
     if on != day:
-        touched.update(_band_changed(connection, day, on))
+        touched |= set(_band_changed(connection, day, on))
     if touched:
         recompute_contributions(connection, touched, on)
     _write_state(connection, on, now, built=False)
-    return True
 
 
 def advance_rollups(engine: Engine, as_of: dt.date, now: datetime) -> bool:
@@ -192,10 +202,11 @@ class RollupUpdate:
         if not isinstance(tx, SqlTransaction):
             raise TypeError("the coverage rollups need the SQL store")  # a host wiring mistake
         lock_rollups(tx.connection)  # before reading the state: a rebuild may be committing it
-        if rollup_state(tx.connection) is None:
+        state = rollup_state(tx.connection)
+        if state is None:
             return []  # none built yet: nothing to keep, nothing to read
         touched = where_in(tx.connection, "enrolments", "enrolment_key", set(enrolment_keys))
-        update_rollups(tx.connection, set(touched["subject_key"]), now, now.date())
+        _keep(tx.connection, state, set(touched["subject_key"]), now, now.date())
         return []
 
 
